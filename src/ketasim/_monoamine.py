@@ -1,0 +1,28 @@
+"""Monoaminergic path: SSRIs occupy SERT within days, but 5-HT1A autoreceptors hold transmission
+back until they desensitise over weeks; only then does the slow plasticity drive build up."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._parameters import Parameter as P
+
+PARAMETERS: dict[str, P] = {
+    "autoreceptor_desensitisation_time_d": P(
+        10.0, "d", "assumed: somatodendritic 5-HT1A desensitisation over ~2 weeks (Blier P & de Montigny C 1994, TIPS)",
+        "autoreceptor desensitisation time constant"),
+    "monoaminergic_drive_time_d": P(7.0, "d", "assumed: slow BDNF gene expression with chronic SSRI (weeks)",
+                                    "build-up time of the slow plasticity drive"),
+}
+
+
+def desensitisation_rate(sert_occupancy: np.ndarray, desensitised: np.ndarray, p: dict[str, float]) -> np.ndarray:
+    """d(fraction of autoreceptor brake released)/dt, 1/h: follows sustained SERT occupancy slowly."""
+    return (sert_occupancy - desensitised) / (p["autoreceptor_desensitisation_time_d"] * 24.0)
+
+
+def drive_rate(sert_occupancy: np.ndarray, desensitised: np.ndarray, drive: np.ndarray, responsiveness: np.ndarray,
+               p: dict[str, float]) -> np.ndarray:
+    """d(monoaminergic plasticity drive)/dt, 1/h: transmission = occupancy x released brake."""
+    transmission = sert_occupancy * desensitised * responsiveness
+    return (transmission - drive) / (p["monoaminergic_drive_time_d"] * 24.0)

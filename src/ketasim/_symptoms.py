@@ -1,0 +1,53 @@
+"""Symptoms: MADRS (0-60) from the synapse deficit, an acute neurotrophic term that acts within
+hours, and expectancy (larger when patients feel something; non-specific gains build over weeks)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._parameters import Parameter as P
+
+_CAL = "calibrated to data/calibration"
+
+PARAMETERS: dict[str, P] = {
+    "acute_relief_max": P(0.35, "1", _CAL, "largest fraction of symptoms relieved by the acute neurotrophic signal"),
+    "acute_mtor50": P(0.5, "fold", "assumed: half-maximal relief near the mTOR rise of a 0.5 mg/kg dose",
+                      "mTOR activation for half-maximal acute relief"),
+    "contact_improvement_max": P(0.30, "1", _CAL, "non-specific improvement from trial contact, fraction of symptoms"),
+    "contact_time_d": P(21.0, "d", _CAL, "build-up time of non-specific improvement"),
+    "session_expectancy": P(0.10, "1", _CAL, "expectancy lift from attending a dosing session, fraction of symptoms"),
+    "perceived_expectancy_rate_1_h": P(0.25, "1/h", _CAL, "expectancy lift per hour of clearly perceived drug effect"),
+    "expectancy_time_d": P(1.5, "d", _CAL, "decay time of session expectancy"),
+    "expectancy_fraction_max": P(0.9, "1", "assumed: expectancy cannot remove all symptoms", "cap on expectancy"),
+}
+
+
+def contact_fraction(time_h: np.ndarray | float, p: dict[str, float]) -> np.ndarray:
+    """Non-specific improvement build-up (0-1) since the first trial visit at time 0."""
+    t = np.maximum(np.asarray(time_h, dtype=float), 0.0)
+    return 1.0 - np.exp(-t / (p["contact_time_d"] * 24.0))
+
+
+def expectancy_rate(perceived: np.ndarray, expectancy: np.ndarray, p: dict[str, float]) -> np.ndarray:
+    """d(session expectancy)/dt, 1/h: perceived effects raise it, it fades over days."""
+    return p["perceived_expectancy_rate_1_h"] * perceived - expectancy / (p["expectancy_time_d"] * 24.0)
+
+
+def acute_relief(mtor: np.ndarray, plasticity_gain: np.ndarray, p: dict[str, float]) -> np.ndarray:
+    """Fraction of symptoms relieved by the acute neurotrophic signal, before new spines exist."""
+    signal = np.maximum(mtor, 0.0) * plasticity_gain
+    return p["acute_relief_max"] * signal / (signal + p["acute_mtor50"])
+
+
+def madrs(spines: np.ndarray, mtor: np.ndarray, expectancy: np.ndarray, time_h: np.ndarray | float,
+          patient: dict[str, np.ndarray], p: dict[str, float]) -> np.ndarray:
+    """MADRS (0-60) without visit noise.
+
+    Core symptoms scale with the synapse deficit left (relative to the untreated deficit);
+    acute neurotrophic relief and expectancy each remove a fraction of what is left.
+    """
+    deficit_left = np.maximum(1.0 - spines, 0.0) / np.maximum(patient["synapse_deficit"], 1e-9)
+    core = patient["untreated_madrs"] * deficit_left * (1.0 - acute_relief(mtor, patient["plasticity_gain"], p))
+    expect = patient["placebo_responsiveness"] * (p["contact_improvement_max"] * contact_fraction(time_h, p) + expectancy)
+    expect = np.clip(expect, 0.0, p["expectancy_fraction_max"])
+    return np.clip(core * (1.0 - expect), 0.0, 60.0)
