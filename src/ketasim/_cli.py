@@ -1,0 +1,321 @@
+"""The `ketasim` command line.
+
+Each subcommand is a pair of functions, `_add_<name>(subparsers)` (declares its arguments and
+returns its parser) and `_cmd_<name>(args) -> int` (runs it), registered in `COMMANDS`. To add
+a subcommand, write the pair and append it to `COMMANDS`.
+
+Results go to stdout, progress to stderr. Bad input (KetasimInputError, a malformed TOML file,
+a missing or unwritable file, a bad option) is one line `ketasim: error: <message>` on stderr
+and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tomllib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, TypeAlias
+
+import numpy as np
+import pandas as pd
+
+from ._drugs import DRUG_NAMES, DRUGS
+from ._engine import ENGINES
+from ._errors import KetasimInputError
+from ._model import calibrated_parameters
+from ._parameters import table_rows
+from ._patient import PATIENT_FIELDS, TYPICAL_PATIENTS, Patient, typical_patient
+from ._regimen import PRESETS, Regimen, regimen_from_entries
+from ._simulate import simulate
+
+DISCLAIMER = ("ketasim is research software, not a medical device: simulated scores are not predictions "
+              "for any real patient and must not guide treatment.")
+
+if TYPE_CHECKING:
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"ketasim: error: {message} (see '{self.prog} --help')\n")
+
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """A left-aligned text table on stdout; the last column is not padded."""
+    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers) - 1)]
+    for r in cells:
+        print("  ".join([c.ljust(w) for c, w in zip(r, widths, strict=False)] + [r[-1]]).rstrip())
+
+
+def _when(hours: float) -> str:
+    """A time for a summary line: hours (1 decimal) under 2 days, else days."""
+    return f"{hours:.1f} h" if hours < 48.0 else f"{hours / 24.0:.1f} d"
+
+
+def _check_days(days: float) -> None:
+    if not (days > 0 and math.isfinite(days)):
+        raise KetasimInputError(f"--days: expected a finite number of days > 0, got {days:g}")
+
+
+def _log(message: str) -> None:
+    print(f"ketasim: {message}", file=sys.stderr)
+
+
+# ---- input resolution ------------------------------------------------------------------------------
+
+_REGIMEN_FILE_KEYS = {"doses", "name", "description"}
+
+
+def load_regimen(spec: str, subject: str | None = None) -> Regimen:
+    """A preset name, a regimen TOML file (`doses = [...]`) or a NONMEM-style CSV file (subject `subject`)."""
+    if spec in PRESETS:
+        return PRESETS[spec][1]
+    path = Path(spec)
+    if not path.is_file():
+        raise KetasimInputError(f"--regimen: {spec!r} is neither a preset nor an existing file; "
+                                f"presets: {', '.join(PRESETS)} (or a .toml / NONMEM .csv file)")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        from ._nonmem import regimen_from_nonmem
+
+        return regimen_from_nonmem(spec, subject)
+    if suffix != ".toml":
+        raise KetasimInputError(f"--regimen: {spec}: expected a .toml regimen file or a NONMEM .csv file")
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as err:
+        raise KetasimInputError(f"{spec}: invalid TOML: {err}") from None
+    unknown = set(data) - _REGIMEN_FILE_KEYS
+    if unknown:
+        raise KetasimInputError(f"{spec}: unknown key(s) {', '.join(sorted(unknown))}; "
+                                f"expected doses = [ {{ drug = ..., route = ..., amount = ... }}, ... ]")
+    if "doses" not in data:
+        raise KetasimInputError(
+            f"{spec}: missing 'doses'; expected doses = [ {{ drug = ..., route = ..., amount = ... }}, ... ]")
+    name = data.get("name", path.stem)
+    return regimen_from_entries(data["doses"], f"{spec}: doses", name=str(name))
+
+
+def _parse_overrides(items: Sequence[str]) -> tuple[dict[str, float], dict[str, float]]:
+    """--set NAME=VALUE items as (patient overrides, model parameter overrides)."""
+    model_names = calibrated_parameters()
+    patient: dict[str, float] = {}
+    model: dict[str, float] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if not sep or not name or value is None:
+            raise KetasimInputError(f"--set: expected NAME=VALUE with a number, such as weight_kg=80, got {item!r}")
+        if name in PATIENT_FIELDS:
+            patient[name] = value
+        elif name in model_names:
+            model[name] = value
+        else:
+            raise KetasimInputError(f"--set: unknown parameter {name!r}; patient parameters: "
+                                    f"{', '.join(PATIENT_FIELDS)}; model parameters: see `ketasim parameters`")
+    return patient, model
+
+
+def _patient(name: str, overrides: dict[str, float]) -> Patient:
+    try:
+        base = typical_patient(name)
+    except KetasimInputError as err:
+        raise KetasimInputError(f"--patient: {err}") from None
+    return base.with_(**overrides) if overrides else base
+
+
+def _madrs_at(table: pd.DataFrame, times_h: Sequence[float]) -> np.ndarray:
+    """MADRS (points) interpolated at `times_h` (h)."""
+    return np.interp(np.asarray(times_h, dtype=float), table["time_h"].to_numpy(), table["madrs"].to_numpy())
+
+
+def _check_output_folders(**paths: str | None) -> None:
+    """Fail before a long run if an output file's folder does not exist."""
+    for option, path in paths.items():
+        if path and not Path(path).resolve().parent.is_dir():
+            raise KetasimInputError(f"--{option}: folder {str(Path(path).parent)!r} does not exist")
+
+
+def _write_outputs(table: pd.DataFrame, csv: str | None, plot: str | None, regimen: Regimen, title: str) -> list[str]:
+    written = []
+    if csv:
+        table.to_csv(csv, index=False)
+        written.append(csv)
+    if plot:
+        from ._plot import plot_simulation
+
+        plot_simulation(table, plot, title=title, regimen=regimen)
+        written.append(plot)
+    return written
+
+
+# ---- simulate --------------------------------------------------------------------------------------
+
+def _add_simulate(subparsers: Subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("simulate", help="simulate one patient on a regimen",
+                              description="Simulate one patient from dose to MADRS score.")
+    p.add_argument("--regimen", required=True, metavar="PRESET|FILE",
+                   help="a preset (see `ketasim presets`), a .toml file with doses = [...], or a NONMEM .csv file")
+    p.add_argument("--id", metavar="ID", help="subject ID, when --regimen is a NONMEM .csv file with several")
+    p.add_argument("--patient", default="typical-trd", metavar="NAME",
+                   help=f"typical patient: {', '.join(TYPICAL_PATIENTS)} (default typical-trd)")
+    p.add_argument("--days", type=float, default=28.0, metavar="N", help="simulated days (default 28)")
+    p.add_argument("--csv", metavar="FILE", help="write the output table as CSV")
+    p.add_argument("--plot", metavar="FILE", help="write a figure of every layer (PNG, PDF or SVG)")
+    p.add_argument("--engine", choices=tuple(ENGINES), default="reference", help="solver (default reference)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="overrides",
+                   help="override a patient parameter (e.g. weight_kg=80) or a model parameter; repeatable")
+    return p
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    _check_days(args.days)
+    _check_output_folders(csv=args.csv, plot=args.plot)
+    regimen = load_regimen(args.regimen, args.id)
+    patient_overrides, model_overrides = _parse_overrides(args.overrides)
+    patient = _patient(args.patient, patient_overrides)
+    _log(f"simulating {args.days:g} d of {regimen.name or args.regimen} ({args.engine} engine)")
+    table = simulate(regimen, patient, args.days, engine=args.engine, parameters=model_overrides or None)
+    madrs = table["madrs"].to_numpy()
+    low = int(np.argmin(madrs))
+    print(f"regimen: {regimen.name or args.regimen}; patient: {args.patient}; {args.days:g} d")
+    when = _when(float(table["time_h"].iloc[low]))
+    print(f"MADRS: baseline {madrs[0]:.1f}, minimum {madrs[low]:.1f} at {when}, end {madrs[-1]:.1f}")
+    for path in _write_outputs(table, args.csv, args.plot, regimen, f"{regimen.name or args.regimen}, {args.patient}"):
+        print(f"wrote {path}")
+    if table.attrs.get("status", 0) != 0:
+        _log("warning: the solver did not finish; results are incomplete")
+        return 1
+    return 0
+
+
+# ---- drugs, presets, parameters --------------------------------------------------------------------
+
+def _add_drugs(subparsers: Subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("drugs", help="list drugs, or one drug's parameters with sources")
+    p.add_argument("name", nargs="?", help="a drug; prints its parameter table (value, unit, source)")
+    return p
+
+
+def _cmd_drugs(args: argparse.Namespace) -> int:
+    if args.name is None:
+        _print_table(("name", "routes", "action", "description"),
+                     [(d.name, ",".join(d.routes), d.action, d.description) for d in DRUGS.values()])
+        return 0
+    if args.name not in DRUGS:
+        raise KetasimInputError(f"unknown drug {args.name!r}; known drugs: {', '.join(DRUG_NAMES)}")
+    spec = DRUGS[args.name]
+    print(f"{spec.name}: {spec.description} (routes: {', '.join(spec.routes)}; action: {spec.action})")
+    _print_table(("name", "value", "unit", "source"), table_rows(spec.parameters))
+    return 0
+
+
+def _add_presets(subparsers: Subparsers) -> argparse.ArgumentParser:
+    return subparsers.add_parser("presets", help="list regimen presets")
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    _print_table(("name", "description"), [(name, desc) for name, (desc, _) in PRESETS.items()])
+    return 0
+
+
+def _add_parameters(subparsers: Subparsers) -> argparse.ArgumentParser:
+    return subparsers.add_parser("parameters", help="list mechanism parameters (calibrated) with units and sources")
+
+
+def _cmd_parameters(args: argparse.Namespace) -> int:
+    _print_table(("name", "value", "unit", "source"), table_rows(calibrated_parameters()))
+    return 0
+
+
+# ---- demo ------------------------------------------------------------------------------------------
+
+#: (label, hours) of the demo's MADRS table
+DEMO_TIMES: tuple[tuple[str, float], ...] = (("2 h", 2.0), ("4 h", 4.0), ("1 d", 24.0), ("3 d", 72.0), ("7 d", 168.0),
+                                             ("14 d", 336.0), ("28 d", 672.0), ("56 d", 1344.0))
+DEMO_ARMS: dict[str, str] = {"ketamine": "ketamine-iv-single", "escitalopram": "escitalopram-10mg-daily"}
+
+
+def _add_demo(subparsers: Subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("demo", help="ketamine vs escitalopram in a typical TRD patient",
+                              description="A typical TRD patient on one ketamine infusion, next to the same "
+                                          "patient on daily escitalopram: MADRS table, figure and CSVs.")
+    p.add_argument("--out", default="ketasim-demo", metavar="DIR", help="output folder (default ./ketasim-demo)")
+    p.add_argument("--engine", choices=tuple(ENGINES), default="reference", help="solver (default reference)")
+    p.add_argument("--days", type=float, default=56.0, metavar="N", help="simulated days (default 56)")
+    return p
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    _check_days(args.days)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tables: dict[str, pd.DataFrame] = {}
+    for label, name in DEMO_ARMS.items():
+        _log(f"simulating {args.days:g} d of {name} (typical-trd patient)")
+        tables[f"{label} ({name})"] = table = simulate(name, "typical-trd", args.days, engine=args.engine)
+        table.to_csv(out / f"{label}.csv", index=False)
+    times = [(name, t) for name, t in DEMO_TIMES if t <= args.days * 24.0 + 1e-9]
+    columns = {label: _madrs_at(table, [t for _, t in times]) for label, table in tables.items()}
+    print("MADRS, typical TRD patient (baseline "
+          + ", ".join(f"{t['madrs'].iloc[0]:.1f}" for t in tables.values()) + ")")
+    _print_table(["time", *DEMO_ARMS], [[name, *(f"{v[i]:.1f}" for v in columns.values())]
+                                       for i, (name, _) in enumerate(times)])
+    from ._plot import plot_comparison
+
+    plot_comparison(tables, out / "demo.png", title="typical TRD patient: ketamine vs escitalopram",
+                    regimens={label: PRESETS[name][1] for label, name in zip(tables, DEMO_ARMS.values(), strict=True)})
+    print(f"wrote {out / 'demo.png'}, {out / 'ketamine.csv'}, {out / 'escitalopram.csv'}")
+    print(DISCLAIMER)
+    return 0
+
+
+#: (add, run) per subcommand, in the order `ketasim --help` lists them.
+COMMANDS: list[tuple[Callable[[Subparsers], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]] = [
+    (_add_simulate, _cmd_simulate),
+    (_add_demo, _cmd_demo),
+    (_add_drugs, _cmd_drugs),
+    (_add_presets, _cmd_presets),
+    (_add_parameters, _cmd_parameters),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every registered subcommand."""
+    from . import __version__
+
+    parser = _Parser(prog="ketasim", description="Mechanistic simulator of rapid-acting antidepressants. " + DISCLAIMER)
+    parser.add_argument("--version", action="version", version=f"ketasim {__version__}")
+    subparsers = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
+    for add, run in COMMANDS:
+        add(subparsers).set_defaults(_run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 1 solver failure, 2 bad input)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version and usage errors
+        return exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 2
+    try:
+        return int(args._run(args))
+    except (KetasimInputError, tomllib.TOMLDecodeError, OSError) as err:
+        message = " ".join(str(err).split())
+        print(f"ketasim: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ketasim: interrupted", file=sys.stderr)
+        return 130

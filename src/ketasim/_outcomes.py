@@ -1,0 +1,87 @@
+"""Trial endpoints from per-patient values: visit statistics, relapse, vitals, with 95% intervals."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+Z95 = 1.959963984540054
+
+
+def wilson_interval(successes: int, n: int) -> tuple[float, float]:
+    """95% Wilson score interval for a proportion (Wilson EB 1927, JASA 22:209)."""
+    if n == 0:
+        return (math.nan, math.nan)
+    p = successes / n
+    denom = 1.0 + Z95**2 / n
+    centre = (p + Z95**2 / (2 * n)) / denom
+    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mean_interval(values: np.ndarray) -> tuple[float, float]:
+    """95% normal-approximation interval for a mean."""
+    n = values.size
+    if n < 2:
+        return (math.nan, math.nan)
+    m, se = float(values.mean()), float(values.std(ddof=1)) / math.sqrt(n)
+    return (m - Z95 * se, m + Z95 * se)
+
+
+def responders(baseline: np.ndarray, madrs: np.ndarray, response_fraction: float) -> np.ndarray:
+    """Response: MADRS at least `response_fraction` below baseline."""
+    return madrs <= (1.0 - response_fraction) * baseline + 1e-9
+
+
+def visit_summary(baseline: np.ndarray, madrs: np.ndarray, response_fraction: float, remission_at_most: float) -> dict:
+    """madrs_mean, change_mean, change_sd, response_rate, remission_rate (+ _ci) over patients."""
+    ok = np.isfinite(madrs) & np.isfinite(baseline)
+    base, value = baseline[ok], madrs[ok]
+    n = int(value.size)
+    change = value - base
+    resp = int(responders(base, value, response_fraction).sum())
+    remit = int((value <= remission_at_most + 1e-9).sum())
+    return {
+        "madrs_mean": float(value.mean()) if n else math.nan,
+        "change_mean": float(change.mean()) if n else math.nan,
+        "change_sd": float(change.std(ddof=1)) if n > 1 else math.nan,
+        "response_rate": resp / n if n else math.nan,
+        "remission_rate": remit / n if n else math.nan,
+        "change_mean_ci": list(mean_interval(change)),
+        "response_rate_ci": list(wilson_interval(resp, n)),
+        "remission_rate_ci": list(wilson_interval(remit, n)),
+    }
+
+
+def relapse_summary(baseline: np.ndarray, madrs_at: np.ndarray, assessments: np.ndarray, assessment_days: np.ndarray,
+                    among: str, response_fraction: float, remission_at_most: float, madrs_at_least: float) -> dict:
+    """Relapse among responders (or remitters) at `at`: any later daily MADRS >= threshold.
+
+    assessments: (D, N) MADRS at `assessment_days` (days after `at`). median_days is the median
+    time to relapse over the eligible patients (None if fewer than half relapse).
+    """
+    if among == "remitters":
+        eligible = madrs_at <= remission_at_most + 1e-9
+    else:
+        eligible = responders(baseline, madrs_at, response_fraction)
+    eligible &= np.all(np.isfinite(assessments), axis=0)
+    count = int(eligible.sum())
+    if count == 0:
+        return {"among": among, "count": 0, "rate": None, "median_days": None, "rate_ci": [None, None]}
+    hit = assessments[:, eligible] >= madrs_at_least - 1e-9
+    relapsed = hit.any(axis=0)
+    first_day = np.where(relapsed, assessment_days[np.argmax(hit, axis=0)], np.inf)
+    n_relapsed = int(relapsed.sum())
+    median = float(np.median(first_day))
+    return {"among": among, "count": count, "rate": n_relapsed / count, "median_days": median if math.isfinite(median) else None,
+            "rate_ci": list(wilson_interval(n_relapsed, count))}
+
+
+def vitals_summary(sbp: np.ndarray, dbp: np.ndarray, hr: np.ndarray, cadss: np.ndarray) -> dict:
+    """Mean per-patient peak rise above the pre-dose value (row 0) over the session grid (T, N)."""
+    def peak_rise(x: np.ndarray) -> float:
+        return float(np.nanmean(np.nanmax(x - x[0], axis=0)))
+
+    return {"sbp_peak_change_mean": peak_rise(sbp), "dbp_peak_change_mean": peak_rise(dbp),
+            "hr_peak_change_mean": peak_rise(hr), "cadss_peak_mean": float(np.nanmean(np.nanmax(cadss, axis=0)))}
