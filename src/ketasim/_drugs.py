@@ -115,7 +115,7 @@ MIDAZOLAM_PARAMETERS: dict[str, Parameter] = {
     "v_l": P(77.0, "L", "midazolam label: Vd 1-3.1 L/kg (sec.); 1.1 L/kg x 70 kg", "volume of distribution"),
     "cl_l_h": P(26.6, "L/h", "midazolam label: 0.25-0.54 L/h/kg (sec.); 0.38 L/h/kg x 70 kg", "clearance"),
     "ke0_1_h": P(4.0, "1/h", "assumed: sedation follows plasma within ~10 min", "plasma-to-effect-site rate constant"),
-    "sedation_ec50_ng_ml": P(40.0, "ng/mL", "assumed: light sedation at 30-40 ng/mL (midazolam label, sec.)",
+    "sedation_ec50_ng_ml": P(30.0, "ng/mL", "assumed: light, perceptible sedation at 30-40 ng/mL (midazolam label, sec.)",
                              "effect-site concentration for half-maximal perceptible sedation"),
 }
 

@@ -124,13 +124,36 @@ class ArmModel:
             init = None if initial_pk is None else initial_pk.get(key)
             self.modal[key] = solve_modal(system, inputs, self.boundaries, init)
         self.has_nmda = any(m.system.nmda_terms for m in self.modal.values())
-        # rows of the eigenvectors needed for exposure, per system, to keep rhs cheap
-        self._terms: list[tuple[str, tuple[str, str], int, float]] = []
-        for key, modal in self.modal.items():
+        # exposure rows: for each system, sum over its terms of (1/K) x eigenvector row, per kind
+        # (NMDA, SERT, sedation), so one small product per system gives all three at any time
+        self._exposure: list[tuple[ModalPk, np.ndarray, np.ndarray]] = []
+        kinds = {"nmda": 0, "sert": 1, "sed": 2}
+        for modal in self.modal.values():
             s = modal.system
-            for kind, terms in (("nmda", s.nmda_terms), ("sert", s.sert_terms), ("sed", s.sedation_terms)):
-                for state, k in terms:
-                    self._terms.append((kind, key, state, 1.0 / k))
+            rows = np.zeros((self.n_patients, 3, len(s.state_names)))
+            terms = [("nmda", t) for t in s.nmda_terms] + [("sert", t) for t in s.sert_terms] + \
+                [("sed", t) for t in s.sedation_terms]
+            if not terms:
+                continue
+            for kind, (state, k) in terms:
+                rows[:, kinds[kind], state] += 1.0 / k
+            vec_rows = np.einsum("pks,psj->pkj", rows, modal.vectors)
+            particular = np.einsum("pks,gps->gpk", rows, modal.particular)
+            self._exposure.append((modal, vec_rows, particular))
+
+    def decay_rates(self) -> np.ndarray:
+        """Constant first-order decay of each PD state (n_states,), 1/h (the linear part of rhs)."""
+        p = self.params
+        rates = np.zeros(N_STATES)
+        rates[IDX["interneuron_adaptation"]] = -1.0 / p["adaptation_time_h"]
+        rates[IDX["glutamate_excess"]] = -1.0 / p["glutamate_time_h"]
+        rates[IDX["bdnf_excess"]] = -1.0 / p["bdnf_time_h"]
+        rates[IDX["mtor_excess"]] = -1.0 / p["mtor_time_h"]
+        rates[IDX["synaptic_proteins"]] = -1.0 / p["protein_time_h"]
+        rates[IDX["autoreceptor_desensitised"]] = -1.0 / (p["autoreceptor_desensitisation_time_d"] * 24.0)
+        rates[IDX["monoaminergic_drive"]] = -1.0 / (p["monoaminergic_drive_time_d"] * 24.0)
+        rates[IDX["session_expectancy"]] = -1.0 / (p["expectancy_time_d"] * 24.0)
+        return rates
 
     # ---- PK at a time ----------------------------------------------------------------------
     def segment_of(self, time_h: float) -> int:
@@ -155,12 +178,15 @@ class ArmModel:
                  patients: slice | np.ndarray = slice(None)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """NMDA occupancy, SERT occupancy and perceptible sedation (each (N,)) at `time_h`."""
         n = len(self.patient["weight_kg"][patients])
-        sums = {"nmda": np.zeros(n), "sert": np.zeros(n), "sed": np.zeros(n)}
-        for kind, key, state, inv_k in self._terms:
-            conc = self.pk_states(key, segment, time_h, [state], patients)[:, 0]
-            sums[kind] = sums[kind] + conc * inv_k
-        return (nmda_occupancy(sums["nmda"]), sert_occupancy(sums["sert"], SERT_MAX_OCCUPANCY.value),
-                sedation(sums["sed"]))
+        sums = np.zeros((n, 3))
+        tau = np.asarray(time_h, dtype=float) - self.boundaries[segment]
+        if tau.ndim:
+            tau = tau[:, None]
+        for modal, vec_rows, particular in self._exposure:
+            z = modal.coefficients[segment][patients] * np.exp(modal.eigenvalues[patients] * tau)
+            sums += np.einsum("pkj,pj->pk", vec_rows[patients], z) + particular[segment][patients]
+        return (nmda_occupancy(sums[:, 0]), sert_occupancy(sums[:, 1], SERT_MAX_OCCUPANCY.value),
+                sedation(sums[:, 2]))
 
     def plasma(self, segment: int, time_h: np.ndarray | float) -> dict[str, np.ndarray]:
         """Plasma concentrations (ng/mL) of each drug and metabolite given."""

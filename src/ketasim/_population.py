@@ -22,7 +22,6 @@ from ._model import ArmModel, initial_state
 from ._parameters import Parameter
 from ._patient import PATIENT_FIELDS
 from ._regimen import Regimen, dose
-from ._symptoms import contact_fraction
 
 P = Parameter
 _PEREZ = "Perez-Ruixo C et al. 2021, Clin Pharmacokinet 60:501 (IIV CV)"
@@ -161,7 +160,7 @@ def visit_noise(seed: int, arm: int, index: np.ndarray, times_h: np.ndarray, sd:
 
 # ---- in-silico screening -----------------------------------------------------------------------
 
-_COURSE_GRID = np.geomspace(1e-3, 1e3, 61)
+_COURSE_GRID = np.geomspace(1e-3, 1e3, 31)
 
 
 @lru_cache(maxsize=8)
@@ -186,13 +185,16 @@ def _course_remaining_table(model_items: tuple[tuple[str, float], ...], weeks: f
     return _COURSE_GRID, madrs[1] / madrs[0]
 
 
-def course_responds(responsiveness: np.ndarray, placebo: np.ndarray, params: dict[str, float], weeks: float) -> np.ndarray:
-    """Whether a patient responds (>= 50% MADRS reduction) to one adequate monoaminergic course."""
+def course_responds(responsiveness: np.ndarray, params: dict[str, float], weeks: float) -> np.ndarray:
+    """Whether the drug's own effect in one adequate course reaches a response (>= 50% MADRS reduction).
+
+    Only the monoaminergic path counts: historical courses were not trials, and TRD trials
+    still see large placebo responses (e.g. the TRANSFORM placebo arms), so screening must not
+    remove placebo responders.
+    """
     grid, remaining = _course_remaining_table(tuple(sorted(params.items())), weeks)
     left = np.interp(np.log(np.maximum(responsiveness, 1e-12)), np.log(grid), remaining)
-    expect = np.clip(placebo * params["contact_improvement_max"] * contact_fraction(weeks * 168.0, params),
-                     0.0, params["expectancy_fraction_max"])
-    return left * (1.0 - expect) <= 0.5
+    return left <= 0.5
 
 
 def failed_courses(seed: int, arm: int, index: np.ndarray, patients: dict[str, np.ndarray], courses: int,
@@ -201,8 +203,7 @@ def failed_courses(seed: int, arm: int, index: np.ndarray, patients: dict[str, n
     failed = np.zeros(len(index), dtype=int)
     for c in range(courses):
         factor = np.exp(pop["course_factor_sd_log"] * _random.normal(seed, arm, index, "course", c))
-        responds = course_responds(patients["monoaminergic_responsiveness"] * factor, patients["placebo_responsiveness"],
-                                   params, pop["course_weeks"])
+        responds = course_responds(patients["monoaminergic_responsiveness"] * factor, params, pop["course_weeks"])
         failed += ~responds
     return failed
 

@@ -25,6 +25,11 @@ def sert_occupancy(ratio_sum: np.ndarray, max_occupancy: float) -> np.ndarray:
     return max_occupancy * combined_occupancy(ratio_sum)
 
 
+#: steepness of perceptible sedation (assumed: sedation is felt above a threshold, not in the tail)
+SEDATION_HILL = 3.0
+
+
 def sedation(ratio_sum: np.ndarray) -> np.ndarray:
-    """Perceptible sedation (0-1) from effect-site concentration / EC50 (midazolam)."""
-    return combined_occupancy(ratio_sum)
+    """Perceptible sedation (0-1) from effect-site concentration / EC50 (midazolam), a steep Hill curve."""
+    r = np.maximum(ratio_sum, 0.0) ** SEDATION_HILL
+    return r / (1.0 + r)

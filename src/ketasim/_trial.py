@@ -158,7 +158,6 @@ def simulate_arm(spec: TrialSpec, arm_index: int, n_patients: int, *, engine: st
             observed = np.clip(true_baseline + visit_noise(seed, arm_index, index, np.array([origin]), noise_sd)[0], 0, 60)
             lo, hi = psettings.baseline_madrs
             keep &= (observed >= lo) & (observed <= hi)
-        pass_rate = max(0.5 * pass_rate + 0.5 * keep.mean(), 1e-3) if next_candidate > batch else max(keep.mean(), 1e-3)
         index, patients = index[keep], take(patients, keep)
         if background is None:
             observed = observed[keep]
@@ -176,6 +175,7 @@ def simulate_arm(spec: TrialSpec, arm_index: int, n_patients: int, *, engine: st
                   & (observed >= lo) & (observed <= hi))
             initial_pk = run_in.pk_end_state()
         accepted = np.nonzero(ok)[0]
+        pass_rate = max(accepted.size / batch, 1e-3)
         chosen = accepted[: n_patients - n_found]
         if accepted.size > chosen.size:  # the rest are screened again by the next chunk, in order
             next_candidate = int(index[chosen[-1]]) + 1
