@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -22,7 +23,6 @@ from ._population import (
     draw_candidates,
     failed_courses,
     population_values,
-    take,
     visit_noise,
 )
 from ._regimen import Dose, Regimen
@@ -123,92 +123,142 @@ def _population_settings(spec: TrialSpec) -> PopulationSettings:
     return PopulationSettings(pop.kind, failed, tuple(pop.baseline_madrs), tuple(pop.weight_kg), tuple(pop.age))
 
 
+@dataclass(frozen=True)
+class ArmJob:
+    """Everything needed to screen or solve patients of one arm; picklable, so it can go to a worker."""
+
+    spec: TrialSpec
+    arm_index: int
+    engine: str
+    params: dict[str, float]
+    pop: dict[str, float]
+    settings: SolverSettings
+    times: _Times
+
+    @property
+    def origin_h(self) -> float:
+        return float(self.times.all_h[self.times.baseline])
+
+
+#: map(function, items) -> iterable of results in the same order (in-process, or a Dask client's)
+Mapper = Callable[[Callable, list], Iterable]
+
+
+def _in_process(function: Callable, items: list) -> Iterable:
+    return map(function, items)
+
+
+def _prepare(job: ArmJob, index: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, dict | None,
+                                                      np.ndarray]:
+    """Draw candidates `index`, screen them, bring background to steady state, check the baseline window.
+
+    Returns the acceptance mask over `index`, and for the accepted candidates: patients, PD
+    state at day 0, PK state at day 0 (background) or None, and observed baseline MADRS.
+    """
+    spec, arm_index, params, pop = job.spec, job.arm_index, job.params, job.pop
+    psettings = _population_settings(spec)
+    background = _background_regimen(spec.population.background)
+    courses_needed = max(psettings.min_failed_treatments - (1 if background is not None else 0), 0)
+    lo, hi = psettings.baseline_madrs
+    patients = draw_candidates(spec.seed, arm_index, index, pop, psettings)
+    noise = visit_noise(spec.seed, arm_index, index, np.array([job.origin_h]), pop["visit_noise_sd_madrs"])[0]
+    untreated = patients["untreated_madrs"]
+    mask = np.ones(index.size, dtype=bool)
+    if courses_needed:
+        mask &= failed_courses(spec.seed, arm_index, index, patients, courses_needed, pop, params) >= courses_needed
+    if background is None:
+        observed = np.clip(untreated + noise, 0.0, 60.0)
+        mask &= (observed >= lo) & (observed <= hi)
+        patients = {k: v[mask] for k, v in patients.items()}
+        return mask, patients, initial_state(patients), None, observed[mask]
+    # a non-responder to the background keeps more than half of the untreated score: run the
+    # run-in only for candidates who could be in the window whatever it does
+    mask &= (untreated + noise >= lo) & (0.5 * untreated + noise <= hi)
+    patients = {k: v[mask] for k, v in patients.items()}
+    run_in = ArmModel(background, patients, params, -RUN_IN_H, 0.0)
+    sol = ENGINES[job.engine](run_in, np.array([0.0]), initial_state(patients), job.settings)
+    y0 = np.nan_to_num(sol.states[0])
+    y0[:, IDX["session_expectancy"]] = 0.0
+    true_baseline = np.nan_to_num(run_in.outputs(np.array([0.0]), sol.states)["madrs"][0])
+    observed = np.clip(true_baseline + noise[mask], 0.0, 60.0)
+    # the background is a failed course: no response to it
+    ok = ((sol.status == STATUS_OK) & (true_baseline > 0.5 * patients["untreated_madrs"])
+          & (observed >= lo) & (observed <= hi))
+    mask[mask] = ok
+    pk0 = {key: value[ok] for key, value in run_in.pk_end_state().items()}
+    return mask, {k: v[ok] for k, v in patients.items()}, y0[ok], pk0, observed[ok]
+
+
+def screen_chunk(job: ArmJob, index: np.ndarray) -> np.ndarray:
+    """Which candidates of `index` enter the arm (screening, background, baseline window)."""
+    return _prepare(job, index)[0]
+
+
+def solve_chunk(job: ArmJob, index: np.ndarray) -> dict[str, np.ndarray]:
+    """Simulate accepted patients `index` and keep only what the endpoints need."""
+    mask, patients, y0, initial_pk, observed = _prepare(job, index)
+    if not mask.all():
+        raise RuntimeError("solve_chunk was given candidates that do not pass screening")
+    spec, times = job.spec, job.times
+    arm = spec.arms[job.arm_index]
+    background = _background_regimen(spec.population.background)
+    regimen = arm.regimen if background is None else arm.regimen + background
+    model = ArmModel(regimen, patients, job.params, 0.0, float(times.all_h[-1]) + 1e-6, initial_pk)
+    sol = ENGINES[job.engine](model, times.all_h, y0, job.settings)
+    out = model.outputs(times.all_h, sol.states)
+    noise = visit_noise(spec.seed, job.arm_index, index, times.all_h, job.pop["visit_noise_sd_madrs"])
+    part = {"index": index, "status": sol.status, "baseline": observed,
+            "madrs": np.clip(out["madrs"] + noise, 0.0, 60.0),
+            **{f"patient.{k}": v for k, v in patients.items()}}
+    if times.vitals is not None:
+        for name in ("sbp_mmhg", "dbp_mmhg", "hr_bpm", "cadss"):
+            part[f"vitals.{name}"] = out[name][times.vitals]
+    return part
+
+
+def select_patients(job: ArmJob, n_patients: int, chunk_size: int, mapper: Mapper = _in_process) -> tuple[np.ndarray, int]:
+    """The first `n_patients` candidates (in index order) that pass screening; and how many were screened."""
+    accepted: list[np.ndarray] = []
+    n_found, next_candidate, pass_rate = 0, 0, 1.0
+    while n_found < n_patients:
+        want = n_patients - n_found
+        batch = int(min(max(want / pass_rate * 1.1, 64), 200 * max(chunk_size, want)))
+        index = np.arange(next_candidate, next_candidate + batch, dtype=np.int64)
+        pieces = [index[i:i + chunk_size] for i in range(0, batch, chunk_size)]
+        mask = np.concatenate(list(mapper(partial(screen_chunk, job), pieces)))
+        ok = index[mask][:want]
+        accepted.append(ok)
+        n_found += ok.size
+        # candidates are taken strictly in index order, so chunking cannot change who is in the arm
+        next_candidate = int(ok[-1]) + 1 if n_found >= n_patients else next_candidate + batch
+        pass_rate = max(mask.mean(), 1e-4)
+        if n_found == 0 and next_candidate > 2_000_000:
+            raise KetasimInputError(f"{job.spec.path}: population: no candidate passes screening and the baseline window")
+    return np.concatenate(accepted), next_candidate
+
+
 def simulate_arm(spec: TrialSpec, arm_index: int, n_patients: int, *, engine: str = "fast",
                  params: dict[str, float] | None = None, pop: dict[str, float] | None = None,
                  settings: SolverSettings = SolverSettings(), chunk_size: int = 1000, with_course: bool = False,
-                 progress: Callable[[int], None] | None = None) -> ArmResult:
+                 progress: Callable[[int], None] | None = None, mapper: Mapper = _in_process) -> ArmResult:
     """Screen, simulate and reduce one arm; deterministic for (seed, arm, patient) whatever the chunking."""
-    params = model_values() if params is None else params
-    pop = population_values() if pop is None else pop
     arm = spec.arms[arm_index]
-    solver = ENGINES[engine]
-    psettings = _population_settings(spec)
-    background = _background_regimen(spec.population.background)
-    regimen = arm.regimen if background is None else arm.regimen + background
     origin = min((e.time_h for e in arm.regimen.events()), default=0.0)
     times = _output_times(spec, origin, with_course)
-    end = float(times.all_h[-1]) + 1e-6
-    courses_needed = max(psettings.min_failed_treatments - (1 if background is not None else 0), 0)
-    seed, noise_sd = spec.seed, pop["visit_noise_sd_madrs"]
-
-    collected: list[dict[str, np.ndarray]] = []
-    n_found, next_candidate, pass_rate = 0, 0, 1.0
-    while n_found < n_patients:
-        # candidates are taken strictly in index order, so chunking cannot change who is in the arm
-        want = min(chunk_size, n_patients - n_found)
-        batch = int(min(max(want / max(pass_rate, 1e-3) * 1.2, 64), 50 * chunk_size))
-        index = np.arange(next_candidate, next_candidate + batch, dtype=np.int64)
-        next_candidate += batch
-        patients = draw_candidates(seed, arm_index, index, pop, psettings)
-        keep = np.ones(index.size, dtype=bool)
-        if courses_needed:
-            keep &= failed_courses(seed, arm_index, index, patients, courses_needed, pop, params) >= courses_needed
-        if background is None:
-            true_baseline = patients["untreated_madrs"]
-            observed = np.clip(true_baseline + visit_noise(seed, arm_index, index, np.array([origin]), noise_sd)[0], 0, 60)
-            lo, hi = psettings.baseline_madrs
-            keep &= (observed >= lo) & (observed <= hi)
-        index, patients = index[keep], take(patients, keep)
-        if background is None:
-            observed = observed[keep]
-        y0 = initial_state(patients)
-        initial_pk = None
-        ok = np.ones(index.size, dtype=bool)
-        if background is not None and index.size:
-            run_in = ArmModel(background, patients, params, -RUN_IN_H, 0.0)
-            sol = solver(run_in, np.array([0.0]), y0, settings)
-            y0 = sol.states[0]
-            true_baseline = run_in.outputs(np.array([0.0]), sol.states)["madrs"][0]
-            observed = np.clip(true_baseline + visit_noise(seed, arm_index, index, np.array([origin]), noise_sd)[0], 0, 60)
-            lo, hi = psettings.baseline_madrs
-            ok = ((sol.status == STATUS_OK) & (true_baseline > 0.5 * patients["untreated_madrs"])
-                  & (observed >= lo) & (observed <= hi))
-            initial_pk = run_in.pk_end_state()
-        accepted = np.nonzero(ok)[0]
-        pass_rate = max(accepted.size / batch, 1e-3)
-        chosen = accepted[: n_patients - n_found]
-        if accepted.size > chosen.size:  # the rest are screened again by the next chunk, in order
-            next_candidate = int(index[chosen[-1]]) + 1
-        if chosen.size == 0:
-            if next_candidate > 1000 * max(n_patients, 1000):
-                raise KetasimInputError(f"{spec.path}: population: no candidate passes screening and the baseline window")
-            continue
-        patients = take(patients, chosen)
-        index = index[chosen]
-        y0 = y0[chosen]
-        pk0 = None if initial_pk is None else {k: v[chosen] for k, v in initial_pk.items()}
-        model = ArmModel(regimen, patients, params, 0.0, end, pk0)
-        if background is not None:
-            y0 = y0.copy()
-            y0[:, IDX["session_expectancy"]] = 0.0
-        sol = solver(model, times.all_h, y0, settings)
-        out = model.outputs(times.all_h, sol.states)
-        noise = visit_noise(seed, arm_index, index, times.all_h, noise_sd)
-        madrs = np.clip(out["madrs"] + noise, 0.0, 60.0)
-        part = {"index": index, "status": sol.status, "baseline": observed[chosen], "madrs": madrs,
-                **{f"patient.{k}": v for k, v in patients.items()}}
-        if times.vitals is not None:
-            for name in ("sbp_mmhg", "dbp_mmhg", "hr_bpm", "cadss"):
-                part[f"vitals.{name}"] = out[name][times.vitals]
+    job = ArmJob(spec, arm_index, engine, model_values() if params is None else params,
+                 population_values() if pop is None else pop, settings, times)
+    accepted, screened = select_patients(job, n_patients, chunk_size, mapper)
+    chunks = [accepted[i:i + chunk_size] for i in range(0, accepted.size, chunk_size)]
+    collected = []
+    for part in mapper(partial(solve_chunk, job), chunks):
         collected.append(part)
-        n_found += chosen.size
         if progress is not None:
-            progress(int(chosen.size))
+            progress(int(part["index"].size))
     merged = {k: np.concatenate([c[k] for c in collected], axis=-1) for k in collected[0]}
     madrs = merged["madrs"]
     result = ArmResult(
         name=arm.name, candidate_index=merged["index"], baseline=merged["baseline"], visits=madrs[times.visits],
-        status=merged["status"], candidates_screened=int(merged["index"][-1]) + 1 if merged["index"].size else 0,
+        status=merged["status"], candidates_screened=screened,
         relapse_assessments=None if times.relapse is None else madrs[times.relapse],
         relapse_at=None if times.relapse_at is None else madrs[times.relapse_at],
         vitals={k.split(".", 1)[1]: v for k, v in merged.items() if k.startswith("vitals.")} or None,
@@ -244,7 +294,7 @@ def summarise_arm(spec: TrialSpec, arm: ArmResult, times: _Times) -> dict:
 def run_trial(spec: TrialSpec, *, engine: str = "fast", patients_per_arm: int | None = None,
               params: dict[str, float] | None = None, pop: dict[str, float] | None = None,
               settings: SolverSettings = SolverSettings(), chunk_size: int = 1000, with_course: bool = False,
-              show_progress: bool = True) -> TrialResult:
+              show_progress: bool = True, mapper: Mapper = _in_process) -> TrialResult:
     """Run every arm of a trial file; progress on stderr."""
     if engine not in ENGINES:
         raise KetasimInputError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
@@ -257,7 +307,7 @@ def run_trial(spec: TrialSpec, *, engine: str = "fast", patients_per_arm: int | 
         for i, arm in enumerate(spec.arms):
             arms[arm.name] = simulate_arm(spec, i, n, engine=engine, params=params, pop=pop, settings=settings,
                                           chunk_size=chunk_size, with_course=with_course,
-                                          progress=None if bar is None else bar.update)
+                                          progress=None if bar is None else bar.update, mapper=mapper)
     finally:
         if bar is not None:
             bar.close()
