@@ -23,7 +23,8 @@ PARAMETERS: dict[str, P] = {
                            "homeostatic adaptation of the network to disinhibition"),
     "glutamate_time_h": P(1.0 / 6.0, "h", "assumed: extracellular glutamate follows firing within ~10 min (microdialysis)",
                           "glutamate time constant"),
-    "glutamate_surge_max": P(2.0, "fold", "assumed: about a doubling to tripling of prefrontal glutamate outflow (Moghaddam 1997)",
+    "glutamate_surge_max": P(2.0, "fold",
+                             "assumed: about a doubling to tripling of prefrontal glutamate outflow (Moghaddam 1997)",
                              "maximal glutamate rise above baseline, in multiples of baseline"),
 }
 

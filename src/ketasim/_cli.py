@@ -12,6 +12,7 @@ and exit status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 import tomllib
@@ -281,10 +282,160 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- trial, validate -------------------------------------------------------------------------------
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected an integer > 0, got {text!r}")
+    return value
+
+
+def _add_trial(subparsers: Subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "trial", help="run a virtual clinical trial file",
+        description="Run a virtual trial described by a TOML trial file (the contract: trial-spec.md): screen a "
+                    "virtual population per arm, simulate every patient and report the endpoints (visits, response, "
+                    "remission, relapse, vitals). Results go to stdout, progress to stderr.")
+    p.add_argument("file", metavar="FILE", help="trial file (.toml)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout (the trial-spec output)")
+    p.add_argument("--out", metavar="DIR", help="also write DIR/patients.parquet (one row per patient), "
+                                                "DIR/summary.json, DIR/madrs.png and DIR/response.png")
+    p.add_argument("--patients-per-arm", type=_positive_int, metavar="N", help="override the file's patients_per_arm")
+    p.add_argument("--engine", choices=tuple(ENGINES), default="fast", help="solver (default fast)")
+    p.add_argument("--chunk-size", type=_positive_int, default=1000, metavar="N",
+                   help="patients per work item (default 1000); the numbers do not depend on it")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="Dask scheduler address, such as tcp://host:8786 (default $DASK_SCHEDULER_ADDRESS; "
+                        "unset: run in this process)")
+    return p
+
+
+def _trial_mapper(address: str | None) -> contextlib.AbstractContextManager:
+    """The Dask mapper for `address`, or a null context (in-process run) when there is none."""
+    if not address:
+        return contextlib.nullcontext(None)
+    try:
+        from ._distributed import make_mapper
+    except ImportError as err:
+        raise KetasimInputError(f"--scheduler: distributed runs need dask and distributed "
+                                f"(pip install 'ketasim[distributed]'): {err}") from None
+    return make_mapper(address)
+
+
+def _cmd_trial(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from . import _report
+    from ._trial import run_trial
+    from ._trial_spec import load_trial
+
+    spec = load_trial(args.file)
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)  # fail before the run, not after it
+    address = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    n = args.patients_per_arm or spec.patients_per_arm
+    with _trial_mapper(address) as mapper:
+        _log(f"{args.file}: {len(spec.arms)} arms x {n} patients, {args.engine} engine"
+             + (f", scheduler {address}" if address else ""))
+        start = time.perf_counter()
+        extra = {} if mapper is None else {"mapper": mapper}
+        # always with the daily course: its output times are solver stops, so --out must not change the numbers
+        result = run_trial(spec, engine=args.engine, patients_per_arm=args.patients_per_arm,
+                           chunk_size=args.chunk_size, with_course=True, **extra)
+    _log(f"simulated in {time.perf_counter() - start:.1f} s")
+    text = _report.trial_json(result)
+    written = _report.write_outputs(result, args.out, text) if args.out else []
+    print(text if args.json else _report.format_trial(result))
+    for path in written:
+        _log(f"wrote {path}")
+    return 0
+
+
+def _add_validate(subparsers: Subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "validate", help="compare simulated trials with published results",
+        description="Run trial files and check every [[published]] target (pass when |simulated - published| <= "
+                    "tolerance). Default: the calibration set shipped with ketasim. The exit status is 0 whenever "
+                    "it ran, whatever the score; 2 on bad input.")
+    p.add_argument("paths", nargs="*", metavar="DIR_OR_FILE",
+                   help="trial files, or folders of *.toml trial files (default: the shipped calibration set)")
+    p.add_argument("--json", action="store_true", help='print {"targets": [...], "passed": N, "total": M} on stdout')
+    p.add_argument("--patients-per-arm", type=_positive_int, metavar="N", help="override each file's patients_per_arm")
+    p.add_argument("--engine", choices=tuple(ENGINES), default="fast", help="solver (default fast)")
+    return p
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    import time
+
+    from ._report import dumps
+    from ._validate import format_table, shipped_calibration_dir, validate
+
+    start = time.perf_counter()
+    checks = validate(args.paths or None, patients_per_arm=args.patients_per_arm, engine=args.engine)
+    passed = sum(c.passed for c in checks)
+    if args.json:
+        print(dumps({"targets": [c.to_json() for c in checks], "passed": passed, "total": len(checks)}))
+    else:
+        print(format_table(checks))
+    where = ", ".join(args.paths) if args.paths else str(shipped_calibration_dir())
+    _log(f"validated {where} ({args.engine} engine): {passed} of {len(checks)} targets within tolerance; "
+         f"elapsed {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _add_calibrate(subparsers: Subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "calibrate", help="refit the calibrated parameters to data/calibration",
+        description="Fit the parameters the literature does not pin down to the [[published]] targets of the "
+                    "calibration trials only (seeded, reproducible), print a report (targets before/after, "
+                    "parameters moved, local sensitivity) and write the calibrated parameter file.")
+    p.add_argument("paths", nargs="*", metavar="DIR_OR_FILE",
+                   help="calibration trial files or folders (default: the shipped copy of data/calibration)")
+    p.add_argument("--patients-per-arm", type=_positive_int, default=150, metavar="N",
+                   help="patients per arm during fitting (default 150)")
+    p.add_argument("--max-evaluations", type=_positive_int, default=60, metavar="N",
+                   help="trial-set evaluations per fitting stage (default 60)")
+    p.add_argument("--write", metavar="FILE",
+                   help="where to write the parameter file (default: the file shipped in the package)")
+    p.add_argument("--report", metavar="FILE", help="also write the report to FILE")
+    return p
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from importlib import resources
+    from pathlib import Path
+
+    from ._calibrate import calibrate, format_report, write_calibrated
+    from ._validate import shipped_calibration_dir
+
+    paths = args.paths or [shipped_calibration_dir()]
+    report = calibrate(paths, patients_per_arm=args.patients_per_arm, max_evaluations=args.max_evaluations)
+    text = format_report(report)
+    print(text)
+    target = Path(args.write) if args.write else Path(str(resources.files("ketasim") / "data" / "calibrated.toml"))
+    write_calibrated(report, target, f"calibrated to data/calibration (ketasim calibrate, "
+                                     f"{args.patients_per_arm} patients per arm)")
+    _log(f"wrote {target}")
+    if args.report:
+        Path(args.report).write_text(text + "\n")
+        _log(f"wrote {args.report}")
+    return 0
+
+
 #: (add, run) per subcommand, in the order `ketasim --help` lists them.
 COMMANDS: list[tuple[Callable[[Subparsers], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]] = [
     (_add_simulate, _cmd_simulate),
     (_add_demo, _cmd_demo),
+    (_add_trial, _cmd_trial),
+    (_add_validate, _cmd_validate),
+    (_add_calibrate, _cmd_calibrate),
     (_add_drugs, _cmd_drugs),
     (_add_presets, _cmd_presets),
     (_add_parameters, _cmd_parameters),

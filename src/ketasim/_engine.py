@@ -85,10 +85,14 @@ def solve_reference(model: ArmModel, times_h: np.ndarray, y0: np.ndarray,
             def fun(t: float, yy: np.ndarray, k: int = k, who: slice = who) -> np.ndarray:
                 return model.rhs(t, yy[None, :], k, who)[0]
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                sol = solve_ivp(fun, (b[k], b[k + 1]), y, method="LSODA", rtol=settings.rtol, atol=settings.atol,
-                                dense_output=True)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    sol = solve_ivp(fun, (b[k], b[k + 1]), y, method="LSODA", rtol=settings.rtol,
+                                    atol=settings.atol, dense_output=True)
+            except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+                status[i] = STATUS_FAILED
+                break
             steps[i] += sol.t.size - 1
             if not sol.success or not np.all(np.isfinite(sol.y[:, -1])):
                 status[i] = STATUS_FAILED
@@ -96,6 +100,7 @@ def solve_reference(model: ArmModel, times_h: np.ndarray, y0: np.ndarray,
             if slices[k].size:
                 states[slices[k], i] = sol.sol(times[slices[k]]).T
             y = sol.y[:, -1].copy()
+    states[:, status != STATUS_OK] = np.nan
     return Solution(times, states, status, steps)
 
 
@@ -164,6 +169,7 @@ def _advance(model: ArmModel, k: int, y: np.ndarray, t0: float, t1: float, h: np
         running = (status == STATUS_OK) & (t < t1 - end_tol)
         if not running.any():
             break
+        h_next = h  # patients already at t1 keep their proposal for the next interval
         h = np.where(running, np.minimum(h, t1 - t), 0.0)
         hc = h[:, None]
         # exp(decay * (c_j - c_l) * h) for all stage pairs, as needed
@@ -195,7 +201,7 @@ def _advance(model: ArmModel, k: int, y: np.ndarray, t0: float, t1: float, h: np
             factor = np.where(err_norm == 0.0, 10.0, 0.9 * err_norm ** -0.2)
         factor = np.where(finite, np.clip(factor, 0.2, 10.0), 0.2)
         factor = np.where(accept, factor, np.minimum(factor, 1.0))
-        h = np.where(running, h * factor, h)
+        h = np.where(running, h * factor, h_next)
         steps += running
         failed = running & ((h < _MIN_STEP_H) | (steps > settings.max_steps))
         status[failed] = STATUS_FAILED

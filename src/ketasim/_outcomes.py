@@ -73,7 +73,8 @@ def relapse_summary(baseline: np.ndarray, madrs_at: np.ndarray, assessments: np.
     relapsed = hit.any(axis=0)
     first_day = np.where(relapsed, assessment_days[np.argmax(hit, axis=0)], np.inf)
     n_relapsed = int(relapsed.sum())
-    median = float(np.median(first_day))
+    # median time to relapse: the first day by which half of the eligible patients relapsed
+    median = float(np.sort(first_day)[math.ceil(count / 2) - 1])
     return {"among": among, "count": count, "rate": n_relapsed / count, "median_days": median if math.isfinite(median) else None,
             "rate_ci": list(wilson_interval(n_relapsed, count))}
 

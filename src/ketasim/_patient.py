@@ -57,7 +57,8 @@ class Patient:
         known = {f.name for f in fields(self)}
         unknown = set(overrides) - known
         if unknown:
-            raise KetasimInputError(f"unknown patient parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+            raise KetasimInputError(
+                f"unknown patient parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
         return replace(self, **{k: float(v) for k, v in overrides.items()})
 
 

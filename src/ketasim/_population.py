@@ -48,10 +48,14 @@ POPULATION_PARAMETERS: dict[str, Parameter] = {
     "synapse_deficit_median": P(0.35, "1", "assumed: fewer synapses in MDD prefrontal cortex (Kang HJ et al. 2012, Nat Med)",
                                 "median fraction of spines lost to chronic stress"),
     "synapse_deficit_cv": P(0.20, "1", "assumed", "CV of the synapse deficit"),
-    "plasticity_gain_sd_log": P(0.6, "1", _CAL, "SD of log plasticity gain"),
-    "monoaminergic_median": P(1.0, "1", _CAL, "median monoaminergic responsiveness in unselected MDD"),
-    "monoaminergic_sd_log": P(1.0, "1", _CAL, "SD of log monoaminergic responsiveness"),
-    "placebo_sd_log": P(0.6, "1", _CAL, "SD of log placebo responsiveness"),
+    "plasticity_gain_sd_log": P(0.5, "1", _CAL, "SD of log plasticity gain among plasticity responders"),
+    "plasticity_responder_fraction": P(
+        0.5, "1", _CAL + "; a blunted BDNF path is common (BDNF Val66Met: Met carriers respond less to ketamine, "
+        "Laje G et al. 2012, Biol Psychiatry 72:e27)", "fraction of patients with an intact fast plasticity response"),
+    "plasticity_nonresponder_gain": P(0.1, "1", "assumed: blunted, not absent", "plasticity gain of the others"),
+    "monoaminergic_median": P(0.5, "1", _CAL, "median monoaminergic responsiveness in unselected MDD"),
+    "monoaminergic_sd_log": P(1.2, "1", _CAL, "SD of log monoaminergic responsiveness"),
+    "placebo_sd_log": P(0.8, "1", _CAL, "SD of log placebo responsiveness"),
     "visit_noise_sd_madrs": P(3.0, "MADRS points", "assumed: MADRS test-retest / rater noise ~3 points", "visit noise SD"),
     "course_factor_sd_log": P(0.5, "1", "assumed: response to one monoaminergic course predicts the next only partly",
                               "SD of log drug-specific responsiveness in a screening course"),
@@ -139,7 +143,8 @@ def draw_candidates(seed: int, arm: int, index: np.ndarray, pop: dict[str, float
         "untreated_madrs": np.clip(pop["untreated_madrs_mean"] + pop["untreated_madrs_sd"] * z("untreated_madrs"), 6.0, 60.0),
         "synapse_deficit": np.clip(pop["synapse_deficit_median"] * _lognormal_cv(z("synapse_deficit"), pop["synapse_deficit_cv"]),
                                    0.05, 0.9),
-        "plasticity_gain": np.exp(pop["plasticity_gain_sd_log"] * z("plasticity_gain")),
+        "plasticity_gain": np.exp(pop["plasticity_gain_sd_log"] * z("plasticity_gain")) * np.where(
+            u("plasticity_responder") < pop["plasticity_responder_fraction"], 1.0, pop["plasticity_nonresponder_gain"]),
         "monoaminergic_responsiveness": pop["monoaminergic_median"] * np.exp(pop["monoaminergic_sd_log"] * z("monoaminergic")),
         "placebo_responsiveness": np.exp(pop["placebo_sd_log"] * z("placebo")),
         "cardiovascular_sensitivity": np.exp(pop["cardiovascular_sd_log"] * z("cardiovascular")),

@@ -71,7 +71,7 @@ class Dose:
         end = horizon_h if self.until_h is None else min(self.until_h, horizon_h)
         if end < self.from_h:
             return []
-        count = int(math.floor((end - self.from_h) / self.every_h + 1e-9)) + 1
+        count = math.floor((end - self.from_h) / self.every_h + 1e-9) + 1
         return [self.from_h + i * self.every_h for i in range(count)]
 
     def shifted(self, offset_h: float) -> Dose:
@@ -113,7 +113,8 @@ def dose_from_entry(entry: Mapping[str, object], where: str) -> Dose:
         raise KetasimInputError(f"{where}: expected a table like {{ drug = ..., route = ..., amount = ... }}")
     unknown = set(entry) - _ENTRY_KEYS
     if unknown:
-        raise KetasimInputError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; expected {', '.join(sorted(_ENTRY_KEYS))}")
+        raise KetasimInputError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; expected {', '.join(sorted(_ENTRY_KEYS))}")
     for key in ("drug", "route", "amount"):
         if key not in entry:
             raise KetasimInputError(f"{where}: missing key {key!r}")

@@ -10,22 +10,28 @@ from ._parameters import Parameter as P
 _CAL = "calibrated to data/calibration"
 
 PARAMETERS: dict[str, P] = {
-    "acute_relief_max": P(0.35, "1", _CAL, "largest fraction of symptoms relieved by the acute neurotrophic signal"),
+    "acute_relief_max": P(0.45, "1", _CAL, "largest fraction of symptoms relieved by the acute neurotrophic signal"),
     "acute_mtor50": P(0.5, "fold", "assumed: half-maximal relief near the mTOR rise of a 0.5 mg/kg dose",
                       "mTOR activation for half-maximal acute relief"),
-    "contact_improvement_max": P(0.30, "1", _CAL, "non-specific improvement from trial contact, fraction of symptoms"),
-    "contact_time_d": P(21.0, "d", _CAL, "build-up time of non-specific improvement"),
-    "session_expectancy": P(0.10, "1", _CAL, "expectancy lift from attending a dosing session, fraction of symptoms"),
-    "perceived_expectancy_rate_1_h": P(0.25, "1/h", _CAL, "expectancy lift per hour of clearly perceived drug effect"),
-    "expectancy_time_d": P(1.5, "d", _CAL, "decay time of session expectancy"),
+    "contact_improvement_max": P(0.5, "1", _CAL, "non-specific improvement from trial contact, fraction of symptoms"),
+    "contact_half_time_d": P(21.0, "d", _CAL, "time to half of the non-specific improvement (sigmoid build-up over weeks)"),
+    "session_expectancy": P(0.05, "1", _CAL, "expectancy lift from attending a dosing session, fraction of symptoms"),
+    "perceived_expectancy_rate_1_h": P(0.15, "1/h", _CAL, "expectancy lift per hour of clearly perceived drug effect"),
+    "expectancy_time_d": P(1.8, "d", _CAL, "decay time of session expectancy"),
     "expectancy_fraction_max": P(0.9, "1", "assumed: expectancy cannot remove all symptoms", "cap on expectancy"),
+    "expectancy_overlap": P(0.8, "1", _CAL + "; active arms reach ~50% relief whether the control arm improved 14% "
+                            "(Daly 2018 day 7) or 43% (TRANSFORM day 28)",
+                            "how far drug relief and expectancy relieve the same symptoms (0 independent, 1 fully)"),
 }
 
 
 def contact_fraction(time_h: np.ndarray | float, p: dict[str, float]) -> np.ndarray:
-    """Non-specific improvement build-up (0-1) since the first trial visit at time 0."""
-    t = np.maximum(np.asarray(time_h, dtype=float), 0.0)
-    return 1.0 - np.exp(-t / (p["contact_time_d"] * 24.0))
+    """Non-specific improvement build-up (0-1) since the first trial visit at time 0.
+
+    Sigmoid (t^2 / (t^2 + t50^2)): little in the first days, most of it over weeks of contact.
+    """
+    t = np.maximum(np.asarray(time_h, dtype=float), 0.0) / 24.0
+    return t**2 / (t**2 + p["contact_half_time_d"] ** 2)
 
 
 def expectancy_rate(perceived: np.ndarray, expectancy: np.ndarray, p: dict[str, float]) -> np.ndarray:
@@ -39,15 +45,26 @@ def acute_relief(mtor: np.ndarray, plasticity_gain: np.ndarray, p: dict[str, flo
     return p["acute_relief_max"] * signal / (signal + p["acute_mtor50"])
 
 
+def combine_relief(drug: np.ndarray, expectancy: np.ndarray, overlap: float) -> np.ndarray:
+    """Total fraction of symptoms relieved by two overlapping sources (0-1).
+
+    overlap 0: independent, 1 - (1 - a)(1 - b); overlap 1: the larger one alone.
+    """
+    larger, smaller = np.maximum(drug, expectancy), np.minimum(drug, expectancy)
+    return larger + (1.0 - overlap) * smaller * (1.0 - larger)
+
+
 def madrs(spines: np.ndarray, mtor: np.ndarray, expectancy: np.ndarray, time_h: np.ndarray | float,
           patient: dict[str, np.ndarray], p: dict[str, float]) -> np.ndarray:
     """MADRS (0-60) without visit noise.
 
-    Core symptoms scale with the synapse deficit left (relative to the untreated deficit);
-    acute neurotrophic relief and expectancy each remove a fraction of what is left.
+    Drug relief: core symptoms scale with the synapse deficit left (relative to the untreated
+    deficit), and acute neurotrophic relief removes a fraction of what is left. Expectancy
+    relief (trial contact + sessions) overlaps with it (`expectancy_overlap`).
     """
     deficit_left = np.maximum(1.0 - spines, 0.0) / np.maximum(patient["synapse_deficit"], 1e-9)
-    core = patient["untreated_madrs"] * deficit_left * (1.0 - acute_relief(mtor, patient["plasticity_gain"], p))
+    drug = 1.0 - deficit_left * (1.0 - acute_relief(mtor, patient["plasticity_gain"], p))
     expect = patient["placebo_responsiveness"] * (p["contact_improvement_max"] * contact_fraction(time_h, p) + expectancy)
     expect = np.clip(expect, 0.0, p["expectancy_fraction_max"])
-    return np.clip(core * (1.0 - expect), 0.0, 60.0)
+    relief = combine_relief(drug, expect, p["expectancy_overlap"])
+    return np.clip(patient["untreated_madrs"] * (1.0 - relief), 0.0, 60.0)

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -61,9 +62,22 @@ class TrialResult:
     engine: str
 
     def to_json(self) -> dict:
-        """The trial-spec output object (plus added keys)."""
-        return {"name": self.spec.name, "seed": self.spec.seed, "engine": self.engine,
-                "disclaimer": DISCLAIMER, "arms": {name: arm.summary for name, arm in self.arms.items()}}
+        """The trial-spec output object (plus added keys); non-finite numbers become None."""
+        return _finite({"name": self.spec.name, "seed": self.spec.seed, "engine": self.engine,
+                        "disclaimer": DISCLAIMER, "arms": {name: arm.summary for name, arm in self.arms.items()}})
+
+
+def _finite(value: Any) -> Any:
+    """JSON-safe copy: NaN and infinities become None, numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _background_regimen(background: Regimen | None) -> Regimen | None:
@@ -105,9 +119,12 @@ def _output_times(spec: TrialSpec, origin_h: float, with_course: bool) -> _Times
     if ep.vitals:
         groups["vitals"] = origin_h + np.arange(0.0, VITALS_WINDOW_H + 1e-9, VITALS_STEP_H)
     end = max(float(np.max(g)) for g in groups.values())
+    # the daily course is always solved (output times are step ends in the fast engine, so the
+    # numbers must not depend on whether plots were asked for); it is kept only when asked
+    course = origin_h + np.arange(0.0, end - origin_h + 1e-9, 24.0)
+    all_h = np.unique(np.round(np.concatenate([*groups.values(), course]), 9))
     if with_course:
-        groups["course"] = origin_h + np.arange(0.0, end - origin_h + 1e-9, 24.0)
-    all_h = np.unique(np.round(np.concatenate(list(groups.values())), 9))
+        groups["course"] = course
 
     def where(name: str) -> np.ndarray | None:
         return np.searchsorted(all_h, np.round(groups[name], 9)) if name in groups else None
@@ -175,18 +192,48 @@ def _prepare(job: ArmJob, index: np.ndarray) -> tuple[np.ndarray, dict[str, np.n
     # run-in only for candidates who could be in the window whatever it does
     mask &= (untreated + noise >= lo) & (0.5 * untreated + noise <= hi)
     patients = {k: v[mask] for k, v in patients.items()}
-    run_in = ArmModel(background, patients, params, -RUN_IN_H, 0.0)
-    sol = ENGINES[job.engine](run_in, np.array([0.0]), initial_state(patients), job.settings)
-    y0 = np.nan_to_num(sol.states[0])
-    y0[:, IDX["session_expectancy"]] = 0.0
-    true_baseline = np.nan_to_num(run_in.outputs(np.array([0.0]), sol.states)["madrs"][0])
+    y0, pk0, true_baseline, solved = _run_in(job, background, index[mask], patients)
     observed = np.clip(true_baseline + noise[mask], 0.0, 60.0)
     # the background is a failed course: no response to it
-    ok = ((sol.status == STATUS_OK) & (true_baseline > 0.5 * patients["untreated_madrs"])
-          & (observed >= lo) & (observed <= hi))
+    ok = solved & (true_baseline > 0.5 * patients["untreated_madrs"]) & (observed >= lo) & (observed <= hi)
     mask[mask] = ok
-    pk0 = {key: value[ok] for key, value in run_in.pk_end_state().items()}
-    return mask, {k: v[ok] for k, v in patients.items()}, y0[ok], pk0, observed[ok]
+    return mask, {k: v[ok] for k, v in patients.items()}, y0[ok], {k: v[ok] for k, v in pk0.items()}, observed[ok]
+
+
+#: run-in results of the latest arm in this process, by candidate: screening and solving share them
+_RUN_IN_CACHE_MAX = 200_000
+_RUN_IN_CACHE: dict[tuple, dict[int, tuple[np.ndarray, dict[tuple[str, str], np.ndarray], float, bool]]] = {}
+
+
+def _run_in(job: ArmJob, background: Regimen, index: np.ndarray, patients: dict[str, np.ndarray]
+            ) -> tuple[np.ndarray, dict[tuple[str, str], np.ndarray], np.ndarray, np.ndarray]:
+    """Background treatment from RUN_IN_H before day 0: PD state, PK state, true MADRS and status at day 0."""
+    key = (job.spec.path, job.spec.seed, job.arm_index, job.engine, job.settings,
+           tuple(sorted(job.params.items())), tuple(sorted(job.pop.items())))
+    cache = _RUN_IN_CACHE.get(key)
+    if cache is None:
+        _RUN_IN_CACHE.clear()
+        cache = _RUN_IN_CACHE.setdefault(key, {})
+    missing = np.array([i not in cache for i in index.tolist()], dtype=bool)
+    if missing.any():
+        todo = {k: v[missing] for k, v in patients.items()}
+        run_in = ArmModel(background, todo, job.params, -RUN_IN_H, 0.0)
+        sol = ENGINES[job.engine](run_in, np.array([0.0]), initial_state(todo), job.settings)
+        y0 = np.nan_to_num(sol.states[0])
+        y0[:, IDX["session_expectancy"]] = 0.0
+        madrs = np.nan_to_num(run_in.outputs(np.array([0.0]), sol.states)["madrs"][0])
+        pk = run_in.pk_end_state()
+        if len(cache) > _RUN_IN_CACHE_MAX:
+            cache.clear()
+        for row, candidate in enumerate(index[missing].tolist()):
+            cache[candidate] = (y0[row], {k: v[row] for k, v in pk.items()}, float(madrs[row]),
+                                bool(sol.status[row] == STATUS_OK))
+    rows = [cache[i] for i in index.tolist()]
+    if not rows:
+        return initial_state(patients), {}, np.zeros(0), np.zeros(0, dtype=bool)
+    pk_keys = rows[0][1].keys()
+    return (np.stack([r[0] for r in rows]), {k: np.stack([r[1][k] for r in rows]) for k in pk_keys},
+            np.array([r[2] for r in rows]), np.array([r[3] for r in rows]))
 
 
 def screen_chunk(job: ArmJob, index: np.ndarray) -> np.ndarray:
@@ -314,7 +361,7 @@ def run_trial(spec: TrialSpec, *, engine: str = "fast", patients_per_arm: int | 
     return TrialResult(spec, arms, engine)
 
 
-def _progress_bar(total: int, name: str, show: bool):  # noqa: ANN202 - tqdm or None
+def _progress_bar(total: int, name: str, show: bool) -> Any:
     if not show:
         return None
     from tqdm import tqdm

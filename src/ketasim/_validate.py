@@ -96,12 +96,12 @@ def validate(paths: Iterable[str | Path] | None = None, *, patients_per_arm: int
 
 def format_table(checks: list[TargetCheck]) -> str:
     """A plain-text validation table with the summary line."""
-    header = f"{'file':34s} {'arm':30s} {'visit':6s} {'metric':28s} {'published':>9s} {'simulated':>9s} {'tol':>6s}  result"
+    header = f"{'file':34s} {'arm':30s} {'visit':7s} {'metric':28s} {'published':>9s} {'simulated':>9s} {'tol':>6s}  result"
     lines = [header, "-" * len(header)]
     for c in checks:
         arm = " + ".join(c.arm) if isinstance(c.arm, list) else c.arm
         sim = "n/a" if c.simulated is None else f"{c.simulated:.3g}"
-        lines.append(f"{c.file[:34]:34s} {arm[:30]:30s} {c.visit or '-':6s} {c.metric[:28]:28s} {c.published:9.3g} "
+        lines.append(f"{c.file[:34]:34s} {arm[:30]:30s} {c.visit or '-':7s} {c.metric[:28]:28s} {c.published:9.3g} "
                      f"{sim:>9s} {c.tolerance:6.3g}  {'pass' if c.passed else 'MISS'}")
     passed = sum(c.passed for c in checks)
     lines.append(f"{passed} of {len(checks)} targets within tolerance")
