@@ -44,7 +44,8 @@ STAGE_KETAMINE: tuple[tuple[str, float, float], ...] = (
     # new spines fade over days to about two weeks (BRIEF; Phoumthipphavong 2016): at most 9 d
     ("spine_turnover_time_d", 2.0, 9.0),
     ("perceived_expectancy_rate_1_h", 0.01, 1.0),
-    ("session_expectancy", 0.005, 0.5),
+    ("course_contact_fraction", 0.05, 1.0),
+    ("deficit_symptom_exponent", 0.5, 5.0),
     ("plasticity_responder_fraction", 0.1, 0.95),
 )
 SSRI_FILES = ("ssri-vs-placebo-meta.toml", "star-d-level1.toml")

@@ -307,8 +307,9 @@ def _add_trial(subparsers: Subparsers) -> argparse.ArgumentParser:
                                                 "DIR/summary.json, DIR/madrs.png and DIR/response.png")
     p.add_argument("--patients-per-arm", type=_positive_int, metavar="N", help="override the file's patients_per_arm")
     p.add_argument("--engine", choices=tuple(ENGINES), default="fast", help="solver (default fast)")
-    p.add_argument("--chunk-size", type=_positive_int, default=1000, metavar="N",
-                   help="patients per work item (default 1000); the numbers do not depend on it")
+    p.add_argument("--chunk-size", type=_positive_int, default=None, metavar="N",
+                   help="patients per work item (default: sized to ~256 MB of working memory); "
+                        "the numbers do not depend on it")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="Dask scheduler address, such as tcp://host:8786 (default $DASK_SCHEDULER_ADDRESS; "
                         "unset: run in this process)")
@@ -429,6 +430,73 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- export-sbml -----------------------------------------------------------------------------------
+
+def _add_export_sbml(subparsers: Subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "export-sbml", help="write one patient's model as SBML (Level 3 Version 2)",
+        description="Write one patient on a regimen as an SBML L3V2 model (time in hours; outputs named as the "
+                    "`simulate --csv` columns), for libRoadRunner, COPASI or tellurium. PK rate constants and "
+                    "doses are numbers for this patient.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--regimen", metavar="PRESET|FILE",
+                        help="a preset (see `ketasim presets`), a .toml file with doses = [...], or a NONMEM .csv file")
+    source.add_argument("--trial", metavar="FILE", help="a trial file; export the regimen of its arm --arm")
+    p.add_argument("--arm", metavar="NAME", help="the arm of --trial to export (its background treatment, if any, "
+                                                 "is included from day 0)")
+    p.add_argument("--id", metavar="ID", help="subject ID, when --regimen is a NONMEM .csv file with several")
+    p.add_argument("--patient", default="typical-trd", metavar="NAME",
+                   help=f"typical patient: {', '.join(TYPICAL_PATIENTS)} (default typical-trd)")
+    p.add_argument("--days", type=float, default=28.0, metavar="N", help="simulated days: doses up to then (default 28)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="the SBML file to write (.xml or .sbml)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="overrides",
+                   help="override a patient parameter (e.g. weight_kg=80) or a model parameter; repeatable")
+    return p
+
+
+def _trial_arm_regimen(path: str, arm: str | None) -> Regimen:
+    """The regimen of arm `arm` of the trial file `path`, plus the population's background treatment."""
+    from ._trial_spec import load_trial
+
+    spec = load_trial(path)
+    names = [a.name for a in spec.arms]
+    if arm is None:
+        raise KetasimInputError(f"--trial needs --arm NAME; the arms of {path}: {', '.join(names)}")
+    if arm not in names:
+        raise KetasimInputError(f"--arm: {path} has no arm {arm!r}; its arms: {', '.join(names)}")
+    regimen = spec.arms[names.index(arm)].regimen
+    background = spec.population.background
+    if background is not None:
+        _log("including the background treatment from day 0 (the trial runs it for 12 weeks before day 0)")
+        regimen = Regimen(regimen.doses + background.doses, regimen.name or arm)
+    return regimen
+
+
+def _cmd_export_sbml(args: argparse.Namespace) -> int:
+    from ._sbml import consistency_messages, sbml_document
+
+    _check_days(args.days)
+    _check_output_folders(output=args.output)
+    if args.trial is None and args.arm is not None:
+        raise KetasimInputError("--arm applies to --trial only")
+    regimen = _trial_arm_regimen(args.trial, args.arm) if args.trial else load_regimen(args.regimen, args.id)
+    patient_overrides, model_overrides = _parse_overrides(args.overrides)
+    patient = _patient(args.patient, patient_overrides)
+    doc = sbml_document(regimen, patient, args.days, model_overrides or None)
+    errors, warnings = consistency_messages(doc)
+    for line in errors + warnings:
+        _log(f"libsbml: {line}")
+    import libsbml
+
+    if not libsbml.writeSBMLToFile(doc, args.output):
+        raise KetasimInputError(f"--output: cannot write {args.output}")
+    model = doc.getModel()
+    print(f"wrote {args.output}: {regimen.name or args.regimen or args.arm}, {args.patient}, {args.days:g} d; "
+          f"{model.getNumRules()} rules, {model.getNumEvents()} events; libsbml consistency: "
+          f"{len(errors)} errors, {len(warnings)} warnings")
+    return 1 if errors else 0
+
+
 #: (add, run) per subcommand, in the order `ketasim --help` lists them.
 COMMANDS: list[tuple[Callable[[Subparsers], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]] = [
     (_add_simulate, _cmd_simulate),
@@ -436,6 +504,7 @@ COMMANDS: list[tuple[Callable[[Subparsers], argparse.ArgumentParser], Callable[[
     (_add_trial, _cmd_trial),
     (_add_validate, _cmd_validate),
     (_add_calibrate, _cmd_calibrate),
+    (_add_export_sbml, _cmd_export_sbml),
     (_add_drugs, _cmd_drugs),
     (_add_presets, _cmd_presets),
     (_add_parameters, _cmd_parameters),

@@ -5,8 +5,11 @@
 - `fast`: all patients of an arm at once, a vectorised integrating-factor Dormand-Prince 5(4)
   in numpy, each patient with its own adaptive step, so a patient's numbers do not depend on
   who else is in its chunk.
+- `jax`: the same algorithm in JAX (`_engine_jax.solve_fast_jax`, imported only when used), on
+  device "auto": an NVIDIA GPU when JAX sees one (jax[cuda12] installed), else the CPU. For
+  another device call `solve_fast_jax(..., device="cpu" | "gpu")`, or set JAX_PLATFORMS=cpu.
 
-Both return a per-patient status (0 ok, 1 failed) instead of raising for one bad patient.
+All return a per-patient status (0 ok, 1 failed) instead of raising for one bad patient.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from ._errors import KetasimInputError
 from ._model import IDX, ArmModel
 
 STATUS_OK = 0
@@ -209,4 +213,14 @@ def _advance(model: ArmModel, k: int, y: np.ndarray, t0: float, t1: float, h: np
     return np.maximum(h, last_h)
 
 
-ENGINES = {"reference": solve_reference, "fast": solve_fast}
+def solve_jax(model: ArmModel, times_h: np.ndarray, y0: np.ndarray,
+              settings: SolverSettings = SolverSettings()) -> Solution:
+    """The fast engine in JAX on device "auto" (GPU if JAX sees one); jax is imported only here."""
+    try:
+        from ._engine_jax import solve_fast_jax
+    except ImportError as err:
+        raise KetasimInputError(f"engine 'jax' needs jax ({err}); install it with: pip install 'ketasim[fast]'") from None
+    return solve_fast_jax(model, times_h, y0, settings, device="auto")
+
+
+ENGINES = {"reference": solve_reference, "fast": solve_fast, "jax": solve_jax}

@@ -77,12 +77,3 @@ def relapse_summary(baseline: np.ndarray, madrs_at: np.ndarray, assessments: np.
     median = float(np.sort(first_day)[math.ceil(count / 2) - 1])
     return {"among": among, "count": count, "rate": n_relapsed / count, "median_days": median if math.isfinite(median) else None,
             "rate_ci": list(wilson_interval(n_relapsed, count))}
-
-
-def vitals_summary(sbp: np.ndarray, dbp: np.ndarray, hr: np.ndarray, cadss: np.ndarray) -> dict:
-    """Mean per-patient peak rise above the pre-dose value (row 0) over the session grid (T, N)."""
-    def peak_rise(x: np.ndarray) -> float:
-        return float(np.nanmean(np.nanmax(x - x[0], axis=0)))
-
-    return {"sbp_peak_change_mean": peak_rise(sbp), "dbp_peak_change_mean": peak_rise(dbp),
-            "hr_peak_change_mean": peak_rise(hr), "cadss_peak_mean": float(np.nanmean(np.nanmax(cadss, axis=0)))}

@@ -22,6 +22,7 @@ from ._model import ArmModel, initial_state
 from ._parameters import Parameter
 from ._patient import PATIENT_FIELDS
 from ._regimen import Regimen, dose
+from ._symptoms import combine_relief, contact_fraction
 
 P = Parameter
 _PEREZ = "Perez-Ruixo C et al. 2021, Clin Pharmacokinet 60:501 (IIV CV)"
@@ -53,12 +54,15 @@ POPULATION_PARAMETERS: dict[str, Parameter] = {
         0.5, "1", _CAL + "; a blunted BDNF path is common (BDNF Val66Met: Met carriers respond less to ketamine, "
         "Laje G et al. 2012, Biol Psychiatry 72:e27)", "fraction of patients with an intact fast plasticity response"),
     "plasticity_nonresponder_gain": P(0.1, "1", "assumed: blunted, not absent", "plasticity gain of the others"),
-    "monoaminergic_median": P(0.5, "1", _CAL, "median monoaminergic responsiveness in unselected MDD"),
-    "monoaminergic_sd_log": P(1.2, "1", _CAL, "SD of log monoaminergic responsiveness"),
-    "placebo_sd_log": P(0.8, "1", _CAL, "SD of log placebo responsiveness"),
+    "monoaminergic_median": P(0.6, "1", _CAL, "median monoaminergic responsiveness in unselected MDD"),
+    "monoaminergic_sd_log": P(1.22, "1", _CAL, "SD of log monoaminergic responsiveness"),
+    "placebo_sd_log": P(0.67, "1", _CAL, "SD of log placebo responsiveness"),
     "visit_noise_sd_madrs": P(3.0, "MADRS points", "assumed: MADRS test-retest / rater noise ~3 points", "visit noise SD"),
     "course_factor_sd_log": P(0.5, "1", "assumed: response to one monoaminergic course predicts the next only partly",
                               "SD of log drug-specific responsiveness in a screening course"),
+    "course_contact_fraction": P(0.5, "1", _CAL + "; routine care has less contact than a trial, and TRD trials "
+                                 "still see large placebo responses (TRANSFORM-1/2 control arms)",
+                                 "share of the trial-contact improvement present in a routine monoaminergic course"),
     "course_weeks": P(8.0, "wk", "adequate course: 8 weeks at an adequate dose (common TRD definitions)", "course length"),
     "cardiovascular_sd_log": P(0.4, "1", "assumed: spread of BP rises between cohorts (data/pharmacology.md)",
                                "SD of log cardiovascular sensitivity"),
@@ -190,16 +194,19 @@ def _course_remaining_table(model_items: tuple[tuple[str, float], ...], weeks: f
     return _COURSE_GRID, madrs[1] / madrs[0]
 
 
-def course_responds(responsiveness: np.ndarray, params: dict[str, float], weeks: float) -> np.ndarray:
-    """Whether the drug's own effect in one adequate course reaches a response (>= 50% MADRS reduction).
+def course_responds(responsiveness: np.ndarray, placebo: np.ndarray, params: dict[str, float],
+                    weeks: float, contact_share: float = 1.0) -> np.ndarray:
+    """Whether one adequate monoaminergic course gives a response (>= 50% MADRS reduction).
 
-    Only the monoaminergic path counts: historical courses were not trials, and TRD trials
-    still see large placebo responses (e.g. the TRANSFORM placebo arms), so screening must not
-    remove placebo responders.
+    As in the clinic, a response counts whatever its cause: the drug's own relief (monoaminergic
+    path, simulated) combined with the non-specific improvement of `weeks` weeks of care
+    (`contact_share` of what a trial gives).
     """
     grid, remaining = _course_remaining_table(tuple(sorted(params.items())), weeks)
-    left = np.interp(np.log(np.maximum(responsiveness, 1e-12)), np.log(grid), remaining)
-    return left <= 0.5
+    drug = 1.0 - np.interp(np.log(np.maximum(responsiveness, 1e-12)), np.log(grid), remaining)
+    expect = np.clip(placebo * contact_share * params["contact_improvement_max"] * contact_fraction(weeks * 168.0, params),
+                     0.0, params["expectancy_fraction_max"])
+    return combine_relief(drug, expect, params["expectancy_overlap"]) >= 0.5
 
 
 def failed_courses(seed: int, arm: int, index: np.ndarray, patients: dict[str, np.ndarray], courses: int,
@@ -208,7 +215,8 @@ def failed_courses(seed: int, arm: int, index: np.ndarray, patients: dict[str, n
     failed = np.zeros(len(index), dtype=int)
     for c in range(courses):
         factor = np.exp(pop["course_factor_sd_log"] * _random.normal(seed, arm, index, "course", c))
-        responds = course_responds(patients["monoaminergic_responsiveness"] * factor, params, pop["course_weeks"])
+        responds = course_responds(patients["monoaminergic_responsiveness"] * factor, patients["placebo_responsiveness"],
+                                   params, pop["course_weeks"], pop["course_contact_fraction"])
         failed += ~responds
     return failed
 

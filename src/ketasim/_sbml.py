@@ -1,27 +1,34 @@
 """Export one patient's model to SBML Level 3 Version 2 (for libRoadRunner, COPASI, tellurium, ...).
 
 The export is built from the same `ArmModel` that `simulate` uses, so it has exactly ketasim's
-compartment inputs (e.g. the esketamine spray's nasal and swallowed parts):
+compartment inputs (e.g. the esketamine spray's nasal and swallowed parts). All quantities are
+parameters (no compartments or reactions); time is in hours.
 
-- PK: every state of every drug system is a parameter with a rate rule, d x_i/dt = sum_j k_i_j x_j
-  + u_i, with the patient's rate-matrix entries as parameters ``k_<drug>_<route>_<i>_<j>`` (1/h;
-  1/(L h) from an amount to an effect-site concentration). Boluses are events that add a dose
-  parameter (mg) to a state; zero-order inputs (IV infusions, the swallowed part of a spray) set a
-  rate parameter ``u_<drug>_<route>_<i>`` (mg/h) at the times they start and stop. Dose
-  amounts are parameters ``dose_<drug>_<route>_<n>`` (mg) and ``rate_<drug>_<route>_<n>`` (mg/h),
-  numbered in the order of `ArmModel.systems`.
-- PD: the 10 PD states as parameters with rate rules copying `ArmModel.rhs`; the session
-  expectancy state is called ``expectancy`` (the CSV column), since ``session_expectancy`` is the
-  name of the mechanism parameter. Each IV / intranasal session start is an event adding
-  ``session_expectancy + perceived_expectancy_rate_1_h * session_cue_<drug>_<route>`` (the cue in
-  hours of perceived effect).
-- Outputs: assignment rules named as the `ketasim simulate --csv` columns.
+- PK: every state of every drug system is a parameter ``<drug>_<route>_<state>`` with a rate rule
+  d x_i/dt = sum_j k_i_j x_j (+ u_i). The patient's rate-matrix entries are parameters
+  ``k_<drug>_<route>_<i>_<j>`` (from state j to state i; 1/h, or 1/(L h) from an amount in mg to
+  an effect-site concentration in mg/L). A bolus is an event adding a parameter
+  ``dose_<drug>_<route>_<n>`` (mg) to a state; a zero-order input (IV infusion, the swallowed
+  part of a spray) is a parameter ``rate_<drug>_<route>_<n>`` (mg/h) that events switch into the
+  state's input rate ``u_<drug>_<route>_<i>`` while it runs (n numbers the inputs in
+  `ArmModel.systems` order). All dose events at one time are one event.
+- Receptors, circuit, plasticity, monoamines, vitals, symptoms: assignment and rate rules that
+  copy `ArmModel.rhs` / `ArmModel.outputs`. Mechanism parameters carry ketasim's names
+  (`model_values`), patient parameters the `Patient` field names. The session expectancy state
+  is called ``expectancy`` (its CSV column), as ``session_expectancy`` names the mechanism
+  parameter; each IV or intranasal session start is an event adding ``session_expectancy +
+  perceived_expectancy_rate_1_h * session_cue_<drug>_<route>`` (the cue as hours of perceived effect).
+- Outputs: the `ketasim simulate --csv` columns, under the same ids.
 
-Time is in hours. PK rate constants, plasma factors and dose amounts are numbers for this patient
-(weight, clearance factors etc. are recorded as parameters but do not change PK in the SBML);
-the PD patient parameters (`synapse_deficit`, `plasticity_gain`, ...) enter the equations.
-At a dose time SBML simulators report the value after the event, while ketasim reports the value
-just before it (the left limit).
+PK rate constants, plasma factors and dose amounts are numbers for this patient: weight,
+clearance factors etc. are recorded as parameters but changing them does not change the PK
+(`patient_parameter_values` gives the numbers for another patient of the same arm). At a dose
+time an SBML simulator reports the value after the event, ketasim the value just before it.
+
+libRoadRunner note: give CVODE a vector of absolute tolerances (``rr.integrator.absolute_tolerance
+= [atol] * n``); with a scalar, roadrunner scales each state's tolerance by its current value
+at every event, and the glutamate kink (max(silencing - adaptation, 0)) then stalls CVODE when
+it is crossed while glutamate_excess is ~1e-80.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +48,7 @@ from ._receptors import SEDATION_HILL
 from ._regimen import Regimen
 from ._simulate import CORE_COLUMNS, resolve_patient, resolve_regimen
 
-#: unit id -> list of (kind, exponent, scale, multiplier); one unit = prod((multiplier * 10^scale * kind)^exponent)
+#: unit id -> (kind, exponent, scale, multiplier) parts; one unit = prod((multiplier * 10^scale * kind)^exponent)
 UNIT_DEFINITIONS: dict[str, list[tuple[str, int, int, float]]] = {
     "hour": [("second", 1, 0, 3600.0)],
     "day": [("second", 1, 0, 86400.0)],
@@ -52,8 +60,8 @@ UNIT_DEFINITIONS: dict[str, list[tuple[str, int, int, float]]] = {
     "mg_per_litre": [("gram", 1, -3, 1.0), ("litre", -1, 0, 1.0)],
     "per_litre_per_hour": [("litre", -1, 0, 1.0), ("second", -1, 0, 3600.0)],
     "litre_per_hour": [("litre", 1, 0, 1.0), ("second", -1, 0, 3600.0)],
-    "ng_per_ml": [("gram", 1, -9, 1.0), ("litre", -1, -3, 1.0)],
-    "ng_per_ml_per_mg": [("litre", -1, 3, 1.0)],
+    "ng_per_ml": [("gram", 1, -9, 1.0), ("litre", -1, -3, 1.0)],  # = 1e-3 mg/L
+    "ng_per_ml_per_mg": [("litre", -1, 3, 1.0)],  # (ng/mL) / mg = 1e-3 / L
     "mmHg": [("pascal", 1, 0, 133.322387415)],
     "bpm": [("second", -1, 0, 60.0)],
 }
@@ -64,25 +72,18 @@ _UNIT_OF: dict[str, str] = {"1": "dimensionless", "fold": "dimensionless", "CADS
 
 _PATIENT_UNITS: dict[str, str] = {"weight_kg": "kilogram", "age_y": "year", "sbp0_mmhg": "mmHg",
                                   "dbp0_mmhg": "mmHg", "hr0_bpm": "bpm"}
-#: patient fields that only enter the PK numbers (recorded, but they do not change the SBML PK)
+#: patient fields that only enter the PK numbers (recorded; changing them in the SBML changes nothing)
 _PK_ONLY_FIELDS = ("weight_kg", "age_y", "female", "cl_factor", "v_factor", "qh_factor", "esk_vc_factor",
                    "esk_vp1_factor", "esk_ka_nasal_factor", "ssri_cl_factor")
 
-#: PD state ids in the SBML (STATE_NAMES, with session_expectancy renamed to its CSV column)
+#: PD state ids in the SBML: STATE_NAMES, with session_expectancy under its CSV column name
 PD_STATE_IDS: tuple[str, ...] = tuple("expectancy" if s == "session_expectancy" else s for s in STATE_NAMES)
 
-#: event times closer than this (h) are one event
+#: output ids every export has; plasma_<drug>_ng_ml follow for each drug and metabolite given
+OUTPUT_IDS: tuple[str, ...] = CORE_COLUMNS[1:]
+
+#: dose times closer than this (h) are one event (as ketasim's segment boundaries)
 _SAME_TIME_H = 1e-9
-
-
-def _state_unit(name: str) -> str:
-    return "mg_per_litre" if name.endswith("_mg_l") else "mg"
-
-
-def _rate_unit(to_unit: str, from_unit: str) -> str:
-    if to_unit == from_unit:
-        return "per_hour"
-    return "per_litre_per_hour" if to_unit == "mg_per_litre" else "litre_per_hour"
 
 
 @dataclass
@@ -95,47 +96,70 @@ class _Param:
 
 @dataclass
 class _Spec:
-    """Everything the SBML holds, as plain data (ids -> values, formulas)."""
+    """Everything the SBML holds, as plain data. Formulas are SBML L3 infix; unit-less numbers are dimensionless."""
 
     params: dict[str, _Param] = field(default_factory=dict)
-    rate_rules: dict[str, str] = field(default_factory=dict)
-    assignments: dict[str, str] = field(default_factory=dict)
     initial: dict[str, str] = field(default_factory=dict)
-    #: (time h, [(variable, formula)])
-    events: list[tuple[float, list[tuple[str, str]]]] = field(default_factory=list)
+    assignments: dict[str, str] = field(default_factory=dict)
+    rate_rules: dict[str, str] = field(default_factory=dict)
+    #: event time (h) -> assignments (variable, formula)
+    events: dict[float, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def event_at(self, time_h: float) -> list[tuple[str, str]]:
+        """The assignment list of the event at `time_h` (within _SAME_TIME_H), created if needed."""
+        for t, assigns in self.events.items():
+            if abs(t - time_h) <= _SAME_TIME_H:
+                return assigns
+        return self.events.setdefault(time_h, [])
+
+    def output(self, sid: str, formula: str, unit: str = "dimensionless", name: str = "") -> None:
+        """An assignment-rule variable."""
+        self.params[sid] = _Param(0.0, unit, False, name or sid.replace("_", " "))
+        self.assignments[sid] = formula
 
 
 def _sys_id(key: tuple[str, str]) -> str:
     return f"{key[0]}_{key[1]}"
 
 
-def _sum(terms: list[str], zero: str = "0 dimensionless") -> str:
+def _sum(terms: list[str], zero: str = "0") -> str:
     return " + ".join(terms) if terms else zero
 
 
 def _hill(x: str, x50: str, n: str) -> str:
-    xn = f"max({x}, 0 dimensionless)^{n}"
+    """max(x, 0)^n / (max(x, 0)^n + x50^n), as `_vitals.hill`."""
+    xn = f"max({x}, 0)^{n}"
     return f"{xn} / ({xn} + {x50}^{n})"
 
 
-def patient_parameter_values(model: ArmModel, row: int) -> dict[str, float]:
-    """Values (SBML ids -> numbers) of every patient-specific parameter for patient `row` of `model`.
+def _state_unit(state_name: str) -> str:
+    return "mg_per_litre" if state_name.endswith("_mg_l") else "mg"
 
-    These are what differs between patients of one arm: rate-matrix entries, plasma factors,
-    dose amounts and rates, and the Patient fields. Used to re-use one loaded SBML model for many
-    patients (e.g. libRoadRunner `setValue`).
+
+def _rate_unit(to_unit: str, from_unit: str) -> str:
+    if to_unit == from_unit:
+        return "per_hour"
+    return "per_litre_per_hour" if to_unit == "mg_per_litre" else "litre_per_hour"
+
+
+def patient_parameter_values(model: ArmModel, row: int) -> dict[str, float]:
+    """SBML id -> value of every patient-specific parameter, for patient `row` of `model`.
+
+    Rate-matrix entries, plasma factors, dose amounts and rates, and the Patient fields: what
+    differs between patients of one arm, so one loaded SBML model can serve them all (e.g. with
+    libRoadRunner's `setValue`).
     """
     out: dict[str, float] = {}
     for key, (system, inputs) in model.systems.items():
         sid = _sys_id(key)
         rate = system.rate_matrix[row]
-        for i, j in zip(*np.nonzero(model.systems[key][0].rate_matrix.any(axis=0)), strict=True):
+        for i, j in zip(*np.nonzero(system.rate_matrix.any(axis=0)), strict=True):
             out[f"k_{sid}_{i}_{j}"] = float(rate[i, j])
         for name, parts in system.plasma_outputs.items():
             for state, factor in parts:
                 out[f"to_ng_ml_{sid}_{name}_{state}"] = float(np.asarray(factor)[row])
         for n, inp in enumerate(inputs):
-            amount = float(np.asarray(inp.amount_mg)[row])
+            amount = float(np.broadcast_to(inp.amount_mg, (model.n_patients,))[row])
             if inp.duration_h > 0:
                 out[f"rate_{sid}_{n}"] = amount / inp.duration_h
             else:
@@ -145,29 +169,24 @@ def patient_parameter_values(model: ArmModel, row: int) -> dict[str, float]:
     return out
 
 
-def _pk(model: ArmModel, spec: _Spec, row: int) -> tuple[list[str], list[str], list[str], dict[str, list[str]]]:
-    """PK parameters, rate rules and dose events; returns the NMDA, SERT, sedation ratio terms and plasma terms."""
-    values = patient_parameter_values(model, row)
-    nmda: list[str] = []
-    sert: list[str] = []
-    sed: list[str] = []
+def _add_pk(model: ArmModel, spec: _Spec) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """PK states, rate constants and dose events of patient 0; returns receptor ratio terms and plasma terms."""
+    values = patient_parameter_values(model, 0)
+    ratios: dict[str, list[str]] = {"nmda": [], "sert": [], "sedation": []}
     plasma: dict[str, list[str]] = {}
-    bolus: dict[float, dict[str, list[str]]] = {}
-    rate_changes: dict[float, dict[str, str]] = {}
     for key, (system, inputs) in model.systems.items():
         sid = _sys_id(key)
         names = [f"{sid}_{s}" for s in system.state_names]
         units = [_state_unit(s) for s in system.state_names]
-        for x, unit in zip(names, units, strict=True):
-            spec.params[x] = _Param(0.0, unit, False, f"{key[0]} ({key[1]}) PK state")
         structure = system.rate_matrix.any(axis=0)
         infused = sorted({inp.state_index for inp in inputs if inp.duration_h > 0})
         for i, x in enumerate(names):
+            spec.params[x] = _Param(0.0, units[i], False, f"{key[0]} ({key[1]}): {system.state_names[i]}")
             terms = []
             for j in np.nonzero(structure[i])[0]:
                 k = f"k_{sid}_{i}_{j}"
                 spec.params[k] = _Param(values[k], _rate_unit(units[i], units[j]), True,
-                                        f"rate-matrix entry, {system.state_names[j]} -> {system.state_names[i]}")
+                                        f"rate-matrix entry {system.state_names[j]} -> {system.state_names[i]}")
                 terms.append(f"{k} * {names[j]}")
             if i in infused:
                 u = f"u_{sid}_{i}"
@@ -177,61 +196,58 @@ def _pk(model: ArmModel, spec: _Spec, row: int) -> tuple[list[str], list[str], l
         for name, parts in system.plasma_outputs.items():
             for state, _ in parts:
                 f = f"to_ng_ml_{sid}_{name}_{state}"
-                spec.params[f] = _Param(values[f], "ng_per_ml_per_mg", True, f"plasma {name} per mg in the state")
+                spec.params[f] = _Param(values[f], "ng_per_ml_per_mg", True, f"plasma {name} (ng/mL) per mg in the state")
                 plasma.setdefault(name, []).append(f"{f} * {names[state]}")
-        for kind, terms, out in (("nmda", system.nmda_terms, nmda), ("sert", system.sert_terms, sert),
-                                 ("sedation", system.sedation_terms, sed)):
+        for kind, terms in (("nmda", system.nmda_terms), ("sert", system.sert_terms),
+                            ("sedation", system.sedation_terms)):
             for state, k_mg_l in terms:
                 pid = f"K_{kind}_{sid}_{state}"
                 spec.params[pid] = _Param(float(k_mg_l), "mg_per_litre", True,
                                           f"{kind} Ki / EC50 of {system.state_names[state]}")
-                out.append(f"{names[state]} / {pid}")
-        # doses: boluses add to a state; zero-order inputs set the state's input rate at every change
+                ratios[kind].append(f"{names[state]} / {pid}")
+        # boluses add to a state; a zero-order input rate is re-set wherever an input starts or stops
+        boluses: dict[float, dict[str, list[str]]] = {}
         changes: set[float] = set()
         for n, inp in enumerate(inputs):
             if inp.duration_h > 0:
                 spec.params[f"rate_{sid}_{n}"] = _Param(values[f"rate_{sid}_{n}"], "mg_per_hour", True,
-                                                        f"input {n}: {inp.duration_h:g} h from {inp.time_h:g} h")
+                                                        f"input {n}: over {inp.duration_h:g} h from {inp.time_h:g} h")
                 changes.update((inp.time_h, inp.time_h + inp.duration_h))
             else:
                 spec.params[f"dose_{sid}_{n}"] = _Param(values[f"dose_{sid}_{n}"], "mg", True,
                                                         f"input {n}: bolus at {inp.time_h:g} h")
-                bolus.setdefault(_key(inp.time_h), {}).setdefault(names[inp.state_index], []).append(f"dose_{sid}_{n}")
-        for t0 in sorted(changes):
-            if not model.start_h <= t0 < model.end_h:
-                continue
+                boluses.setdefault(inp.time_h, {}).setdefault(names[inp.state_index], []).append(f"dose_{sid}_{n}")
+        for time_h, by_state in boluses.items():
+            spec.event_at(time_h).extend((x, f"{x} + {_sum(doses)}") for x, doses in by_state.items())
+        for t0 in sorted(t for t in changes if model.start_h <= t < model.end_h):
             for i in infused:
                 active = [f"rate_{sid}_{n}" for n, inp in enumerate(inputs)
-                          if inp.duration_h > 0 and inp.state_index == i
+                          if inp.duration_h > 0 and inp.state_index == i  # as _pk.solve_modal
                           and inp.time_h <= t0 + 1e-12 and t0 < inp.time_h + inp.duration_h - 1e-12]
-                rate_changes.setdefault(_key(t0), {})[f"u_{sid}_{i}"] = _sum(active, "0 mg_per_hour")
-    for time_h in sorted(set(bolus) | set(rate_changes)):
-        assigns = [(x, f"{x} + {_sum(doses)}") for x, doses in bolus.get(time_h, {}).items()]
-        assigns += list(rate_changes.get(time_h, {}).items())
-        spec.events.append((time_h, assigns))
-    return nmda, sert, sed, plasma
+                assigns = spec.event_at(t0)
+                if not any(var == f"u_{sid}_{i}" for var, _ in assigns):
+                    assigns.append((f"u_{sid}_{i}", _sum(active, "0 mg_per_hour")))
+    return ratios, plasma
 
 
-def _key(time_h: float) -> float:
-    return round(time_h / _SAME_TIME_H) * _SAME_TIME_H
-
-
-def _regimen_sessions(model: ArmModel, regimen: Regimen) -> list[tuple[float, str]]:
-    """(time, cue parameter id) for each session of `model` (the first IV / intranasal dose at that time)."""
+def _add_sessions(model: ArmModel, regimen: Regimen, spec: _Spec) -> None:
+    """Session-expectancy jumps (ArmModel.session_jump), with one cue parameter per drug and route."""
     events = [e for e in regimen.events(model.end_h) if model.start_h <= e.time_h < model.end_h]
-    out = []
-    for s in model.sessions:
-        e = next(e for e in events if e.route in ("iv", "intranasal") and abs(e.time_h - s.time_h) <= 1e-9)
-        out.append((s.time_h, f"session_cue_{e.drug}_{e.route}"))
-    return out
+    for session in model.sessions:
+        # ArmModel keeps the first IV / intranasal dose at each time (events sorted by time, drug)
+        e = next(e for e in events if e.route in ("iv", "intranasal") and abs(e.time_h - session.time_h) <= 1e-9)
+        cue = f"session_cue_{e.drug}_{e.route}"
+        spec.params[cue] = _Param(DRUGS[e.drug].perceptible_cue.get(e.route, 0.0), "hour", True,
+                                  f"perceptible cue of a {e.drug} {e.route} session (hours of perceived effect)")
+        spec.event_at(session.time_h).append(
+            ("expectancy", f"expectancy + session_expectancy + perceived_expectancy_rate_1_h * {cue}"))
 
 
 def _build(regimen: Regimen, patient: Patient, days: float, parameters: dict[str, float] | None) -> tuple[_Spec, str]:
     if not (days > 0 and math.isfinite(days)):
         raise KetasimInputError(f"days must be a finite number > 0, got {days}")
-    pat = stack_patients([patient])
     values = model_values(parameters)
-    model = ArmModel(regimen, pat, values, 0.0, days * 24.0)
+    model = ArmModel(regimen, stack_patients([patient]), values, 0.0, days * 24.0)
     spec = _Spec()
     described = calibrated_parameters()
     for name, value in values.items():
@@ -239,122 +255,94 @@ def _build(regimen: Regimen, patient: Patient, days: float, parameters: dict[str
         if unit not in _UNIT_OF:
             raise KetasimInputError(f"parameter {name}: no SBML unit for {unit!r}")
         spec.params[name] = _Param(value, _UNIT_OF[unit], True, described[name].description)
-    spec.params["sert_max_occupancy"] = _Param(SERT_MAX_OCCUPANCY.value, "dimensionless", True,
-                                               SERT_MAX_OCCUPANCY.description or "maximal SERT occupancy")
+    spec.params["sert_max_occupancy"] = _Param(SERT_MAX_OCCUPANCY.value, "dimensionless", True, "maximal SERT occupancy")
     spec.params["sedation_hill"] = _Param(SEDATION_HILL, "dimensionless", True, "steepness of perceptible sedation")
     spec.params["hours_per_day"] = _Param(24.0, "hour_per_day", True, "hours per day")
     for name, value in patient_dict(patient).items():
-        note = " (PK rate constants here were computed for this value)" if name in _PK_ONLY_FIELDS else ""
+        note = " (recorded: the PK numbers were computed for it)" if name in _PK_ONLY_FIELDS else ""
         spec.params[name] = _Param(float(value), _PATIENT_UNITS.get(name, "dimensionless"), True,
-                                   f"patient: {name}{note}")
-    nmda, sert, sed, plasma = _pk(model, spec, 0)
-
-    # receptors
-    a = spec.assignments
-    for sid, terms, what in (("nmda_ratio_sum", nmda, "NMDA"), ("sert_ratio_sum", sert, "SERT"),
-                             ("sedation_ratio_sum", sed, "sedation")):
-        spec.params[sid] = _Param(0.0, "dimensionless", False, f"sum of effect-site concentration / K ({what})")
-        a[sid] = _sum(terms)
-    a["nmda_occupancy"] = "max(nmda_ratio_sum, 0 dimensionless) / (1 dimensionless + max(nmda_ratio_sum, 0 dimensionless))"
-    a["sert_occupancy"] = ("sert_max_occupancy * max(sert_ratio_sum, 0 dimensionless) / "
-                           "(1 dimensionless + max(sert_ratio_sum, 0 dimensionless))")
-    sed_n = "max(sedation_ratio_sum, 0 dimensionless)^sedation_hill"
-    a["sedation"] = f"{sed_n} / (1 dimensionless + {sed_n})"
-    # circuit, vitals
-    a["interneuron_silencing"] = _hill("nmda_occupancy", "interneuron_occupancy50", "interneuron_hill")
-    a["pyramidal_capacity"] = "1 dimensionless - " + _hill("nmda_occupancy", "pyramidal_occupancy50", "pyramidal_hill")
-    a["pressor"] = _hill("nmda_occupancy", "pressor_occupancy50", "pressor_hill") + " * cardiovascular_sensitivity"
-    a["dissociation"] = _hill("nmda_occupancy", "dissociation_occupancy50", "dissociation_hill") + \
-        " * dissociation_sensitivity"
-    a["perceived_effect"] = ("max(min(dissociation * (1 dimensionless - dissociation_tolerance), 1 dimensionless), "
-                             "sedation)")
-    for sid in ("interneuron_silencing", "pyramidal_capacity", "pressor", "dissociation", "perceived_effect",
-                "nmda_occupancy", "sert_occupancy", "sedation"):
-        spec.params[sid] = _Param(0.0, "dimensionless", False, sid.replace("_", " "))
-
-    # PD states
+                                   f"patient {name}{note}")
+    ratios, plasma = _add_pk(model, spec)
+    _add_sessions(model, regimen, spec)
+    out = spec.output
+    # receptors (_receptors)
+    for kind, terms in ratios.items():
+        out(f"{kind}_ratio_sum", _sum(terms), name=f"sum of effect-site concentration / K ({kind})")
+    out("nmda_occupancy", "max(nmda_ratio_sum, 0) / (1 + max(nmda_ratio_sum, 0))")
+    out("sert_occupancy", "sert_max_occupancy * max(sert_ratio_sum, 0) / (1 + max(sert_ratio_sum, 0))")
+    out("sedation", "max(sedation_ratio_sum, 0)^sedation_hill / (1 + max(sedation_ratio_sum, 0)^sedation_hill)")
+    # circuit (_circuit), side effects (_vitals)
+    out("interneuron_silencing", _hill("nmda_occupancy", "interneuron_occupancy50", "interneuron_hill"))
+    out("pyramidal_capacity", "1 - " + _hill("nmda_occupancy", "pyramidal_occupancy50", "pyramidal_hill"))
+    out("pressor", _hill("nmda_occupancy", "pressor_occupancy50", "pressor_hill") + " * cardiovascular_sensitivity")
+    out("dissociation", _hill("nmda_occupancy", "dissociation_occupancy50", "dissociation_hill")
+        + " * dissociation_sensitivity")
+    out("perceived_effect", "max(min(dissociation * (1 - dissociation_tolerance), 1), sedation)")
+    # PD states (ArmModel.rhs); time constants in days are converted with hours_per_day
     for sid in PD_STATE_IDS:
         spec.params[sid] = _Param(0.0, "dimensionless", False, f"PD state {sid}")
-    spec.initial["spine_density"] = "1 dimensionless - synapse_deficit"
-    days_h = "hours_per_day"
+    spec.initial["spine_density"] = "1 - synapse_deficit"
     r = spec.rate_rules
     r["interneuron_adaptation"] = "(interneuron_silencing - interneuron_adaptation) / adaptation_time_h"
-    r["glutamate_excess"] = ("(glutamate_surge_max * max(interneuron_silencing - interneuron_adaptation, 0 dimensionless)"
+    r["glutamate_excess"] = ("(glutamate_surge_max * max(interneuron_silencing - interneuron_adaptation, 0)"
                              " * pyramidal_capacity - glutamate_excess) / glutamate_time_h")
     r["bdnf_excess"] = "(glutamate_excess - bdnf_excess) / bdnf_time_h"
     r["mtor_excess"] = "(bdnf_excess - mtor_excess) / mtor_time_h"
     r["synaptic_proteins"] = "(mtor_excess - synaptic_proteins) / protein_time_h"
-    r["spine_density"] = (
-        f"(1 dimensionless - synapse_deficit - spine_density) / (spine_turnover_time_d * {days_h})"
-        " + (synaptogenesis_rate_1_h * plasticity_gain * max(synaptic_proteins, 0 dimensionless)"
-        " + monoaminergic_synaptogenesis_rate_1_h * max(monoaminergic_drive, 0 dimensionless))"
-        " * max(1 dimensionless - spine_density, 0 dimensionless)")
-    r["autoreceptor_desensitised"] = (f"(sert_occupancy - autoreceptor_desensitised) / "
-                                      f"(autoreceptor_desensitisation_time_d * {days_h})")
+    r["spine_density"] = ("(1 - synapse_deficit - spine_density) / (spine_turnover_time_d * hours_per_day)"
+                          " + (synaptogenesis_rate_1_h * plasticity_gain * max(synaptic_proteins, 0)"
+                          " + monoaminergic_synaptogenesis_rate_1_h * max(monoaminergic_drive, 0))"
+                          " * max(1 - spine_density, 0)")
+    r["autoreceptor_desensitised"] = ("(sert_occupancy - autoreceptor_desensitised)"
+                                      " / (autoreceptor_desensitisation_time_d * hours_per_day)")
     r["monoaminergic_drive"] = ("(sert_occupancy * autoreceptor_desensitised * monoaminergic_responsiveness"
-                                f" - monoaminergic_drive) / (monoaminergic_drive_time_d * {days_h})")
-    r["dissociation_tolerance"] = ("dissociation_tolerance_rate_1_h * dissociation * (1 dimensionless - "
-                                   f"dissociation_tolerance) - dissociation_tolerance / "
-                                   f"(dissociation_tolerance_time_d * {days_h})")
-    r["expectancy"] = f"perceived_expectancy_rate_1_h * perceived_effect - expectancy / (expectancy_time_d * {days_h})"
-
-    # sessions
-    cues = {}
-    for time_h, cue in _regimen_sessions(model, regimen):
-        drug, route = cue.removeprefix("session_cue_").rsplit("_", 1)
-        cues[cue] = DRUGS[drug].perceptible_cue.get(route, 0.0)
-        jump = ("expectancy", f"expectancy + session_expectancy + perceived_expectancy_rate_1_h * {cue}")
-        for t, assigns in spec.events:
-            if abs(t - time_h) <= _SAME_TIME_H:
-                assigns.append(jump)
-                break
-        else:
-            spec.events.append((time_h, [jump]))
-    spec.events.sort(key=lambda e: e[0])
-    for cue, value in cues.items():
-        spec.params[cue] = _Param(value, "hour", True, "perceptible cue of a session, as hours of perceived effect")
-
-    # outputs
-    a["glutamate"] = "1 dimensionless + glutamate_excess"
-    a["bdnf"] = "1 dimensionless + bdnf_excess"
-    a["mtor"] = "1 dimensionless + mtor_excess"
-    a["contact_days"] = f"max(time, 0 hour) / {days_h}"
-    a["contact_fraction"] = "contact_days^2 / (contact_days^2 + contact_half_time_d^2)"
-    a["acute_relief"] = ("acute_relief_max * max(mtor_excess, 0 dimensionless) * plasticity_gain / "
-                         "(max(mtor_excess, 0 dimensionless) * plasticity_gain + acute_mtor50)")
-    a["expectancy_fraction"] = ("min(max(placebo_responsiveness * (contact_improvement_max * contact_fraction"
-                                " + expectancy), 0 dimensionless), expectancy_fraction_max)")
-    a["madrs"] = ("min(max(untreated_madrs * max(1 dimensionless - spine_density, 0 dimensionless)"
-                  " / max(synapse_deficit, 1e-9 dimensionless) * (1 dimensionless - acute_relief)"
-                  " * (1 dimensionless - expectancy_fraction), 0 dimensionless), 60 dimensionless)")
-    a["sbp_mmhg"] = "sbp0_mmhg + sbp_max_mmhg * pressor"
-    a["dbp_mmhg"] = "dbp0_mmhg + dbp_max_mmhg * pressor"
-    a["hr_bpm"] = "hr0_bpm + hr_max_bpm * pressor"
-    a["cadss"] = "cadss_max * dissociation * (1 dimensionless - dissociation_tolerance)"
-    units = {"sbp_mmhg": "mmHg", "dbp_mmhg": "mmHg", "hr_bpm": "bpm"}
-    spec.params["contact_days"] = _Param(0.0, "day", False, "days since the first trial visit (time 0), >= 0")
-    for sid in ("glutamate", "bdnf", "mtor", "contact_fraction", "acute_relief", "expectancy_fraction", "madrs",
-                "sbp_mmhg", "dbp_mmhg", "hr_bpm", "cadss"):
-        spec.params[sid] = _Param(0.0, units.get(sid, "dimensionless"), False, sid.replace("_", " "))
+                                " - monoaminergic_drive) / (monoaminergic_drive_time_d * hours_per_day)")
+    r["dissociation_tolerance"] = ("dissociation_tolerance_rate_1_h * dissociation * (1 - dissociation_tolerance)"
+                                   " - dissociation_tolerance / (dissociation_tolerance_time_d * hours_per_day)")
+    r["expectancy"] = ("perceived_expectancy_rate_1_h * perceived_effect"
+                       " - expectancy / (expectancy_time_d * hours_per_day)")
+    # outputs (ArmModel.outputs, _symptoms.madrs)
+    out("glutamate", "1 + glutamate_excess")
+    out("bdnf", "1 + bdnf_excess")
+    out("mtor", "1 + mtor_excess")
+    out("contact_days", "max(time, 0 hour) / hours_per_day", "day", "days since the first trial visit (time 0)")
+    out("contact_fraction", "contact_days^2 / (contact_days^2 + contact_half_time_d^2)")
+    out("acute_relief", "acute_relief_max * max(mtor_excess, 0) * plasticity_gain"
+                        " / (max(mtor_excess, 0) * plasticity_gain + acute_mtor50)")
+    out("drug_relief", "1 - max(1 - spine_density, 0) / max(synapse_deficit, 1e-9) * (1 - acute_relief)")
+    out("expectancy_relief", "min(max(placebo_responsiveness * (contact_improvement_max * contact_fraction"
+                             " + expectancy), 0), expectancy_fraction_max)")
+    out("larger_relief", "max(drug_relief, expectancy_relief)")
+    out("smaller_relief", "min(drug_relief, expectancy_relief)")
+    out("relief", "larger_relief + (1 - expectancy_overlap) * smaller_relief * (1 - larger_relief)")
+    out("madrs", "min(max(untreated_madrs * (1 - relief), 0), 60)", name="MADRS (0-60)")
+    out("sbp_mmhg", "sbp0_mmhg + sbp_max_mmhg * pressor", "mmHg")
+    out("dbp_mmhg", "dbp0_mmhg + dbp_max_mmhg * pressor", "mmHg")
+    out("hr_bpm", "hr0_bpm + hr_max_bpm * pressor", "bpm")
+    out("cadss", "cadss_max * dissociation * (1 - dissociation_tolerance)")
     for name, terms in plasma.items():
-        sid = f"plasma_{name}_ng_ml"
-        spec.params[sid] = _Param(0.0, "ng_per_ml", False, f"plasma {name}")
-        a[sid] = _sum(terms, "0 ng_per_ml")
-    title = f"ketasim: {regimen.name or 'regimen'}, {days:g} d"
-    return spec, title
+        out(f"plasma_{name}_ng_ml", _sum(terms, "0 ng_per_ml"), "ng_per_ml", f"plasma {name}")
+    return spec, f"ketasim: {regimen.name or 'regimen'}, {days:g} d"
 
 
-def _document(spec: _Spec, title: str) -> object:
+def _document(spec: _Spec, title: str) -> Any:
+    """The libsbml.SBMLDocument for `spec`."""
     import libsbml
 
     def check(code: int, what: str) -> None:
         if code != libsbml.LIBSBML_OPERATION_SUCCESS:
-            raise RuntimeError(f"libsbml: could not set {what}: {libsbml.OperationReturnValue_toString(code)}")
+            raise RuntimeError(f"libsbml: cannot set {what}: {libsbml.OperationReturnValue_toString(code)}")
 
-    def math(formula: str, where: str) -> object:
+    def math(formula: str, what: str) -> Any:
         ast = libsbml.parseL3Formula(formula)
         if ast is None:
-            raise RuntimeError(f"libsbml: cannot parse {where}: {formula!r}: {libsbml.getLastParseL3Error()}")
+            raise RuntimeError(f"libsbml: cannot parse {what}: {formula!r}: {libsbml.getLastParseL3Error()}")
+        stack = [ast]
+        while stack:  # numbers written without units are dimensionless
+            node = stack.pop()
+            if node.isNumber() and not node.hasUnits():
+                node.setUnits("dimensionless")
+            stack.extend(node.getChild(i) for i in range(node.getNumChildren()))
         return ast
 
     doc = libsbml.SBMLDocument(3, 2)
@@ -363,89 +351,82 @@ def _document(spec: _Spec, title: str) -> object:
     model.setName(title)
     check(model.setTimeUnits("hour"), "time units")
     for uid, parts in UNIT_DEFINITIONS.items():
-        ud = model.createUnitDefinition()
-        check(ud.setId(uid), f"unit {uid}")
+        definition = model.createUnitDefinition()
+        check(definition.setId(uid), f"unit {uid}")
         for kind, exponent, scale, multiplier in parts:
-            u = ud.createUnit()
-            u.setKind(libsbml.UnitKind_forName(kind))
-            u.setExponent(exponent)
-            u.setScale(scale)
-            u.setMultiplier(multiplier)
+            unit = definition.createUnit()
+            unit.setKind(libsbml.UnitKind_forName(kind))
+            unit.setExponent(exponent)
+            unit.setScale(scale)
+            unit.setMultiplier(multiplier)
     for pid, p in spec.params.items():
         par = model.createParameter()
         check(par.setId(pid), f"parameter id {pid}")
-        if p.name:
-            par.setName(p.name)
+        par.setName(p.name)
         par.setValue(p.value)
         check(par.setUnits(p.unit), f"units of {pid}")
         par.setConstant(p.constant)
     for var, formula in spec.initial.items():
-        ia = model.createInitialAssignment()
-        ia.setSymbol(var)
-        check(ia.setMath(math(formula, f"initial value of {var}")), f"initial value of {var}")
-    for var, formula in spec.assignments.items():
-        rule = model.createAssignmentRule()
-        rule.setVariable(var)
-        check(rule.setMath(math(formula, f"assignment rule for {var}")), f"rule for {var}")
-    for var, formula in spec.rate_rules.items():
-        rule = model.createRateRule()
-        rule.setVariable(var)
-        check(rule.setMath(math(formula, f"rate rule for {var}")), f"rate rule for {var}")
-    for n, (time_h, assigns) in enumerate(spec.events):
+        initial = model.createInitialAssignment()
+        check(initial.setSymbol(var), f"initial assignment to {var}")
+        check(initial.setMath(math(formula, f"initial value of {var}")), f"initial value of {var}")
+    for kind, rules in (("assignment", spec.assignments), ("rate", spec.rate_rules)):
+        for var, formula in rules.items():
+            rule = model.createAssignmentRule() if kind == "assignment" else model.createRateRule()
+            rule.setVariable(var)
+            check(rule.setMath(math(formula, f"{kind} rule for {var}")), f"{kind} rule for {var}")
+    for n, time_h in enumerate(sorted(spec.events)):
         event = model.createEvent()
-        event.setId(f"dose_event_{n}")
-        event.setName(f"doses / sessions at {time_h:g} h")
+        event.setId(f"event_{n}")
+        event.setName(f"doses / session at {time_h:g} h")
         event.setUseValuesFromTriggerTime(True)
         trigger = event.createTrigger()
         trigger.setInitialValue(False)
         trigger.setPersistent(True)
-        check(trigger.setMath(math(f"time >= {time_h!r} hour", f"event at {time_h} h")), "trigger")
-        for var, formula in assigns:
-            ea = event.createEventAssignment()
-            ea.setVariable(var)
-            check(ea.setMath(math(formula, f"event assignment to {var}")), f"event assignment to {var}")
+        check(trigger.setMath(math(f"time >= {time_h!r} hour", f"trigger at {time_h} h")), "trigger")
+        for var, formula in spec.events[time_h]:
+            assignment = event.createEventAssignment()
+            assignment.setVariable(var)
+            check(assignment.setMath(math(formula, f"event assignment to {var}")), f"event assignment to {var}")
     return doc
 
 
 def sbml_document(regimen: Regimen | str, patient: Patient | str, days: float,
-                  parameters: dict[str, float] | None = None) -> object:
-    """The SBML document (a libsbml.SBMLDocument) for one patient; see `export_sbml`."""
+                  parameters: dict[str, float] | None = None) -> Any:
+    """The libsbml.SBMLDocument for one patient (see `export_sbml`)."""
     try:
         import libsbml  # noqa: F401
     except ImportError:
-        raise KetasimInputError("SBML export needs python-libsbml (pip install 'ketasim[sbml]')") from None
+        raise KetasimInputError("SBML export needs python-libsbml: pip install 'ketasim[sbml]'") from None
     spec, title = _build(resolve_regimen(regimen), resolve_patient(patient), days, parameters)
     return _document(spec, title)
 
 
-def consistency_messages(doc: object) -> tuple[list[str], list[str]]:
-    """Run libsbml's consistency checks; returns (errors, warnings) as one line each."""
+def consistency_messages(doc: Any) -> tuple[list[str], list[str]]:
+    """libsbml's consistency checks (units included) as (errors, warnings), one line each."""
     import libsbml
 
     doc.checkConsistency()
-    errors, warnings = [], []
+    errors: list[str] = []
+    warnings: list[str] = []
     for i in range(doc.getNumErrors()):
         err = doc.getError(i)
-        line = f"{err.getErrorId()} line {err.getLine()}: {' '.join(err.getMessage().split())}"
+        line = f"{err.getErrorId()}: {' '.join(err.getMessage().split())}"
         (errors if err.getSeverity() >= libsbml.LIBSBML_SEV_ERROR else warnings).append(line)
     return errors, warnings
 
 
 def export_sbml(regimen: Regimen | str, patient: Patient | str, days: float, path: str | Path | None = None,
                 parameters: dict[str, float] | None = None) -> str:
-    """SBML L3V2 text of one patient on `regimen` for `days` days (time in h); also written to `path` if given.
+    """SBML L3V2 text for one patient on `regimen` over `days` days (time in h); also written to `path` if given.
 
-    `patient` is a Patient or a typical patient's name; `parameters` overrides mechanism
-    parameters as in `simulate`. Output ids are the `ketasim simulate --csv` column names.
+    `regimen` is a Regimen or a preset name, `patient` a Patient or a typical patient's name,
+    `parameters` overrides mechanism parameters as in `simulate`. The outputs have the ids of the
+    `ketasim simulate --csv` columns (MADRS points, fractions, mmHg, bpm, ng/mL).
     """
     import libsbml
 
-    doc = sbml_document(regimen, patient, days, parameters)
-    text = libsbml.writeSBMLToString(doc)
+    text = libsbml.writeSBMLToString(sbml_document(regimen, patient, days, parameters))
     if path is not None:
         Path(path).write_text(text)
     return text
-
-
-#: ids of the CSV columns every export has (plasma_<drug>_ng_ml columns are added per drug)
-OUTPUT_IDS: tuple[str, ...] = CORE_COLUMNS[1:]

@@ -29,8 +29,9 @@ from ._population import (
 from ._regimen import Dose, Regimen
 from ._trial_spec import TrialSpec
 
-#: background treatment starts this long before day 0, so it is at steady state (12 weeks)
-RUN_IN_H = 84.0 * 24.0
+#: background treatment starts this long before day 0, so it is at steady state: 6 weeks is over
+#: four time constants of the slowest state it drives (spine turnover, at most 9 d)
+RUN_IN_H = 42.0 * 24.0
 VITALS_WINDOW_H = 4.0
 VITALS_STEP_H = 5.0 / 60.0
 DISCLAIMER = "ketasim is research software, not a medical device: it informs, it does not prescribe."
@@ -48,7 +49,7 @@ class ArmResult:
     candidates_screened: int
     relapse_assessments: np.ndarray | None = None  # (D, N)
     relapse_at: np.ndarray | None = None  # (N,) MADRS at relapse 'at'
-    vitals: dict[str, np.ndarray] | None = None  # name -> (T, N)
+    vitals: dict[str, np.ndarray] | None = None  # per-patient peak rise (sbp/dbp/hr) and peak CADSS, (N,)
     course_times_h: np.ndarray | None = None
     course: np.ndarray | None = None  # (T, N) daily observed MADRS, for plots
     patients: dict[str, np.ndarray] = field(default_factory=dict)
@@ -151,6 +152,7 @@ class ArmJob:
     pop: dict[str, float]
     settings: SolverSettings
     times: _Times
+    keep_patients: bool = True
 
     @property
     def origin_h(self) -> float:
@@ -208,7 +210,7 @@ _RUN_IN_CACHE: dict[tuple, dict[int, tuple[np.ndarray, dict[tuple[str, str], np.
 def _run_in(job: ArmJob, background: Regimen, index: np.ndarray, patients: dict[str, np.ndarray]
             ) -> tuple[np.ndarray, dict[tuple[str, str], np.ndarray], np.ndarray, np.ndarray]:
     """Background treatment from RUN_IN_H before day 0: PD state, PK state, true MADRS and status at day 0."""
-    key = (job.spec.path, job.spec.seed, job.arm_index, job.engine, job.settings,
+    key = (job.spec, job.arm_index, job.engine, job.settings,
            tuple(sorted(job.params.items())), tuple(sorted(job.pop.items())))
     cache = _RUN_IN_CACHE.get(key)
     if cache is None:
@@ -254,13 +256,42 @@ def solve_chunk(job: ArmJob, index: np.ndarray) -> dict[str, np.ndarray]:
     sol = ENGINES[job.engine](model, times.all_h, y0, job.settings)
     out = model.outputs(times.all_h, sol.states)
     noise = visit_noise(spec.seed, job.arm_index, index, times.all_h, job.pop["visit_noise_sd_madrs"])
-    part = {"index": index, "status": sol.status, "baseline": observed,
-            "madrs": np.clip(out["madrs"] + noise, 0.0, 60.0),
-            **{f"patient.{k}": v for k, v in patients.items()}}
+    madrs = np.clip(out["madrs"] + noise, 0.0, 60.0)
+    # reduced outputs: what the endpoints need, not every state at every time
+    part = {"index": index, "status": sol.status, "baseline": observed, "visits": madrs[times.visits]}
+    if times.relapse is not None and times.relapse_at is not None:
+        part["relapse"] = madrs[times.relapse]
+        part["relapse_at"] = madrs[times.relapse_at]
+    if times.course is not None:
+        part["course"] = madrs[times.course].astype(np.float32)
     if times.vitals is not None:
-        for name in ("sbp_mmhg", "dbp_mmhg", "hr_bpm", "cadss"):
-            part[f"vitals.{name}"] = out[name][times.vitals]
+        for name in ("sbp_mmhg", "dbp_mmhg", "hr_bpm"):
+            session = out[name][times.vitals]
+            part[f"vitals.{name}"] = np.max(session - session[0], axis=0)
+        part["vitals.cadss"] = np.max(out["cadss"][times.vitals], axis=0)
+    if job.keep_patients:
+        part.update({f"patient.{k}": v for k, v in patients.items()})
     return part
+
+
+#: working memory one chunk may use (bytes); chunks are sized from it
+CHUNK_MEMORY_BYTES = 256 * 2**20
+
+
+def auto_chunk_size(spec: TrialSpec, arm_index: int, times: _Times) -> int:
+    """Patients per chunk so that one chunk's arrays stay within CHUNK_MEMORY_BYTES.
+
+    Per patient: PD states at every output time (10 x 8 B each), ~12 stage arrays of the solver,
+    and the closed-form PK coefficients of every segment (boundaries x states x 8 B, twice).
+    """
+    regimen = spec.arms[arm_index].regimen
+    background = _background_regimen(spec.population.background)
+    end = float(times.all_h[-1])
+    events = len(regimen.events(end)) + (0 if background is None else len(background.events(end)))
+    n_segments = 2 * events + 2
+    pk_states = 14 * len(regimen.drugs) + (3 if background is not None else 0)
+    per_patient = 8 * (10 * times.all_h.size + 12 * 10 + 2 * n_segments * pk_states + pk_states**2 * 3)
+    return int(np.clip(CHUNK_MEMORY_BYTES // per_patient, 256, 20_000))
 
 
 def select_patients(job: ArmJob, n_patients: int, chunk_size: int, mapper: Mapper = _in_process) -> tuple[np.ndarray, int]:
@@ -286,14 +317,16 @@ def select_patients(job: ArmJob, n_patients: int, chunk_size: int, mapper: Mappe
 
 def simulate_arm(spec: TrialSpec, arm_index: int, n_patients: int, *, engine: str = "fast",
                  params: dict[str, float] | None = None, pop: dict[str, float] | None = None,
-                 settings: SolverSettings = SolverSettings(), chunk_size: int = 1000, with_course: bool = False,
-                 progress: Callable[[int], None] | None = None, mapper: Mapper = _in_process) -> ArmResult:
+                 settings: SolverSettings = SolverSettings(), chunk_size: int | None = None, with_course: bool = False,
+                 progress: Callable[[int], None] | None = None, mapper: Mapper = _in_process,
+                 keep_patients: bool = True) -> ArmResult:
     """Screen, simulate and reduce one arm; deterministic for (seed, arm, patient) whatever the chunking."""
     arm = spec.arms[arm_index]
     origin = min((e.time_h for e in arm.regimen.events()), default=0.0)
     times = _output_times(spec, origin, with_course)
     job = ArmJob(spec, arm_index, engine, model_values() if params is None else params,
-                 population_values() if pop is None else pop, settings, times)
+                 population_values() if pop is None else pop, settings, times, keep_patients)
+    chunk_size = chunk_size or auto_chunk_size(spec, arm_index, times)
     accepted, screened = select_patients(job, n_patients, chunk_size, mapper)
     chunks = [accepted[i:i + chunk_size] for i in range(0, accepted.size, chunk_size)]
     collected = []
@@ -302,15 +335,13 @@ def simulate_arm(spec: TrialSpec, arm_index: int, n_patients: int, *, engine: st
         if progress is not None:
             progress(int(part["index"].size))
     merged = {k: np.concatenate([c[k] for c in collected], axis=-1) for k in collected[0]}
-    madrs = merged["madrs"]
     result = ArmResult(
-        name=arm.name, candidate_index=merged["index"], baseline=merged["baseline"], visits=madrs[times.visits],
+        name=arm.name, candidate_index=merged["index"], baseline=merged["baseline"], visits=merged["visits"],
         status=merged["status"], candidates_screened=screened,
-        relapse_assessments=None if times.relapse is None else madrs[times.relapse],
-        relapse_at=None if times.relapse_at is None else madrs[times.relapse_at],
+        relapse_assessments=merged.get("relapse"), relapse_at=merged.get("relapse_at"),
         vitals={k.split(".", 1)[1]: v for k, v in merged.items() if k.startswith("vitals.")} or None,
         course_times_h=None if times.course is None else times.all_h[times.course] - origin,
-        course=None if times.course is None else madrs[times.course],
+        course=merged.get("course"),
         patients={k.split(".", 1)[1]: v for k, v in merged.items() if k.startswith("patient.")},
     )
     result.summary = summarise_arm(spec, result, times)
@@ -332,16 +363,16 @@ def summarise_arm(spec: TrialSpec, arm: ArmResult, times: _Times) -> dict:
             base, arm.relapse_at[good], arm.relapse_assessments[:, good], times.relapse_days - ep.relapse.at_h / 24.0,
             ep.relapse.among, ep.response_fraction, ep.remission_at_most, ep.relapse.madrs_at_least)
     if ep.vitals and arm.vitals is not None:
-        v = arm.vitals
-        summary["vitals"] = _outcomes.vitals_summary(v["sbp_mmhg"][:, good], v["dbp_mmhg"][:, good],
-                                                     v["hr_bpm"][:, good], v["cadss"][:, good])
+        summary["vitals"] = {key: float(np.nanmean(arm.vitals[name][good])) if good.any() else None
+                             for key, name in (("sbp_peak_change_mean", "sbp_mmhg"), ("dbp_peak_change_mean", "dbp_mmhg"),
+                                               ("hr_peak_change_mean", "hr_bpm"), ("cadss_peak_mean", "cadss"))}
     return summary
 
 
 def run_trial(spec: TrialSpec, *, engine: str = "fast", patients_per_arm: int | None = None,
               params: dict[str, float] | None = None, pop: dict[str, float] | None = None,
-              settings: SolverSettings = SolverSettings(), chunk_size: int = 1000, with_course: bool = False,
-              show_progress: bool = True, mapper: Mapper = _in_process) -> TrialResult:
+              settings: SolverSettings = SolverSettings(), chunk_size: int | None = None, with_course: bool = False,
+              show_progress: bool = True, mapper: Mapper = _in_process, keep_patients: bool = True) -> TrialResult:
     """Run every arm of a trial file; progress on stderr."""
     if engine not in ENGINES:
         raise KetasimInputError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
@@ -354,7 +385,8 @@ def run_trial(spec: TrialSpec, *, engine: str = "fast", patients_per_arm: int | 
         for i, arm in enumerate(spec.arms):
             arms[arm.name] = simulate_arm(spec, i, n, engine=engine, params=params, pop=pop, settings=settings,
                                           chunk_size=chunk_size, with_course=with_course,
-                                          progress=None if bar is None else bar.update, mapper=mapper)
+                                          progress=None if bar is None else bar.update, mapper=mapper,
+                                          keep_patients=keep_patients)
     finally:
         if bar is not None:
             bar.close()

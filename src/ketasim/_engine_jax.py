@@ -1,0 +1,335 @@
+"""The fast engine in JAX: the same per-patient adaptive Lawson-DOPRI5 as `_engine.solve_fast`, on CPU or GPU.
+
+All patients of an arm advance together from one stop (output time or segment end) to the next
+inside one jitted `lax.while_loop`; each patient keeps its own t and h and the accept/reject and
+step-size rules are those of `_engine._advance`, so results agree with the numpy engine to
+round-off. Segments and stops are looped over in Python (few); every call has the same shapes,
+so the loop compiles once per arm shape (patients, PK modes, states) and device.
+
+Computation is float64 (x64 is switched on only inside these functions). `last_timing` holds
+compile and run seconds of the latest solve.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _circuit, _monoamine, _plasticity, _symptoms, _vitals
+from ._drugs import SERT_MAX_OCCUPANCY
+from ._engine import (
+    _A,
+    _B,
+    _C,
+    _E,
+    _FIRST_STEP_H,
+    _MIN_STEP_H,
+    STATUS_FAILED,
+    STATUS_OK,
+    Solution,
+    SolverSettings,
+    _check_times,
+)
+from ._errors import KetasimInputError
+from ._model import IDX, N_STATES, ArmModel
+from ._receptors import SEDATION_HILL
+
+#: the patient fields the right-hand side reads
+RHS_PATIENT_FIELDS: tuple[str, ...] = ("synapse_deficit", "plasticity_gain", "monoaminergic_responsiveness",
+                                       "dissociation_sensitivity")
+
+#: timing of the latest solve_fast_jax call: device, compile_s, run_s, total_s, calls, compiled
+last_timing: dict[str, Any] = {}
+
+_COMPILED: dict[tuple, Any] = {}
+_COMPILED_MAX = 32
+
+Tree = Any
+
+
+# ---- jnp twins of the layer functions that use numpy ufuncs (numpy versions unchanged) -----------
+
+def combined_occupancy(ratio_sum: jax.Array) -> jax.Array:
+    """jnp twin of _receptors.combined_occupancy."""
+    ratio = jnp.maximum(ratio_sum, 0.0)
+    return ratio / (1.0 + ratio)
+
+
+def sedation(ratio_sum: jax.Array) -> jax.Array:
+    """jnp twin of _receptors.sedation."""
+    r = jnp.maximum(ratio_sum, 0.0) ** SEDATION_HILL
+    return r / (1.0 + r)
+
+
+def interneuron_silencing(occupancy: jax.Array, p: dict) -> jax.Array:
+    """jnp twin of _circuit.interneuron_silencing."""
+    o = jnp.maximum(occupancy, 0.0) ** p["interneuron_hill"]
+    return o / (o + p["interneuron_occupancy50"] ** p["interneuron_hill"])
+
+
+def pyramidal_capacity(occupancy: jax.Array, p: dict) -> jax.Array:
+    """jnp twin of _circuit.pyramidal_capacity."""
+    o = jnp.maximum(occupancy, 0.0) ** p["pyramidal_hill"]
+    return 1.0 - o / (o + p["pyramidal_occupancy50"] ** p["pyramidal_hill"])
+
+
+def glutamate_rate(silencing: jax.Array, adaptation: jax.Array, capacity: jax.Array, glutamate: jax.Array,
+                   p: dict) -> jax.Array:
+    """jnp twin of _circuit.glutamate_rate."""
+    target = p["glutamate_surge_max"] * jnp.maximum(silencing - adaptation, 0.0) * capacity
+    return (target - glutamate) / p["glutamate_time_h"]
+
+
+def spine_rate(spines: jax.Array, proteins: jax.Array, monoaminergic_drive: jax.Array, synapse_deficit: jax.Array,
+               plasticity_gain: jax.Array, p: dict) -> jax.Array:
+    """jnp twin of _plasticity.spine_rate."""
+    setpoint = 1.0 - synapse_deficit
+    turnover = (setpoint - spines) / (p["spine_turnover_time_d"] * 24.0)
+    formation = (p["synaptogenesis_rate_1_h"] * plasticity_gain * jnp.maximum(proteins, 0.0)
+                 + p["monoaminergic_synaptogenesis_rate_1_h"] * jnp.maximum(monoaminergic_drive, 0.0))
+    return turnover + formation * jnp.maximum(1.0 - spines, 0.0)
+
+
+def dissociation_fraction(occupancy: jax.Array, p: dict) -> jax.Array:
+    """jnp twin of _vitals.dissociation_fraction (via _vitals.hill)."""
+    xn = jnp.maximum(occupancy, 0.0) ** p["dissociation_hill"]
+    return xn / (xn + p["dissociation_occupancy50"] ** p["dissociation_hill"])
+
+
+# ---- right-hand side ------------------------------------------------------------------------------
+
+def _exposure(t: jax.Array, seg_start: jax.Array, seg: Tree, arm: Tree) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """NMDA occupancy, SERT occupancy, sedation (N,) at times t (N,), as ArmModel.exposure."""
+    tau = (t - seg_start)[:, None]
+    sums = jnp.zeros((t.shape[0], 3), dtype=t.dtype)
+    for (eigenvalues, vec_rows), (coefficients, particular) in zip(arm["systems"], seg, strict=True):
+        z = coefficients * jnp.exp(eigenvalues * tau)
+        sums = sums + (jnp.sum(vec_rows * z[:, None, :], axis=-1) + particular)
+    return (combined_occupancy(sums[:, 0]), SERT_MAX_OCCUPANCY.value * combined_occupancy(sums[:, 1]),
+            sedation(sums[:, 2]))
+
+
+def _rhs(t: jax.Array, y: jax.Array, seg_start: jax.Array, seg: Tree, arm: Tree) -> jax.Array:
+    """dy/dt (N, n_states), a line-by-line mirror of ArmModel.rhs."""
+    p, pat = arm["params"], arm["patient"]
+    occ, sert, sed = _exposure(t, seg_start, seg, arm)
+    adaptation, glutamate, bdnf, mtor, proteins, spines, desens, drive, tolerance, expect = (y[:, i] for i in range(N_STATES))
+    silencing = interneuron_silencing(occ, p)
+    capacity = pyramidal_capacity(occ, p)
+    dissociation = dissociation_fraction(occ, p) * pat["dissociation_sensitivity"]
+    perceived = jnp.maximum(jnp.minimum(dissociation * (1.0 - tolerance), 1.0), sed)
+    return jnp.stack([
+        _circuit.adaptation_rate(silencing, adaptation, p),
+        glutamate_rate(silencing, adaptation, capacity, glutamate, p),
+        _plasticity.first_order_rate(glutamate, bdnf, p["bdnf_time_h"]),
+        _plasticity.first_order_rate(bdnf, mtor, p["mtor_time_h"]),
+        _plasticity.first_order_rate(mtor, proteins, p["protein_time_h"]),
+        spine_rate(spines, proteins, drive, pat["synapse_deficit"], pat["plasticity_gain"], p),
+        _monoamine.desensitisation_rate(sert, desens, p),
+        _monoamine.drive_rate(sert, desens, drive, pat["monoaminergic_responsiveness"], p),
+        _vitals.tolerance_rate(dissociation, tolerance, p),
+        _symptoms.expectancy_rate(perceived, expect, p),
+    ], axis=1)
+
+
+# ---- the adaptive loop ----------------------------------------------------------------------------
+
+def _advance(y: jax.Array, h: jax.Array, status: jax.Array, steps: jax.Array, t0: jax.Array, t1: jax.Array,
+             seg_start: jax.Array, jump: jax.Array, seg: Tree, arm: Tree, tol: Tree
+             ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Add the session jump, then advance all patients from t0 to t1 inside one segment (as _engine._advance).
+
+    Returns y, the next step sizes, status and steps.
+    """
+    rtol, atol, max_steps = tol
+    decay = arm["decay"]
+    y = y.at[:, IDX["session_expectancy"]].add(jump)
+
+    def nonlinear(t: jax.Array, yy: jax.Array) -> jax.Array:
+        return _rhs(t, yy, seg_start, seg, arm) - decay * yy
+
+    t = jnp.full(y.shape[0], t0)
+    h = jnp.minimum(h, t1 - t0)
+    f0 = nonlinear(t, y)
+    end_tol = 1e-12 * jnp.maximum(1.0, jnp.abs(t1))
+
+    def is_running(status: jax.Array, t: jax.Array) -> jax.Array:
+        return (status == STATUS_OK) & (t < t1 - end_tol)
+
+    def cond(carry: tuple) -> jax.Array:
+        return jnp.any(is_running(carry[5], carry[2]))
+
+    def body(carry: tuple) -> tuple:
+        y, f0, t, h, last_h, status, steps = carry
+        running = is_running(status, t)
+        h_next = h  # patients already at t1 keep their proposal for the next interval
+        h = jnp.where(running, jnp.minimum(h, t1 - t), 0.0)
+        hc = h[:, None]
+        growth = [jnp.exp(decay * (c * hc)) for c in _C]
+        stages = [f0]
+        for j in range(1, 6):
+            acc = growth[j] * y
+            for stage in range(j):
+                acc = acc + hc * _A[j][stage] * jnp.exp(decay * ((_C[j] - _C[stage]) * hc)) * stages[stage]
+            stages.append(nonlinear(t + _C[j] * h, acc))
+        y_new = growth[6] * y
+        err = jnp.zeros_like(y)
+        for stage in range(6):
+            weight = hc * jnp.exp(decay * ((1.0 - _C[stage]) * hc)) * stages[stage]
+            y_new = y_new + _B[stage] * weight
+            err = err + _E[stage] * weight
+        f_new = nonlinear(t + h, y_new)
+        err = err + _E[6] * hc * f_new
+        scale = atol + rtol * jnp.maximum(jnp.abs(y), jnp.abs(y_new))
+        err_norm = jnp.sqrt(jnp.mean((err / scale) ** 2, axis=1))
+        finite = jnp.isfinite(err_norm) & jnp.all(jnp.isfinite(y_new), axis=1)
+        accept = running & finite & (err_norm <= 1.0)
+        y = jnp.where(accept[:, None], y_new, y)
+        f0 = jnp.where(accept[:, None], f_new, f0)
+        last_h = jnp.where(accept, h, last_h)
+        t = jnp.where(accept, jnp.where(t + h >= t1 - end_tol, t1, t + h), t)
+        factor = jnp.where(err_norm == 0.0, 10.0, 0.9 * err_norm ** -0.2)
+        factor = jnp.where(finite, jnp.clip(factor, 0.2, 10.0), 0.2)
+        factor = jnp.where(accept, factor, jnp.minimum(factor, 1.0))
+        h = jnp.where(running, h * factor, h_next)
+        steps = steps + running
+        failed = running & ((h < _MIN_STEP_H) | (steps > max_steps))
+        status = jnp.where(failed, STATUS_FAILED, status)
+        return y, f0, t, h, last_h, status, steps
+
+    y, _, _, h, last_h, status, steps = jax.lax.while_loop(cond, body, (y, f0, t, h, h, status, steps))
+    # a step cut short by t1 says nothing about the next one: keep the larger of the two
+    return y, jnp.maximum(h, last_h), status, steps
+
+
+# ---- host side -----------------------------------------------------------------------------------
+
+def x64() -> contextlib.AbstractContextManager:
+    """Context with 64-bit JAX types on (jax.enable_x64, or jax.experimental.enable_x64 before jax 0.5)."""
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64  # type: ignore[attr-defined]
+
+    return enable_x64()
+
+
+def pick_device(device: str = "auto") -> jax.Device:
+    """The JAX device for "cpu", "gpu" or "auto" (a GPU when JAX sees one, else the CPU)."""
+    if device not in ("cpu", "gpu", "auto"):
+        raise KetasimInputError(f"device must be 'cpu', 'gpu' or 'auto', got {device!r}")
+    if device in ("gpu", "auto"):
+        try:
+            gpus = jax.devices("gpu")
+        except RuntimeError:
+            gpus = []
+        if gpus:
+            return gpus[0]
+        if device == "gpu":
+            raise KetasimInputError(
+                f"device 'gpu': JAX sees no GPU (backends: {jax.default_backend()}); install jax[cuda12] on a "
+                "machine with an NVIDIA GPU, or use device 'cpu' or 'auto'")
+    return jax.devices("cpu")[0]
+
+
+def _put(value: Any, device: jax.Device, dtype: type = np.float64) -> jax.Array:
+    return jax.device_put(np.asarray(value, dtype=dtype), device)
+
+
+def _arm_arrays(model: ArmModel, device: jax.Device) -> Tree:
+    """What stays the same for all segments: PK modes and exposure rows, patients, parameters, decay rates."""
+    return {
+        "systems": tuple((_put(modal.eigenvalues, device), _put(vec_rows, device))
+                         for modal, vec_rows, _ in model._exposure),
+        "patient": {name: _put(model.patient[name], device) for name in RHS_PATIENT_FIELDS},
+        "params": {name: _put(value, device) for name, value in model.params.items()},
+        "decay": _put(model.decay_rates(), device),
+    }
+
+
+def _segment_arrays(model: ArmModel, segment: int, device: jax.Device) -> Tree:
+    """Segment k's modal coefficients and particular exposure per system (same shapes for every k)."""
+    return tuple((_put(modal.coefficients[segment], device), _put(particular[segment], device))
+                 for modal, _, particular in model._exposure)
+
+
+def _compiled(args: tuple, device: jax.Device) -> tuple[Any, float]:
+    """The compiled _advance for these argument shapes on `device`, and the seconds spent compiling (0 if cached)."""
+    leaves, treedef = jax.tree_util.tree_flatten(args)
+    key = (device.platform, device.id, str(treedef), tuple((leaf.shape, str(leaf.dtype)) for leaf in leaves))
+    if key in _COMPILED:
+        return _COMPILED[key], 0.0
+    start = time.perf_counter()
+    compiled = jax.jit(_advance).lower(*args).compile()
+    if len(_COMPILED) >= _COMPILED_MAX:
+        _COMPILED.pop(next(iter(_COMPILED)))
+    _COMPILED[key] = compiled
+    return compiled, time.perf_counter() - start
+
+
+def rhs_jax(model: ArmModel, time_h: np.ndarray | float, y: np.ndarray, segment: int, device: str = "cpu") -> np.ndarray:
+    """ArmModel.rhs evaluated by the JAX twin (for checks): dy/dt (N, n_states)."""
+    dev = pick_device(device)
+    with x64():
+        t = _put(np.broadcast_to(np.asarray(time_h, dtype=float), (y.shape[0],)), dev)
+        out = jax.jit(_rhs)(t, _put(y, dev), _put(model.boundaries[segment], dev), _segment_arrays(model, segment, dev),
+                            _arm_arrays(model, dev))
+        return np.asarray(out)
+
+
+def solve_fast_jax(model: ArmModel, times_h: np.ndarray, y0: np.ndarray, settings: SolverSettings = SolverSettings(),
+                   device: str = "auto") -> Solution:
+    """As `_engine.solve_fast` (same Solution, statuses, step-end outputs, session jumps), in JAX on `device`.
+
+    device: "cpu", "gpu" or "auto" (GPU when JAX sees one). Compile and run seconds of this call
+    go to the module attribute `last_timing`.
+    """
+    started = time.perf_counter()
+    dev = pick_device(device)
+    times = _check_times(model, times_h)
+    y0 = np.asarray(y0, dtype=float)
+    n, m = y0.shape
+    states = np.full((len(times), n, m), np.nan)
+    at_start = np.nonzero(np.abs(times - model.start_h) <= 1e-12)[0]
+    states[at_start] = y0
+    b = model.boundaries
+    compile_s, calls, recorded = 0.0, 0, []
+    with x64():
+        status = _put(np.zeros(n), dev, np.int64)
+        steps = _put(np.zeros(n), dev, np.int64)
+        if n:
+            arm = _arm_arrays(model, dev)
+            tol = (_put(settings.rtol, dev), _put(settings.atol, dev), _put(settings.max_steps, dev, np.int64))
+            y = _put(y0, dev)
+            h = _put(np.full(n, _FIRST_STEP_H), dev)
+            for k in range(len(b) - 1):
+                jump = model.session_jump(b[k])
+                seg = _segment_arrays(model, k, dev)
+                inside = times[(times > b[k]) & (times < b[k + 1])]
+                start = float(b[k])
+                for stop in np.unique(np.concatenate([inside, [b[k + 1]]])):
+                    args = (y, h, status, steps, _put(start, dev), _put(stop, dev), _put(b[k], dev), _put(jump, dev),
+                            seg, arm, tol)
+                    advance, seconds = _compiled(args, dev)
+                    compile_s += seconds
+                    y, h, status, steps = advance(*args)
+                    calls += 1
+                    jump, start = 0.0, float(stop)
+                    hit = np.nonzero(np.abs(times - stop) <= 1e-12)[0]
+                    if hit.size:
+                        y.copy_to_host_async()
+                        recorded.append((hit, y))
+        for hit, y_at in recorded:
+            states[hit] = np.asarray(y_at)
+        status_np = np.asarray(status).astype(int)
+        steps_np = np.asarray(steps).astype(int)
+    states[:, status_np != STATUS_OK] = np.nan
+    total = time.perf_counter() - started
+    last_timing.clear()
+    last_timing.update(device=str(dev), compile_s=compile_s, run_s=total - compile_s, total_s=total, calls=calls,
+                       compiled=compile_s > 0.0)
+    return Solution(times, states, status_np, steps_np)
