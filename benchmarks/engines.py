@@ -91,6 +91,7 @@ def _runner(sbml: str) -> object:
 class RoadRunnerTiming:
     build_s: float  # export + load, once per arm
     per_patient_s: float  # PK numbers + setValue + reset + simulate
+    simulate_per_patient_s: float  # of which simulate
     reexport_per_patient_s: float  # export + load + simulate, per patient
     madrs: np.ndarray  # (V, n) at the visits
 
@@ -107,6 +108,7 @@ def run_roadrunner(regimen: Regimen, pat: dict[str, np.ndarray], visits_h: np.nd
     build = time.perf_counter() - start
     inputs = [i for i in rr.model.getGlobalParameterIds() if i.startswith("u_")]
     madrs = np.empty((len(times), n))
+    simulating = 0.0
     start = time.perf_counter()
     model = ArmModel(regimen, pat, model_values(), 0.0, end_h)  # the patients' PK numbers
     for i in range(n):
@@ -115,14 +117,16 @@ def run_roadrunner(regimen: Regimen, pat: dict[str, np.ndarray], visits_h: np.nd
         for u in inputs:
             rr.setValue(u, 0.0)
         rr.reset()
+        tick = time.perf_counter()
         madrs[:, i] = rr.simulate(times=times, selections=["madrs"])[:, 0]
+        simulating += time.perf_counter() - tick
     per_patient = (time.perf_counter() - start) / n
     start = time.perf_counter()
     for i in range(1, reexport + 1):  # not patient 0: roadrunner would reuse its compiled model
         other = Patient(**{k: float(pat[k][i % n]) for k in PATIENT_FIELDS})
         _runner(export_sbml(regimen, other, days)).simulate(times=times, selections=["madrs"])
     reexport_s = (time.perf_counter() - start) / max(reexport, 1)
-    return RoadRunnerTiming(build, per_patient, reexport_s, madrs)
+    return RoadRunnerTiming(build, per_patient, simulating / n, reexport_s, madrs)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -168,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
         diffs[f"fast vs reference, {label}"] = float(np.max(np.abs(fast[later, :n_ref] - ref[later])))
         diffs[f"roadrunner vs reference, {label}"] = float(np.max(np.abs(rr.madrs[later, :m] - ref[later, :m])))
         print(f"  reference: {n_ref} patients, {per_ref * 1e3:.1f} ms each; roadrunner: build {rr.build_s:.2f} s, "
-              f"{rr.per_patient_s * 1e3:.1f} ms per patient ({n_rr} patients), re-export + load + simulate "
+              f"{rr.per_patient_s * 1e3:.1f} ms per patient ({n_rr} patients; simulate "
+              f"{rr.simulate_per_patient_s * 1e3:.1f} ms of it), re-export + load + simulate "
               f"{rr.reexport_per_patient_s * 1e3:.0f} ms per patient ({args.reexport_patients})", flush=True)
 
     measured = {"fast": "all patients", "reference": f"{n_ref}/arm, scaled",

@@ -116,6 +116,22 @@ def test_consistency_and_output_ids() -> None:
     assert doc.getLevel() == 3 and doc.getVersion() == 2
 
 
+def test_every_mechanism_parameter_is_used() -> None:
+    """A parameter added to a layer module but not to the SBML equations fails here (as would a changed formula
+    in the agreement tests above)."""
+    model = sbml_document("esketamine-label", "typical-trd", 3.0).getModel()
+    used: set[str] = set()
+    maths = [model.getRule(i).getMath() for i in range(model.getNumRules())]
+    maths += [a.getMath() for e in model.getListOfEvents() for a in e.getListOfEventAssignments()]
+    maths += [model.getInitialAssignment(i).getMath() for i in range(model.getNumInitialAssignments())]
+    while maths:
+        node = maths.pop()
+        if node.isName():
+            used.add(node.getName())
+        maths += [node.getChild(i) for i in range(node.getNumChildren())]
+    assert set(model_values()) - used == set()
+
+
 def test_inert_regimen_exports() -> None:
     """A saline-only regimen has no PK, but its sessions still lift expectancy."""
     regimen = Regimen.of(dose("saline", "iv", "0 mg", infusion="40 min", at=["0 d", "1 d"]))

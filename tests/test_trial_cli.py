@@ -236,7 +236,7 @@ def test_trial_out_does_not_change_numbers(tmp_path: Path) -> None:
 
 
 def test_report_figures_have_units_and_footer(trial_file: Path, tmp_path: Path) -> None:
-    from ketasim._plot import DISCLAIMER
+    from ketasim._disclaimer import FIGURE_FOOTER as DISCLAIMER
     from ketasim._report import plot_madrs, plot_response
     from ketasim._trial import run_trial
     from ketasim._trial_spec import load_trial

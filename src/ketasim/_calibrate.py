@@ -98,7 +98,8 @@ class _Evaluator:
         for label, spec in self.specs:
             if names is not None and label not in names:
                 continue
-            result = run_trial(spec, patients_per_arm=self.n, params=model, pop=pop, show_progress=False)
+            result = run_trial(spec, patients_per_arm=self.n, params=model, pop=pop, show_progress=False,
+                               keep_patients=False)
             out += check_targets(spec, result, label)
         self.count += 1
         return out
@@ -177,12 +178,14 @@ def calibrate(paths: list[str | Path], *, patients_per_arm: int = 150, max_evalu
     fitted = [s[0] for s in STAGE_SSRI + STAGE_KETAMINE] + list(VITALS_SCALES.values())
     report = CalibrationReport({k: defaults[k] for k in fitted}, {k: values[k] for k in fitted},
                                checks_before, checks_after)
-    base = robust_loss(checks_after)
-    for name in fitted[: len(STAGE_SSRI) + len(STAGE_KETAMINE)]:
-        deltas = []
-        for factor in (0.9, 1.1):
-            deltas.append(robust_loss(evaluator.checks(values | {name: values[name] * factor})) - base)
-        report.sensitivity[name] = max(deltas)
+    for stage, stage_files in ((STAGE_SSRI, ssri), (STAGE_KETAMINE, ketamine_files)):
+        if not stage_files:
+            continue
+        base = robust_loss(evaluator.checks(values, stage_files))
+        for name, _, _ in stage:
+            deltas = [robust_loss(evaluator.checks(values | {name: values[name] * factor}, stage_files)) - base
+                      for factor in (0.9, 1.1)]
+            report.sensitivity[name] = max(deltas)
     report.evaluations = evaluator.count
     report.seconds = time.time() - start
     return report

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeAlias
 import numpy as np
 import pandas as pd
 
+from ._disclaimer import DISCLAIMER
 from ._drugs import DRUG_NAMES, DRUGS
 from ._engine import ENGINES
 from ._errors import KetasimInputError
@@ -31,9 +32,6 @@ from ._parameters import table_rows
 from ._patient import PATIENT_FIELDS, TYPICAL_PATIENTS, Patient, typical_patient
 from ._regimen import PRESETS, Regimen, regimen_from_entries
 from ._simulate import simulate
-
-DISCLAIMER = ("ketasim is research software, not a medical device: simulated scores are not predictions "
-              "for any real patient and must not guide treatment.")
 
 if TYPE_CHECKING:
     Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -346,9 +344,10 @@ def _cmd_trial(args: argparse.Namespace) -> int:
              + (f", scheduler {address}" if address else ""))
         start = time.perf_counter()
         extra = {} if mapper is None else {"mapper": mapper}
-        # always with the daily course: its output times are solver stops, so --out must not change the numbers
+        # per-patient courses and parameters are kept only for the files --out writes (the numbers are the same)
+        wanted = args.out is not None
         result = run_trial(spec, engine=args.engine, patients_per_arm=args.patients_per_arm,
-                           chunk_size=args.chunk_size, with_course=True, **extra)
+                           chunk_size=args.chunk_size, with_course=wanted, keep_patients=wanted, **extra)
     _log(f"simulated in {time.perf_counter() - start:.1f} s")
     text = _report.trial_json(result)
     written = _report.write_outputs(result, args.out, text) if args.out else []
@@ -467,7 +466,10 @@ def _trial_arm_regimen(path: str, arm: str | None) -> Regimen:
     regimen = spec.arms[names.index(arm)].regimen
     background = spec.population.background
     if background is not None:
-        _log("including the background treatment from day 0 (the trial runs it for 12 weeks before day 0)")
+        from ._trial import RUN_IN_H
+
+        _log(f"including the background treatment from day 0 (a trial starts it {RUN_IN_H / 168.0:g} weeks "
+             "before day 0)")
         regimen = Regimen(regimen.doses + background.doses, regimen.name or arm)
     return regimen
 

@@ -162,7 +162,8 @@ class DrugSpec:
     description: str
     routes: tuple[str, ...]
     action: str  # "nmda", "ssri", "sedative", "inert"
-    #: a session with this drug/route is perceptible: 0 none, 1 clearly (drives expectancy)
+    #: perceptible cue of a session beyond the drug's own effects (the placebo spray's taste), by route:
+    #: 0 none, 1 as much as an hour of clear dissociation; active drugs are felt through their effects
     perceptible_cue: dict[str, float]
     parameters: dict[str, Parameter]
 
@@ -344,11 +345,11 @@ _NASAL_CUE = ("assumed: the placebo spray carries a bittering agent that patient
 
 DRUGS: dict[str, DrugSpec] = {
     "ketamine": DrugSpec("ketamine", "racemic ketamine (S and R tracked separately, with norketamine)", ("iv",),
-                         "nmda", {"iv": 1.0}, KETAMINE_PARAMETERS),
+                         "nmda", {}, KETAMINE_PARAMETERS),
     "esketamine": DrugSpec("esketamine", "S-ketamine; nasal spray (28 mg devices, 5 min apart) or IV",
-                           ("intranasal", "iv"), "nmda", {"intranasal": 1.0, "iv": 1.0},
+                           ("intranasal", "iv"), "nmda", {},
                            {**ESKETAMINE_NASAL_PARAMETERS, **KETAMINE_PARAMETERS}),
-    "arketamine": DrugSpec("arketamine", "R-ketamine, IV", ("iv",), "nmda", {"iv": 1.0}, KETAMINE_PARAMETERS),
+    "arketamine": DrugSpec("arketamine", "R-ketamine, IV", ("iv",), "nmda", {}, KETAMINE_PARAMETERS),
     "escitalopram": DrugSpec("escitalopram", "SSRI, oral, once daily", ("oral",), "ssri", {"oral": 0.0},
                              {**ESCITALOPRAM_PARAMETERS, "sert_max_occupancy": SERT_MAX_OCCUPANCY}),
     "citalopram": DrugSpec("citalopram", "SSRI (racemate; S is escitalopram), oral", ("oral",), "ssri",
@@ -356,7 +357,7 @@ DRUGS: dict[str, DrugSpec] = {
     "sertraline": DrugSpec("sertraline", "SSRI, oral", ("oral",), "ssri", {"oral": 0.0},
                            {**SERTRALINE_PARAMETERS, "sert_max_occupancy": SERT_MAX_OCCUPANCY}),
     "midazolam": DrugSpec("midazolam", "active placebo: sedation patients can feel, no antidepressant action",
-                          ("iv",), "sedative", {"iv": 1.0}, MIDAZOLAM_PARAMETERS),
+                          ("iv",), "sedative", {}, MIDAZOLAM_PARAMETERS),
     "placebo": DrugSpec("placebo", "inert; any route (the nasal placebo carries a bittering agent)",
                         ("iv", "intranasal", "oral"), "inert", {"iv": 0.0, "intranasal": 0.5, "oral": 0.0},
                         {"perceptible_cue_intranasal": P(0.5, "1", _NASAL_CUE, "perceptibility of the spray")}),

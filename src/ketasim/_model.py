@@ -99,10 +99,13 @@ class ArmModel:
         self.n_patients = len(patient["weight_kg"])
         weight = patient["weight_kg"]
         events = [e for e in regimen.events(end_h) if start_h <= e.time_h < end_h]
-        self.sessions: list[Session] = []
+        # one session per time with any IV or intranasal dose; its cue is the most perceptible one
+        cues: dict[float, float] = {}
         for e in events:
-            if e.route in ("iv", "intranasal") and all(abs(s.time_h - e.time_h) > 1e-9 for s in self.sessions):
-                self.sessions.append(Session(e.time_h, DRUGS[e.drug].perceptible_cue.get(e.route, 0.0)))
+            if e.route in ("iv", "intranasal"):
+                cue = DRUGS[e.drug].perceptible_cue.get(e.route, 0.0)
+                cues[e.time_h] = max(cues.get(e.time_h, 0.0), cue)
+        self.sessions: list[Session] = [Session(t, c) for t, c in sorted(cues.items())]
         self.systems: dict[tuple[str, str], tuple] = {}
         all_inputs = []
         pk_inputs: dict[tuple[str, str], list] = {}

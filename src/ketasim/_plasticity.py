@@ -21,7 +21,7 @@ PARAMETERS: dict[str, P] = {
     "spine_turnover_time_d": P(8.0, "d", "calibrated to data/calibration (durability); new spines persist up to ~2 weeks "
                                "(Phoumthipphavong V et al. 2016, eNeuro)", "return of spine density to the stress set-point"),
     "synaptogenesis_rate_1_h": P(0.6, "1/h", "calibrated to data/calibration", "spine formation per unit synaptic protein drive"),
-    "monoaminergic_synaptogenesis_rate_1_h": P(0.00146, "1/h", "calibrated to data/calibration",
+    "monoaminergic_synaptogenesis_rate_1_h": P(0.001543, "1/h", "calibrated to data/calibration",
                                                "spine formation per unit monoaminergic drive"),
 }
 

@@ -19,9 +19,9 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 
+from ._disclaimer import FIGURE_FOOTER
 from ._regimen import Regimen
 
-DISCLAIMER = "ketasim: research software, not a medical device"
 #: runs up to this long (h) get an hours axis; longer ones a days axis
 HOURS_AXIS_MAX_H = 72.0
 #: above this many doses, dose times are rug ticks instead of vertical lines across the panels
@@ -143,7 +143,7 @@ def _draw(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[str], titl
                    fontsize=9, title=title, title_fontsize=12, frameon=False)
     elif title:
         fig.suptitle(title)
-    fig.text(0.5, 0.002, DISCLAIMER, ha="center", va="bottom", fontsize=6, color="0.4")
+    fig.text(0.5, 0.002, FIGURE_FOOTER, ha="center", va="bottom", fontsize=6, color="0.4")
     fig.savefig(path)
     return fig
 

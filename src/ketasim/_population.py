@@ -54,9 +54,9 @@ POPULATION_PARAMETERS: dict[str, Parameter] = {
         0.5, "1", _CAL + "; a blunted BDNF path is common (BDNF Val66Met: Met carriers respond less to ketamine, "
         "Laje G et al. 2012, Biol Psychiatry 72:e27)", "fraction of patients with an intact fast plasticity response"),
     "plasticity_nonresponder_gain": P(0.1, "1", "assumed: blunted, not absent", "plasticity gain of the others"),
-    "monoaminergic_median": P(0.6, "1", _CAL, "median monoaminergic responsiveness in unselected MDD"),
-    "monoaminergic_sd_log": P(1.22, "1", _CAL, "SD of log monoaminergic responsiveness"),
-    "placebo_sd_log": P(0.67, "1", _CAL, "SD of log placebo responsiveness"),
+    "monoaminergic_median": P(0.4402, "1", _CAL, "median monoaminergic responsiveness in unselected MDD"),
+    "monoaminergic_sd_log": P(1.053, "1", _CAL, "SD of log monoaminergic responsiveness"),
+    "placebo_sd_log": P(1.005, "1", _CAL, "SD of log placebo responsiveness"),
     "visit_noise_sd_madrs": P(3.0, "MADRS points", "assumed: MADRS test-retest / rater noise ~3 points", "visit noise SD"),
     "course_factor_sd_log": P(0.5, "1", "assumed: response to one monoaminergic course predicts the next only partly",
                               "SD of log drug-specific responsiveness in a screening course"),

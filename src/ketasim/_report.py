@@ -20,9 +20,9 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 
+from ._disclaimer import FIGURE_FOOTER
 from ._engine import STATUS_OK
 from ._outcomes import Z95, responders, wilson_interval
-from ._plot import DISCLAIMER as FIGURE_FOOTER
 from ._plot import HOURS_AXIS_MAX_H
 from ._trial import DISCLAIMER, ArmResult, TrialResult
 

@@ -309,7 +309,9 @@ def _build(regimen: Regimen, patient: Patient, days: float, parameters: dict[str
     out("contact_fraction", "contact_days^2 / (contact_days^2 + contact_half_time_d^2)")
     out("acute_relief", "acute_relief_max * max(mtor_excess, 0) * plasticity_gain"
                         " / (max(mtor_excess, 0) * plasticity_gain + acute_mtor50)")
-    out("drug_relief", "1 - max(1 - spine_density, 0) / max(synapse_deficit, 1e-9) * (1 - acute_relief)")
+    out("deficit_left", "max(1 - spine_density, 0) / max(synapse_deficit, 1e-9)",
+        name="synapse deficit left, relative to the untreated deficit")
+    out("drug_relief", "1 - deficit_left^deficit_symptom_exponent * (1 - acute_relief)")
     out("expectancy_relief", "min(max(placebo_responsiveness * (contact_improvement_max * contact_fraction"
                              " + expectancy), 0), expectancy_fraction_max)")
     out("larger_relief", "max(drug_relief, expectancy_relief)")

@@ -13,8 +13,8 @@ PARAMETERS: dict[str, P] = {
     "acute_relief_max": P(0.6, "1", _CAL, "largest fraction of symptoms relieved by the acute neurotrophic signal"),
     "acute_mtor50": P(0.5, "fold", "assumed: half-maximal relief near the mTOR rise of a 0.5 mg/kg dose",
                       "mTOR activation for half-maximal acute relief"),
-    "contact_improvement_max": P(0.485, "1", _CAL, "non-specific improvement from trial contact, fraction of symptoms"),
-    "contact_half_time_d": P(21.2, "d", _CAL, "time to half of the non-specific improvement (sigmoid build-up over weeks)"),
+    "contact_improvement_max": P(0.4508, "1", _CAL, "non-specific improvement from trial contact, fraction of symptoms"),
+    "contact_half_time_d": P(19.24, "d", _CAL, "time to half of the non-specific improvement (sigmoid build-up over weeks)"),
     "session_expectancy": P(0.03, "1", "assumed: attending a session with nothing to feel lifts expectancy a little "
                             "(saline: 1-2% response at 24 h, Wilkinson 2019)",
                             "expectancy lift from attending a dosing session, fraction of symptoms"),

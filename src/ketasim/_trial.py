@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import _outcomes
+from ._disclaimer import DISCLAIMER
 from ._engine import ENGINES, STATUS_OK, SolverSettings
 from ._errors import KetasimInputError
 from ._model import IDX, ArmModel, initial_state, model_values
@@ -34,7 +35,6 @@ from ._trial_spec import TrialSpec
 RUN_IN_H = 42.0 * 24.0
 VITALS_WINDOW_H = 4.0
 VITALS_STEP_H = 5.0 / 60.0
-DISCLAIMER = "ketasim is research software, not a medical device: it informs, it does not prescribe."
 
 
 @dataclass

@@ -89,7 +89,7 @@ def validate(paths: Iterable[str | Path] | None = None, *, patients_per_arm: int
         if not spec.published:
             continue
         result = run_trial(spec, engine=engine, patients_per_arm=patients_per_arm, params=params, pop=pop,
-                           settings=settings, show_progress=show_progress)
+                           settings=settings, show_progress=show_progress, keep_patients=False)
         checks += check_targets(spec, result, path.name)
     return checks
 
