@@ -47,6 +47,7 @@ STAGE_KETAMINE: tuple[tuple[str, float, float], ...] = (
     ("course_contact_fraction", 0.05, 1.0),
     ("deficit_symptom_exponent", 0.5, 5.0),
     ("plasticity_responder_fraction", 0.1, 0.95),
+    ("placebo_spray_cue", 0.05, 3.0),
 )
 SSRI_FILES = ("ssri-vs-placebo-meta.toml", "star-d-level1.toml")
 VITALS_FILE = "vitals-and-dissociation.toml"
@@ -154,7 +155,7 @@ def _scale_vitals(evaluator: _Evaluator, values: dict[str, float]) -> dict[str, 
 
 
 def calibrate(paths: list[str | Path], *, patients_per_arm: int = 150, max_evaluations: int = 60,
-              log: bool = True) -> CalibrationReport:
+              log: bool = True, stages: tuple[str, ...] = ("ssri", "ketamine")) -> CalibrationReport:
     """Fit the calibrated parameters to the trial files in `paths` (data/calibration only)."""
     start = time.time()
     files = trial_files(paths)
@@ -164,12 +165,12 @@ def calibrate(paths: list[str | Path], *, patients_per_arm: int = 150, max_evalu
     values = _scale_vitals(evaluator, defaults)
     labels = {p.name for p in files}
     ssri = tuple(f for f in SSRI_FILES if f in labels)
-    if ssri:
+    if ssri and "ssri" in stages:
         if log:
             print("stage 2: monoaminergic path and non-specific improvement", file=sys.stderr)
         values = _fit_stage(evaluator, values, STAGE_SSRI, ssri, max_evaluations)
     ketamine_files = tuple(sorted(labels - set(SSRI_FILES) - {VITALS_FILE}))
-    if ketamine_files:
+    if ketamine_files and "ketamine" in stages:
         if log:
             print("stage 3: fast plasticity and expectancy", file=sys.stderr)
         values = _fit_stage(evaluator, values, STAGE_KETAMINE, ketamine_files, max_evaluations)

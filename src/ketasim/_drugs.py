@@ -359,8 +359,9 @@ DRUGS: dict[str, DrugSpec] = {
     "midazolam": DrugSpec("midazolam", "active placebo: sedation patients can feel, no antidepressant action",
                           ("iv",), "sedative", {}, MIDAZOLAM_PARAMETERS),
     "placebo": DrugSpec("placebo", "inert; any route (the nasal placebo carries a bittering agent)",
-                        ("iv", "intranasal", "oral"), "inert", {"iv": 0.0, "intranasal": 0.5, "oral": 0.0},
-                        {"perceptible_cue_intranasal": P(0.5, "1", _NASAL_CUE, "perceptibility of the spray")}),
+                        ("iv", "intranasal", "oral"), "inert", {"intranasal": 1.0},
+                        {"perceptible_cue_intranasal": P(1.0, "1", _NASAL_CUE + "; scaled by the calibrated "
+                                                         "placebo_spray_cue", "the spray is perceptible")}),
     "saline": DrugSpec("saline", "inert IV infusion", ("iv",), "inert", {"iv": 0.0}, {}),
 }
 

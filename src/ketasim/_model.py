@@ -208,7 +208,7 @@ class ArmModel:
         p = self.params
         for s in self.sessions:
             if abs(s.time_h - time_h) <= 1e-9:
-                return p["session_expectancy"] + p["perceived_expectancy_rate_1_h"] * s.cue
+                return p["session_expectancy"] + p["perceived_expectancy_rate_1_h"] * p["placebo_spray_cue"] * s.cue
         return 0.0
 
     def rhs(self, time_h: float, y: np.ndarray, segment: int, patients: slice | np.ndarray = slice(None)) -> np.ndarray:

@@ -14,14 +14,16 @@ from ._parameters import Parameter as P
 PARAMETERS: dict[str, P] = {
     "bdnf_time_h": P(0.5, "h", "assumed: BDNF translation de-suppressed within minutes (Autry AE et al. 2011, Nature 475:91)",
                      "BDNF time constant"),
-    "mtor_time_h": P(2.0, "h", "assumed: mTORC1 signalling raised for hours after a dose (Li N et al. 2010, Science 329:959)",
+    "mtor_time_h": P(1.0, "h", "assumed: mTORC1 signalling raised within the first hour and for hours after a dose "
+                     "(Li N et al. 2010, Science 329:959)",
                      "TrkB/mTORC1 activation time constant"),
     "protein_time_h": P(16.0, "h", "assumed: spines unchanged at 3-6 h, raised at 12-24 h (Moda-Sava RN et al. 2019, Science)",
                         "synaptic protein synthesis time constant"),
-    "spine_turnover_time_d": P(8.0, "d", "calibrated to data/calibration (durability); new spines persist up to ~2 weeks "
+    "spine_turnover_time_d": P(9.0, "d", "calibrated to data/calibration (durability); new spines persist up to ~2 weeks "
                                "(Phoumthipphavong V et al. 2016, eNeuro)", "return of spine density to the stress set-point"),
-    "synaptogenesis_rate_1_h": P(0.6, "1/h", "calibrated to data/calibration", "spine formation per unit synaptic protein drive"),
-    "monoaminergic_synaptogenesis_rate_1_h": P(0.001543, "1/h", "calibrated to data/calibration",
+    "synaptogenesis_rate_1_h": P(0.6034, "1/h", "calibrated to data/calibration",
+                                 "spine formation per unit synaptic protein drive"),
+    "monoaminergic_synaptogenesis_rate_1_h": P(0.001583, "1/h", "calibrated to data/calibration",
                                                "spine formation per unit monoaminergic drive"),
 }
 

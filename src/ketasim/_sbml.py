@@ -17,7 +17,7 @@ parameters (no compartments or reactions); time is in hours.
   (`model_values`), patient parameters the `Patient` field names. The session expectancy state
   is called ``expectancy`` (its CSV column), as ``session_expectancy`` names the mechanism
   parameter; each IV or intranasal session start is an event adding ``session_expectancy +
-  perceived_expectancy_rate_1_h * session_cue_<drug>_<route>`` (the cue as hours of perceived effect).
+  perceived_expectancy_rate_1_h * placebo_spray_cue * session_cue_<n>`` (the cue as hours of perceived effect).
 - Outputs: the `ketasim simulate --csv` columns, under the same ids.
 
 PK rate constants, plasma factors and dose amounts are numbers for this patient: weight,
@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from ._drugs import DRUGS, SERT_MAX_OCCUPANCY
+from ._drugs import SERT_MAX_OCCUPANCY
 from ._errors import KetasimInputError
 from ._model import STATE_NAMES, ArmModel, calibrated_parameters, model_values
 from ._patient import PATIENT_FIELDS, Patient, patient_dict, stack_patients
@@ -231,16 +231,14 @@ def _add_pk(model: ArmModel, spec: _Spec) -> tuple[dict[str, list[str]], dict[st
 
 
 def _add_sessions(model: ArmModel, regimen: Regimen, spec: _Spec) -> None:
-    """Session-expectancy jumps (ArmModel.session_jump), with one cue parameter per drug and route."""
-    events = [e for e in regimen.events(model.end_h) if model.start_h <= e.time_h < model.end_h]
-    for session in model.sessions:
-        # ArmModel keeps the first IV / intranasal dose at each time (events sorted by time, drug)
-        e = next(e for e in events if e.route in ("iv", "intranasal") and abs(e.time_h - session.time_h) <= 1e-9)
-        cue = f"session_cue_{e.drug}_{e.route}"
-        spec.params[cue] = _Param(DRUGS[e.drug].perceptible_cue.get(e.route, 0.0), "hour", True,
-                                  f"perceptible cue of a {e.drug} {e.route} session (hours of perceived effect)")
+    """Session-expectancy jumps (ArmModel.session_jump), with one cue parameter per session."""
+    for number, session in enumerate(model.sessions):
+        cue = f"session_cue_{number}"
+        spec.params[cue] = _Param(session.cue, "hour", True,
+                                  f"perceptible cue of the session at {session.time_h:g} h (hours of perceived effect)")
         spec.event_at(session.time_h).append(
-            ("expectancy", f"expectancy + session_expectancy + perceived_expectancy_rate_1_h * {cue}"))
+            ("expectancy",
+             f"expectancy + session_expectancy + perceived_expectancy_rate_1_h * placebo_spray_cue * {cue}"))
 
 
 def _build(regimen: Regimen, patient: Patient, days: float, parameters: dict[str, float] | None) -> tuple[_Spec, str]:

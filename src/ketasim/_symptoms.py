@@ -10,19 +10,22 @@ from ._parameters import Parameter as P
 _CAL = "calibrated to data/calibration"
 
 PARAMETERS: dict[str, P] = {
-    "acute_relief_max": P(0.6, "1", _CAL, "largest fraction of symptoms relieved by the acute neurotrophic signal"),
+    "acute_relief_max": P(0.9, "1", _CAL, "largest fraction of symptoms relieved by the acute neurotrophic signal"),
     "acute_mtor50": P(0.5, "fold", "assumed: half-maximal relief near the mTOR rise of a 0.5 mg/kg dose",
                       "mTOR activation for half-maximal acute relief"),
-    "contact_improvement_max": P(0.4508, "1", _CAL, "non-specific improvement from trial contact, fraction of symptoms"),
-    "contact_half_time_d": P(19.24, "d", _CAL, "time to half of the non-specific improvement (sigmoid build-up over weeks)"),
+    "contact_improvement_max": P(0.4131, "1", _CAL, "non-specific improvement from trial contact, fraction of symptoms"),
+    "contact_half_time_d": P(18.38, "d", _CAL, "time to half of the non-specific improvement (sigmoid build-up over weeks)"),
     "session_expectancy": P(0.03, "1", "assumed: attending a session with nothing to feel lifts expectancy a little "
                             "(saline: 1-2% response at 24 h, Wilkinson 2019)",
                             "expectancy lift from attending a dosing session, fraction of symptoms"),
-    "perceived_expectancy_rate_1_h": P(0.2, "1/h", _CAL, "expectancy lift per hour of clearly perceived drug effect"),
+    "perceived_expectancy_rate_1_h": P(0.4394, "1/h", _CAL, "expectancy lift per hour of clearly perceived drug effect"),
+    "placebo_spray_cue": P(0.5, "1", _CAL + "; the placebo spray carries a bittering agent that patients taste "
+                           "(esketamine trial methods, e.g. Daly 2018)",
+                           "perceptible cue of a placebo spray, in hours of clear dissociation"),
     "expectancy_time_d": P(1.8, "d", "assumed: session expectancy fades over days (Daly 2018 placebo: -9.7 at 2 h, "
                            "-5.7 at 1 d)", "decay time of session expectancy"),
     "expectancy_fraction_max": P(0.9, "1", "assumed: expectancy cannot remove all symptoms", "cap on expectancy"),
-    "deficit_symptom_exponent": P(2.5, "1", _CAL + "; network function saturates in synapse number, so the first "
+    "deficit_symptom_exponent": P(2.46, "1", _CAL + "; network function saturates in synapse number, so the first "
                                   "synapses restored relieve the most", "MADRS core ~ (deficit left)^exponent"),
     "expectancy_overlap": P(0.8, "1", _CAL + "; active arms reach ~50% relief whether the control arm improved 14% "
                             "(Daly 2018 day 7) or 43% (TRANSFORM day 28)",
