@@ -48,6 +48,7 @@ STAGE_KETAMINE: tuple[tuple[str, float, float], ...] = (
     ("deficit_symptom_exponent", 0.5, 5.0),
     ("plasticity_responder_fraction", 0.1, 0.95),
     ("placebo_spray_cue", 0.05, 3.0),
+    ("drug_relief_max", 0.4, 1.0),
 )
 SSRI_FILES = ("ssri-vs-placebo-meta.toml", "star-d-level1.toml")
 VITALS_FILE = "vitals-and-dissociation.toml"
@@ -154,7 +155,7 @@ def _scale_vitals(evaluator: _Evaluator, values: dict[str, float]) -> dict[str, 
     return out
 
 
-def calibrate(paths: list[str | Path], *, patients_per_arm: int = 150, max_evaluations: int = 60,
+def calibrate(paths: list[str | Path], *, patients_per_arm: int = 120, max_evaluations: int = 40,
               log: bool = True, stages: tuple[str, ...] = ("ssri", "ketamine")) -> CalibrationReport:
     """Fit the calibrated parameters to the trial files in `paths` (data/calibration only)."""
     start = time.time()

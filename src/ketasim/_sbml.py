@@ -309,7 +309,7 @@ def _build(regimen: Regimen, patient: Patient, days: float, parameters: dict[str
                         " / (max(mtor_excess, 0) * plasticity_gain + acute_mtor50)")
     out("deficit_left", "max(1 - spine_density, 0) / max(synapse_deficit, 1e-9)",
         name="synapse deficit left, relative to the untreated deficit")
-    out("drug_relief", "1 - deficit_left^deficit_symptom_exponent * (1 - acute_relief)")
+    out("drug_relief", "drug_relief_max * (1 - deficit_left^deficit_symptom_exponent * (1 - acute_relief))")
     out("expectancy_relief", "min(max(placebo_responsiveness * (contact_improvement_max * contact_fraction"
                              " + expectancy), 0), expectancy_fraction_max)")
     out("larger_relief", "max(drug_relief, expectancy_relief)")

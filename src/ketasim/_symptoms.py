@@ -18,14 +18,17 @@ PARAMETERS: dict[str, P] = {
     "session_expectancy": P(0.03, "1", "assumed: attending a session with nothing to feel lifts expectancy a little "
                             "(saline: 1-2% response at 24 h, Wilkinson 2019)",
                             "expectancy lift from attending a dosing session, fraction of symptoms"),
-    "perceived_expectancy_rate_1_h": P(0.4394, "1/h", _CAL, "expectancy lift per hour of clearly perceived drug effect"),
-    "placebo_spray_cue": P(0.5, "1", _CAL + "; the placebo spray carries a bittering agent that patients taste "
+    "perceived_expectancy_rate_1_h": P(0.3529, "1/h", _CAL, "expectancy lift per hour of clearly perceived drug effect"),
+    "placebo_spray_cue": P(0.6095, "1", _CAL + "; the placebo spray carries a bittering agent that patients taste "
                            "(esketamine trial methods, e.g. Daly 2018)",
                            "perceptible cue of a placebo spray, in hours of clear dissociation"),
     "expectancy_time_d": P(1.8, "d", "assumed: session expectancy fades over days (Daly 2018 placebo: -9.7 at 2 h, "
                            "-5.7 at 1 d)", "decay time of session expectancy"),
     "expectancy_fraction_max": P(0.9, "1", "assumed: expectancy cannot remove all symptoms", "cap on expectancy"),
-    "deficit_symptom_exponent": P(2.46, "1", _CAL + "; network function saturates in synapse number, so the first "
+    "drug_relief_max": P(0.8, "1", _CAL + "; part of a depression is not carried by the synapse deficit "
+                         "(deep remissions are rarer than responses: 21% vs 52% at 24 h, Han 2016)",
+                         "largest fraction of symptoms the synaptic and acute paths can relieve"),
+    "deficit_symptom_exponent": P(2.472, "1", _CAL + "; network function saturates in synapse number, so the first "
                                   "synapses restored relieve the most", "MADRS core ~ (deficit left)^exponent"),
     "expectancy_overlap": P(0.8, "1", _CAL + "; active arms reach ~50% relief whether the control arm improved 14% "
                             "(Daly 2018 day 7) or 43% (TRANSFORM day 28)",
@@ -66,12 +69,14 @@ def madrs(spines: np.ndarray, mtor: np.ndarray, expectancy: np.ndarray, time_h: 
           patient: dict[str, np.ndarray], p: dict[str, float]) -> np.ndarray:
     """MADRS (0-60) without visit noise.
 
-    Drug relief: core symptoms scale with the synapse deficit left (relative to the untreated
-    deficit), and acute neurotrophic relief removes a fraction of what is left. Expectancy
+    Drug relief: core symptoms scale with a power of the synapse deficit left (relative to the
+    untreated deficit), acute neurotrophic relief removes a fraction of what is left, and at most
+    `drug_relief_max` of all symptoms are reachable this way. Expectancy
     relief (trial contact + sessions) overlaps with it (`expectancy_overlap`).
     """
     deficit_left = np.maximum(1.0 - spines, 0.0) / np.maximum(patient["synapse_deficit"], 1e-9)
-    drug = 1.0 - deficit_left ** p["deficit_symptom_exponent"] * (1.0 - acute_relief(mtor, patient["plasticity_gain"], p))
+    synaptic = 1.0 - deficit_left ** p["deficit_symptom_exponent"] * (1.0 - acute_relief(mtor, patient["plasticity_gain"], p))
+    drug = p["drug_relief_max"] * synaptic
     expect = patient["placebo_responsiveness"] * (p["contact_improvement_max"] * contact_fraction(time_h, p) + expectancy)
     expect = np.clip(expect, 0.0, p["expectancy_fraction_max"])
     relief = combine_relief(drug, expect, p["expectancy_overlap"])
