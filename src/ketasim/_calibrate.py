@@ -155,7 +155,7 @@ def _scale_vitals(evaluator: _Evaluator, values: dict[str, float]) -> dict[str, 
     return out
 
 
-def calibrate(paths: list[str | Path], *, patients_per_arm: int = 120, max_evaluations: int = 40,
+def calibrate(paths: list[str | Path], *, patients_per_arm: int = 400, max_evaluations: int = 30,
               log: bool = True, stages: tuple[str, ...] = ("ssri", "ketamine")) -> CalibrationReport:
     """Fit the calibrated parameters to the trial files in `paths` (data/calibration only)."""
     start = time.time()

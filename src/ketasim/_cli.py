@@ -398,10 +398,10 @@ def _add_calibrate(subparsers: Subparsers) -> argparse.ArgumentParser:
                     "parameters moved, local sensitivity) and write the calibrated parameter file.")
     p.add_argument("paths", nargs="*", metavar="DIR_OR_FILE",
                    help="calibration trial files or folders (default: the shipped copy of data/calibration)")
-    p.add_argument("--patients-per-arm", type=_positive_int, default=120, metavar="N",
-                   help="patients per arm during fitting (default 120)")
-    p.add_argument("--max-evaluations", type=_positive_int, default=40, metavar="N",
-                   help="trial-set evaluations per fitting stage (default 40)")
+    p.add_argument("--patients-per-arm", type=_positive_int, default=400, metavar="N",
+                   help="patients per arm during fitting (default 400)")
+    p.add_argument("--max-evaluations", type=_positive_int, default=30, metavar="N",
+                   help="trial-set evaluations per fitting stage (default 30)")
     p.add_argument("--write", metavar="FILE",
                    help="where to write the parameter file (default: the file shipped in the package)")
     p.add_argument("--report", metavar="FILE", help="also write the report to FILE")
