@@ -6,17 +6,15 @@ patient is the vector STATE_NAMES; `rhs` is the right-hand side, segment by segm
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
 from . import _circuit, _monoamine, _plasticity, _symptoms, _vitals
 from ._drugs import DRUGS, SERT_MAX_OCCUPANCY, build_pk, dose_inputs
 from ._errors import KetasimInputError
-from ._parameters import Parameter
+from ._parameters import Parameter, with_shipped_calibration
 from ._pk import ModalPk, segment_boundaries, solve_modal
 from ._receptors import nmda_occupancy, sedation, sert_occupancy
 from ._regimen import Regimen
@@ -50,16 +48,7 @@ DEFAULT_PARAMETERS: dict[str, Parameter] = _all_parameters()
 @lru_cache(maxsize=1)
 def calibrated_parameters() -> dict[str, Parameter]:
     """Mechanism parameters with the shipped calibration applied (`calibrated.toml`)."""
-    params = dict(DEFAULT_PARAMETERS)
-    path = resources.files("ketasim") / "data" / "calibrated.toml"
-    if path.is_file():
-        data = tomllib.loads(path.read_text())
-        source = data.get("source", "calibrated to data/calibration")
-        for name, value in data.get("model", {}).items():
-            if name in params:
-                old = params[name]
-                params[name] = Parameter(float(value), old.unit, source, old.description)
-    return params
+    return with_shipped_calibration(DEFAULT_PARAMETERS, "model")
 
 
 def model_values(overrides: dict[str, float] | None = None) -> dict[str, float]:

@@ -8,10 +8,8 @@ population (a background treatment counts as one failed course).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -19,7 +17,7 @@ from scipy.special import ndtr, ndtri
 from . import _random
 from ._engine import SolverSettings, solve_fast
 from ._model import ArmModel, initial_state
-from ._parameters import Parameter
+from ._parameters import Parameter, with_shipped_calibration
 from ._patient import PATIENT_FIELDS
 from ._regimen import Regimen, dose
 from ._symptoms import combine_relief, contact_fraction
@@ -80,16 +78,7 @@ POPULATION_PARAMETERS: dict[str, Parameter] = {
 @lru_cache(maxsize=1)
 def calibrated_population() -> dict[str, Parameter]:
     """Population parameters with the shipped calibration applied."""
-    params = dict(POPULATION_PARAMETERS)
-    path = resources.files("ketasim") / "data" / "calibrated.toml"
-    if path.is_file():
-        data = tomllib.loads(path.read_text())
-        source = data.get("source", _CAL)
-        for name, value in data.get("population", {}).items():
-            if name in params:
-                old = params[name]
-                params[name] = Parameter(float(value), old.unit, source, old.description)
-    return params
+    return with_shipped_calibration(POPULATION_PARAMETERS, "population")
 
 
 def population_values(overrides: dict[str, float] | None = None) -> dict[str, float]:
