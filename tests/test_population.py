@@ -31,8 +31,12 @@ def test_trd_is_screened_not_drawn() -> None:
     result = run_trial(_spec("trd", n=300), show_progress=False)
     mdd = run_trial(_spec("mdd", n=300), show_progress=False)
     trd_arm, mdd_arm = result.arms["ketamine"], mdd.arms["ketamine"]
-    # most candidates respond to one of two adequate courses: many are screened per TRD patient
-    assert trd_arm.summary["candidates_screened"] > 1.5 * trd_arm.summary["n"]
+    # many candidates respond to one of the adequate courses: more are screened per TRD patient
+    # than the baseline window alone rejects in unselected MDD
+    def ratio(arm: object) -> float:
+        return arm.summary["candidates_screened"] / arm.summary["n"]
+
+    assert ratio(trd_arm) >= 1.25 * ratio(mdd_arm)
     # those who failed two courses respond less to the monoaminergic path and to non-specific care
     for name in ("monoaminergic_responsiveness", "placebo_responsiveness"):
         assert np.median(trd_arm.patients[name]) < np.median(mdd_arm.patients[name])
