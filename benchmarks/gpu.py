@@ -83,7 +83,7 @@ def run(engine: str, n: int, days: float, chunk: int, settings: SolverSettings) 
             result.build_s += time.perf_counter() - start
             start = time.perf_counter()
             if engine == "jax":
-                sol = _engine_jax.solve_fast_jax(model, times, y0, settings, device="auto")
+                sol = _engine_jax.solve_fast_jax(model, times, y0, settings, device="auto", pad_to=chunk)
                 result.compile_s += _engine_jax.last_timing["compile_s"]
                 result.solve_s += time.perf_counter() - start - _engine_jax.last_timing["compile_s"]
             else:

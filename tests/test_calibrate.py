@@ -28,6 +28,14 @@ def test_robust_loss_grows_with_misfit_and_is_bounded_per_target() -> None:
     assert robust_loss([check(-200.0)]) < 10.0  # one wild target cannot dominate
 
 
+def test_loss_is_flat_inside_the_tolerance_and_steep_at_its_edge() -> None:
+    def loss(z: float) -> float:
+        return robust_loss([TargetCheck("f", "a", "1 d", "change_mean", 0.0, 2.0 * z, 2.0, "s")])
+
+    assert loss(0.5) < 0.1  # half a tolerance off costs little
+    assert loss(1.2) - loss(0.8) > 5 * (loss(0.5) - loss(0.1))  # crossing the edge costs most
+
+
 def test_calibrate_is_reproducible_and_writes_a_loadable_file(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
     first = calibrate([folder], patients_per_arm=15, max_evaluations=3, log=False)

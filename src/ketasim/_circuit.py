@@ -14,7 +14,8 @@ from ._parameters import Parameter as P
 _SHAPE = "assumed: shape after Moghaddam B et al. 1997, J Neurosci 17:2921 (rodent; shapes, not numbers)"
 
 PARAMETERS: dict[str, P] = {
-    "interneuron_occupancy50": P(0.40, "1", "assumed: interneurons are silenced by partial block (Homayoun & Moghaddam 2007)",
+    "interneuron_occupancy50": P(0.30, "1", "calibrated to data/calibration; interneurons are silenced by partial block "
+                                 "(Homayoun & Moghaddam 2007), low doses work (Fava 2018)",
                                  "NMDA occupancy silencing half of the interneuron drive"),
     "interneuron_hill": P(2.0, "1", _SHAPE, "steepness of interneuron silencing"),
     "pyramidal_occupancy50": P(0.75, "1", _SHAPE, "NMDA occupancy blocking half of pyramidal output (anaesthesia)"),

@@ -344,13 +344,17 @@ def _cmd_trial(args: argparse.Namespace) -> int:
              + (f", scheduler {address}" if address else ""))
         start = time.perf_counter()
         extra = {} if mapper is None else {"mapper": mapper}
-        # per-patient courses and parameters are kept only for the files --out writes (the numbers are the same)
+        # per-patient courses and parameters are kept only for the files --out writes (the numbers are the same);
+        # patients.parquet is streamed chunk by chunk as the trial runs, so it does not hold every patient in memory
         wanted = args.out is not None
-        result = run_trial(spec, engine=args.engine, patients_per_arm=args.patients_per_arm,
-                           chunk_size=args.chunk_size, with_course=wanted, keep_patients=wanted, **extra)
+        writer = _report.PatientsWriter(Path(args.out) / _report.OUTPUT_FILES[0], spec) if wanted else None
+        with writer or contextlib.nullcontext():
+            result = run_trial(spec, engine=args.engine, patients_per_arm=args.patients_per_arm,
+                               chunk_size=args.chunk_size, with_course=wanted, keep_patients=wanted,
+                               on_chunk=None if writer is None else writer.write_chunk, **extra)
     _log(f"simulated in {time.perf_counter() - start:.1f} s")
     text = _report.trial_json(result)
-    written = _report.write_outputs(result, args.out, text) if args.out else []
+    written = _report.write_outputs(result, args.out, text, patients_written=True) if args.out else []
     print(text if args.json else _report.format_trial(result))
     for path in written:
         _log(f"wrote {path}")
@@ -400,8 +404,8 @@ def _add_calibrate(subparsers: Subparsers) -> argparse.ArgumentParser:
                    help="calibration trial files or folders (default: the shipped copy of data/calibration)")
     p.add_argument("--patients-per-arm", type=_positive_int, default=400, metavar="N",
                    help="patients per arm during fitting (default 400)")
-    p.add_argument("--max-evaluations", type=_positive_int, default=30, metavar="N",
-                   help="trial-set evaluations per fitting stage (default 30)")
+    p.add_argument("--max-evaluations", type=_positive_int, default=70, metavar="N",
+                   help="trial-set evaluations per fitting stage (default 70)")
     p.add_argument("--write", metavar="FILE",
                    help="where to write the parameter file (default: the file shipped in the package)")
     p.add_argument("--report", metavar="FILE", help="also write the report to FILE")

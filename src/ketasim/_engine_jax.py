@@ -27,6 +27,7 @@ from ._engine import (
     _B,
     _C,
     _E,
+    _FACTOR_C,
     _FIRST_STEP_H,
     _MIN_STEP_H,
     STATUS_FAILED,
@@ -34,6 +35,7 @@ from ._engine import (
     Solution,
     SolverSettings,
     _check_times,
+    fast_states,
 )
 from ._errors import KetasimInputError
 from ._model import IDX, N_STATES, ArmModel
@@ -139,6 +141,15 @@ def _rhs(t: jax.Array, y: jax.Array, seg_start: jax.Array, seg: Tree, arm: Tree)
 
 # ---- the adaptive loop ----------------------------------------------------------------------------
 
+def _combine(weights: list[float] | np.ndarray, stages: list) -> jax.Array:
+    """sum_l weights[l] * stages[l] term by term, zero weights skipped (as _engine._combine)."""
+    terms = [stage * float(w) for w, stage in zip(weights, stages, strict=False) if w != 0.0]
+    out = terms[0]
+    for term in terms[1:]:
+        out = out + term
+    return out
+
+
 def _advance(y: jax.Array, h: jax.Array, status: jax.Array, steps: jax.Array, t0: jax.Array, t1: jax.Array,
              seg_start: jax.Array, jump: jax.Array, seg: Tree, arm: Tree, tol: Tree
              ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
@@ -170,28 +181,33 @@ def _advance(y: jax.Array, h: jax.Array, status: jax.Array, steps: jax.Array, t0
         h_next = h  # patients already at t1 keep their proposal for the next interval
         h = jnp.where(running, jnp.minimum(h, t1 - t), 0.0)
         hc = h[:, None]
-        growth = [jnp.exp(decay * (c * hc)) for c in _C]
+        # the same operations in the same order as _engine._step (decay is 0 for the states
+        # without the integrating factor, where the factors are exactly 1)
+        factors = {c: jnp.exp(decay * (c * hc)) for c in _FACTOR_C}
+
+        def factor(c: float) -> jax.Array | float:
+            return factors[c] if c != 0.0 else 1.0
+
         stages = [f0]
         for j in range(1, 6):
-            acc = growth[j] * y
-            for stage in range(j):
-                acc = acc + hc * _A[j][stage] * jnp.exp(decay * ((_C[j] - _C[stage]) * hc)) * stages[stage]
+            products = [factor(float(_C[j] - _C[i])) * stages[i] for i in range(j)]
+            acc = factors[float(_C[j])] * y + _combine(_A[j], products) * hc
             stages.append(nonlinear(t + _C[j] * h, acc))
-        y_new = growth[6] * y
-        err = jnp.zeros_like(y)
-        for stage in range(6):
-            weight = hc * jnp.exp(decay * ((1.0 - _C[stage]) * hc)) * stages[stage]
-            y_new = y_new + _B[stage] * weight
-            err = err + _E[stage] * weight
+        products = [factor(float(1.0 - _C[i])) * stages[i] for i in range(6)]
+        y_new = factors[1.0] * y + _combine(_B, products) * hc
         f_new = nonlinear(t + h, y_new)
-        err = err + _E[6] * hc * f_new
-        scale = atol + rtol * jnp.maximum(jnp.abs(y), jnp.abs(y_new))
-        err_norm = jnp.sqrt(jnp.mean((err / scale) ** 2, axis=1))
+        err = _combine(_E, [*products, f_new]) * hc
+        scale = jnp.maximum(jnp.abs(y), jnp.abs(y_new)) * rtol + atol
+        ratio = (err / scale) ** 2
+        total = ratio[:, 0]
+        for i in range(1, ratio.shape[1]):  # summed state by state, in _engine._step's order
+            total = total + ratio[:, i]
+        err_norm = jnp.sqrt(total / ratio.shape[1])
         finite = jnp.isfinite(err_norm) & jnp.all(jnp.isfinite(y_new), axis=1)
         accept = running & finite & (err_norm <= 1.0)
         y = jnp.where(accept[:, None], y_new, y)
         f0 = jnp.where(accept[:, None], f_new, f0)
-        last_h = jnp.where(accept, h, last_h)
+        last_h = jnp.where(accept & (h_next < t1 - t), h, last_h)  # accepted, not cut short by t1
         t = jnp.where(accept, jnp.where(t + h >= t1 - end_tol, t1, t + h), t)
         factor = jnp.where(err_norm == 0.0, 10.0, 0.9 * err_norm ** -0.2)
         factor = jnp.where(finite, jnp.clip(factor, 0.2, 10.0), 0.2)
@@ -202,9 +218,10 @@ def _advance(y: jax.Array, h: jax.Array, status: jax.Array, steps: jax.Array, t0
         status = jnp.where(failed, STATUS_FAILED, status)
         return y, f0, t, h, last_h, status, steps
 
-    y, _, _, h, last_h, status, steps = jax.lax.while_loop(cond, body, (y, f0, t, h, h, status, steps))
-    # a step cut short by t1 says nothing about the next one: keep the larger of the two
-    return y, jnp.maximum(h, last_h), status, steps
+    last_h = jnp.full_like(h, jnp.nan)
+    y, _, _, h, last_h, status, steps = jax.lax.while_loop(cond, body, (y, f0, t, h, last_h, status, steps))
+    # at most the last step accepted in full, as _engine._advance
+    return y, jnp.where(jnp.isnan(last_h), h, jnp.minimum(h, last_h)), status, steps
 
 
 # ---- host side -----------------------------------------------------------------------------------
@@ -240,20 +257,35 @@ def _put(value: Any, device: jax.Device, dtype: type = np.float64) -> jax.Array:
     return jax.device_put(np.asarray(value, dtype=dtype), device)
 
 
-def _arm_arrays(model: ArmModel, device: jax.Device) -> Tree:
-    """What stays the same for all segments: PK modes and exposure rows, patients, parameters, decay rates."""
+def _integrating_decay(model: ArmModel) -> np.ndarray:
+    """Decay rates (1/h) in the integrating factor: those of the leading fast states, 0 for the others."""
+    decay = model.decay_rates()
+    decay[fast_states(decay):] = 0.0
+    return decay
+
+
+def _rows(values: np.ndarray, take: np.ndarray | None) -> np.ndarray:
+    """values[take] along the patient axis (padding rows), or values itself when take is None."""
+    return values if take is None else values[take]
+
+
+def _arm_arrays(model: ArmModel, device: jax.Device, take: np.ndarray | None = None) -> Tree:
+    """What stays the same for all segments: PK modes and exposure rows, patients, parameters, decay rates.
+
+    take: patient rows to use (padding repeats a patient), None for all patients as they are.
+    """
     return {
-        "systems": tuple((_put(modal.eigenvalues, device), _put(vec_rows, device))
+        "systems": tuple((_put(_rows(modal.eigenvalues, take), device), _put(_rows(vec_rows, take), device))
                          for modal, vec_rows, _ in model._exposure),
-        "patient": {name: _put(model.patient[name], device) for name in RHS_PATIENT_FIELDS},
+        "patient": {name: _put(_rows(model.patient[name], take), device) for name in RHS_PATIENT_FIELDS},
         "params": {name: _put(value, device) for name, value in model.params.items()},
-        "decay": _put(model.decay_rates(), device),
+        "decay": _put(_integrating_decay(model), device),
     }
 
 
-def _segment_arrays(model: ArmModel, segment: int, device: jax.Device) -> Tree:
+def _segment_arrays(model: ArmModel, segment: int, device: jax.Device, take: np.ndarray | None = None) -> Tree:
     """Segment k's modal coefficients and particular exposure per system (same shapes for every k)."""
-    return tuple((_put(modal.coefficients[segment], device), _put(particular[segment], device))
+    return tuple((_put(_rows(modal.coefficients[segment], take), device), _put(_rows(particular[segment], take), device))
                  for modal, _, particular in model._exposure)
 
 
@@ -282,11 +314,14 @@ def rhs_jax(model: ArmModel, time_h: np.ndarray | float, y: np.ndarray, segment:
 
 
 def solve_fast_jax(model: ArmModel, times_h: np.ndarray, y0: np.ndarray, settings: SolverSettings = SolverSettings(),
-                   device: str = "auto") -> Solution:
+                   device: str = "auto", pad_to: int | None = None) -> Solution:
     """As `_engine.solve_fast` (same Solution, statuses, step-end outputs, session jumps), in JAX on `device`.
 
-    device: "cpu", "gpu" or "auto" (GPU when JAX sees one). Compile and run seconds of this call
-    go to the module attribute `last_timing`.
+    device: "cpu", "gpu" or "auto" (GPU when JAX sees one). pad_to: solve at least this many
+    patients, repeating the first one as padding (dropped from the results), so that a smaller
+    last chunk reuses the compiled shape of the full chunks instead of compiling again; a
+    patient's numbers do not depend on it. Compile and run seconds of this call go to the module
+    attribute `last_timing`.
     """
     started = time.perf_counter()
     dev = pick_device(device)
@@ -297,18 +332,20 @@ def solve_fast_jax(model: ArmModel, times_h: np.ndarray, y0: np.ndarray, setting
     at_start = np.nonzero(np.abs(times - model.start_h) <= 1e-12)[0]
     states[at_start] = y0
     b = model.boundaries
+    padded = max(n, pad_to or 0) if n else 0
+    take = None if padded == n else np.concatenate([np.arange(n), np.zeros(padded - n, dtype=np.int64)])
     compile_s, calls, recorded = 0.0, 0, []
     with x64():
-        status = _put(np.zeros(n), dev, np.int64)
-        steps = _put(np.zeros(n), dev, np.int64)
+        status = _put(np.zeros(padded), dev, np.int64)
+        steps = _put(np.zeros(padded), dev, np.int64)
         if n:
-            arm = _arm_arrays(model, dev)
+            arm = _arm_arrays(model, dev, take)
             tol = (_put(settings.rtol, dev), _put(settings.atol, dev), _put(settings.max_steps, dev, np.int64))
-            y = _put(y0, dev)
-            h = _put(np.full(n, _FIRST_STEP_H), dev)
+            y = _put(_rows(y0, take), dev)
+            h = _put(np.full(padded, _FIRST_STEP_H), dev)
             for k in range(len(b) - 1):
                 jump = model.session_jump(b[k])
-                seg = _segment_arrays(model, k, dev)
+                seg = _segment_arrays(model, k, dev, take)
                 inside = times[(times > b[k]) & (times < b[k + 1])]
                 start = float(b[k])
                 for stop in np.unique(np.concatenate([inside, [b[k + 1]]])):
@@ -324,12 +361,12 @@ def solve_fast_jax(model: ArmModel, times_h: np.ndarray, y0: np.ndarray, setting
                         y.copy_to_host_async()
                         recorded.append((hit, y))
         for hit, y_at in recorded:
-            states[hit] = np.asarray(y_at)
-        status_np = np.asarray(status).astype(int)
-        steps_np = np.asarray(steps).astype(int)
+            states[hit] = np.asarray(y_at)[:n]
+        status_np = np.asarray(status).astype(int)[:n]
+        steps_np = np.asarray(steps).astype(int)[:n]
     states[:, status_np != STATUS_OK] = np.nan
     total = time.perf_counter() - started
     last_timing.clear()
     last_timing.update(device=str(dev), compile_s=compile_s, run_s=total - compile_s, total_s=total, calls=calls,
-                       compiled=compile_s > 0.0)
+                       compiled=compile_s > 0.0, patients=n, padded_to=padded)
     return Solution(times, states, status_np, steps_np)

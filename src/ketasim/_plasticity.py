@@ -19,11 +19,11 @@ PARAMETERS: dict[str, P] = {
                      "TrkB/mTORC1 activation time constant"),
     "protein_time_h": P(16.0, "h", "assumed: spines unchanged at 3-6 h, raised at 12-24 h (Moda-Sava RN et al. 2019, Science)",
                         "synaptic protein synthesis time constant"),
-    "spine_turnover_time_d": P(9.0, "d", "calibrated to data/calibration (durability); new spines persist up to ~2 weeks "
+    "spine_turnover_time_d": P(9, "d", "calibrated to data/calibration (durability); new spines persist up to ~2 weeks "
                                "(Phoumthipphavong V et al. 2016, eNeuro)", "return of spine density to the stress set-point"),
-    "synaptogenesis_rate_1_h": P(0.7701, "1/h", "calibrated to data/calibration",
+    "synaptogenesis_rate_1_h": P(0.836, "1/h", "calibrated to data/calibration",
                                  "spine formation per unit synaptic protein drive"),
-    "monoaminergic_synaptogenesis_rate_1_h": P(0.0018, "1/h", "calibrated to data/calibration",
+    "monoaminergic_synaptogenesis_rate_1_h": P(0.001765, "1/h", "calibrated to data/calibration",
                                                "spine formation per unit monoaminergic drive"),
 }
 

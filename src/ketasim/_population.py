@@ -49,16 +49,16 @@ POPULATION_PARAMETERS: dict[str, Parameter] = {
     "synapse_deficit_cv": P(0.20, "1", "assumed", "CV of the synapse deficit"),
     "plasticity_gain_sd_log": P(0.5, "1", _CAL, "SD of log plasticity gain among plasticity responders"),
     "plasticity_responder_fraction": P(
-        0.6042, "1", _CAL + "; a blunted BDNF path is common (BDNF Val66Met: Met carriers respond less to ketamine, "
+        0.5623, "1", _CAL + "; a blunted BDNF path is common (BDNF Val66Met: Met carriers respond less to ketamine, "
         "Laje G et al. 2012, Biol Psychiatry 72:e27)", "fraction of patients with an intact fast plasticity response"),
     "plasticity_nonresponder_gain": P(0.1, "1", "assumed: blunted, not absent", "plasticity gain of the others"),
-    "monoaminergic_median": P(0.5104, "1", _CAL, "median monoaminergic responsiveness in unselected MDD"),
-    "monoaminergic_sd_log": P(1.2455, "1", _CAL, "SD of log monoaminergic responsiveness"),
-    "placebo_sd_log": P(1.058, "1", _CAL, "SD of log placebo responsiveness"),
+    "monoaminergic_median": P(0.4229, "1", _CAL, "median monoaminergic responsiveness in unselected MDD"),
+    "monoaminergic_sd_log": P(1.155, "1", _CAL, "SD of log monoaminergic responsiveness"),
+    "placebo_sd_log": P(1.27, "1", _CAL, "SD of log placebo responsiveness"),
     "visit_noise_sd_madrs": P(3.0, "MADRS points", "assumed: MADRS test-retest / rater noise ~3 points", "visit noise SD"),
     "course_factor_sd_log": P(0.5, "1", "assumed: response to one monoaminergic course predicts the next only partly",
                               "SD of log drug-specific responsiveness in a screening course"),
-    "course_contact_fraction": P(0.2328, "1", _CAL + "; routine care has less contact than a trial, and TRD trials "
+    "course_contact_fraction": P(0.2673, "1", _CAL + "; routine care has less contact than a trial, and TRD trials "
                                  "still see large placebo responses (TRANSFORM-1/2 control arms)",
                                  "share of the trial-contact improvement present in a routine monoaminergic course"),
     "course_weeks": P(8.0, "wk", "adequate course: 8 weeks at an adequate dose (common TRD definitions)", "course length"),

@@ -25,6 +25,7 @@ from ._engine import STATUS_OK
 from ._outcomes import Z95, responders, wilson_interval
 from ._plot import HOURS_AXIS_MAX_H
 from ._trial import DISCLAIMER, ArmResult, TrialResult
+from ._trial_spec import TrialSpec
 
 #: files written by :func:`write_outputs`, in DIR
 OUTPUT_FILES = ("patients.parquet", "summary.json", "madrs.png", "response.png")
@@ -135,22 +136,73 @@ def format_trial(result: TrialResult) -> str:
 
 # ---- per-patient table -----------------------------------------------------------------------------
 
+def patient_rows(spec: TrialSpec, arm: str, part: dict[str, np.ndarray], first: int = 0) -> pd.DataFrame:
+    """Rows of patients.parquet for one arm's patients `part` (a solved chunk: index, status,
+    baseline, visits (V, n) and patient.<name> arrays), numbered from `first` within the arm."""
+    n = part["baseline"].size
+    columns: dict[str, Any] = {"arm": np.full(n, arm, dtype=object), "patient": np.arange(first, first + n, dtype=np.int64),
+                               "candidate_index": np.asarray(part["index"]).astype(np.int64),
+                               "status": np.asarray(part["status"]).astype(np.int64), "baseline_madrs": part["baseline"]}
+    columns.update({f"madrs_{key}": part["visits"][v] for v, key in enumerate(spec.endpoints.visit_keys)})
+    columns.update({f"param_{k.split('.', 1)[1]}": v for k, v in part.items() if k.startswith("patient.")})
+    table = pd.DataFrame(columns)
+    table["arm"] = table["arm"].astype(str)
+    return table
+
+
 def patients_frame(result: TrialResult) -> pd.DataFrame:
     """One row per patient: arm, patient (0..n-1), candidate_index, status, baseline_madrs (points),
     `madrs_<visit key>` (points) and the patient's parameters `param_<name>`."""
-    keys = result.spec.endpoints.visit_keys
     frames = []
     for name, arm in result.arms.items():
-        n = arm.baseline.size
-        columns: dict[str, Any] = {"arm": np.full(n, name, dtype=object), "patient": np.arange(n, dtype=np.int64),
-                                   "candidate_index": arm.candidate_index.astype(np.int64),
-                                   "status": arm.status.astype(np.int64), "baseline_madrs": arm.baseline}
-        columns.update({f"madrs_{key}": arm.visits[v] for v, key in enumerate(keys)})
-        columns.update({f"param_{p}": values for p, values in arm.patients.items()})
-        frames.append(pd.DataFrame(columns))
-    table = pd.concat(frames, ignore_index=True)
-    table["arm"] = table["arm"].astype(str)
-    return table
+        part = {"index": arm.candidate_index, "status": arm.status, "baseline": arm.baseline, "visits": arm.visits,
+                **{f"patient.{k}": v for k, v in arm.patients.items()}}
+        frames.append(patient_rows(result.spec, name, part))
+    return pd.concat(frames, ignore_index=True)
+
+
+class PatientsWriter:
+    """patients.parquet written chunk by chunk as a trial runs: one Parquet row group per solved chunk.
+
+    Use as a context manager and pass `write_chunk` to run_trial(on_chunk=...). Rows and columns
+    are those of `patients_frame` (so the file is the same as one written at the end), but no
+    more than one chunk is held in memory. The file is written under a temporary name and
+    renamed when the run completes; a failed run leaves no patients.parquet behind.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], spec: TrialSpec) -> None:
+        self.path = Path(path)
+        self.spec = spec
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.row_groups = 0
+        self.rows = 0
+        self._writer: Any = None
+        self._schema: Any = None
+
+    def __enter__(self) -> PatientsWriter:
+        return self
+
+    def write_chunk(self, arm_index: int, arm: str, part: dict[str, np.ndarray], first: int) -> None:
+        """Append one solved chunk of arm `arm` (its patients numbered from `first`) as a row group."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = patient_rows(self.spec, arm, part, first)
+        if self._writer is None:
+            self._schema = pa.Schema.from_pandas(rows, preserve_index=False)
+            self._writer = pq.ParquetWriter(self.partial, self._schema)
+        table = pa.Table.from_pandas(rows, schema=self._schema, preserve_index=False)
+        self._writer.write_table(table, row_group_size=max(len(rows), 1))
+        self.row_groups += 1
+        self.rows += len(rows)
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if kind is None and self._writer is not None:
+            os.replace(self.partial, self.path)
+        else:
+            self.partial.unlink(missing_ok=True)
 
 
 # ---- figures ---------------------------------------------------------------------------------------
@@ -235,12 +287,17 @@ def plot_response(result: TrialResult, path: str | os.PathLike[str]) -> Figure:
     return fig
 
 
-def write_outputs(result: TrialResult, out: str | os.PathLike[str], summary: str | None = None) -> list[Path]:
-    """Write OUTPUT_FILES into folder `out` (created if needed); `summary` is the JSON text (default trial_json)."""
+def write_outputs(result: TrialResult, out: str | os.PathLike[str], summary: str | None = None,
+                  patients_written: bool = False) -> list[Path]:
+    """Write OUTPUT_FILES into folder `out` (created if needed); `summary` is the JSON text (default trial_json).
+
+    patients_written: patients.parquet was already streamed there (PatientsWriter), so it is not rewritten.
+    """
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / name for name in OUTPUT_FILES]
-    patients_frame(result).to_parquet(paths[0], index=False)
+    if not patients_written:
+        patients_frame(result).to_parquet(paths[0], index=False)
     paths[1].write_text((trial_json(result) if summary is None else summary) + "\n")
     plot_madrs(result, paths[2])
     plot_response(result, paths[3])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _outcomes
 from ._disclaimer import DISCLAIMER
-from ._engine import ENGINES, STATUS_OK, SolverSettings
+from ._engine import ENGINES, STATUS_OK, Solution, SolverSettings
 from ._errors import KetasimInputError
 from ._model import IDX, ArmModel, initial_state, model_values
 from ._population import (
@@ -153,10 +153,16 @@ class ArmJob:
     settings: SolverSettings
     times: _Times
     keep_patients: bool = True
+    pad_to: int | None = None  # jax engine: pad smaller chunks to this many patients (one compiled shape per arm)
 
     @property
     def origin_h(self) -> float:
         return float(self.times.all_h[self.times.baseline])
+
+    def solve(self, model: ArmModel, times_h: np.ndarray, y0: np.ndarray) -> Solution:
+        """ENGINES[engine] on `model` with this job's settings (and padding, for the jax engine)."""
+        extra = {"pad_to": self.pad_to} if self.engine == "jax" and self.pad_to else {}
+        return ENGINES[self.engine](model, times_h, y0, self.settings, **extra)
 
 
 #: map(function, items) -> iterable of results in the same order (in-process, or a Dask client's)
@@ -220,7 +226,7 @@ def _run_in(job: ArmJob, background: Regimen, index: np.ndarray, patients: dict[
     if missing.any():
         todo = {k: v[missing] for k, v in patients.items()}
         run_in = ArmModel(background, todo, job.params, -RUN_IN_H, 0.0)
-        sol = ENGINES[job.engine](run_in, np.array([0.0]), initial_state(todo), job.settings)
+        sol = job.solve(run_in, np.array([0.0]), initial_state(todo))
         y0 = np.nan_to_num(sol.states[0])
         y0[:, IDX["session_expectancy"]] = 0.0
         madrs = np.nan_to_num(run_in.outputs(np.array([0.0]), sol.states)["madrs"][0])
@@ -253,7 +259,7 @@ def solve_chunk(job: ArmJob, index: np.ndarray) -> dict[str, np.ndarray]:
     background = _background_regimen(spec.population.background)
     regimen = arm.regimen if background is None else arm.regimen + background
     model = ArmModel(regimen, patients, job.params, 0.0, float(times.all_h[-1]) + 1e-6, initial_pk)
-    sol = ENGINES[job.engine](model, times.all_h, y0, job.settings)
+    sol = job.solve(model, times.all_h, y0)
     out = model.outputs(times.all_h, sol.states)
     noise = visit_noise(spec.seed, job.arm_index, index, times.all_h, job.pop["visit_noise_sd_madrs"])
     madrs = np.clip(out["madrs"] + noise, 0.0, 60.0)
@@ -315,22 +321,38 @@ def select_patients(job: ArmJob, n_patients: int, chunk_size: int, mapper: Mappe
     return np.concatenate(accepted), next_candidate
 
 
+#: on_chunk(arm index, arm name, solved chunk, number of its first patient in the arm), called in patient order
+ChunkSink = Callable[[int, str, dict[str, np.ndarray], int], None]
+
+
 def simulate_arm(spec: TrialSpec, arm_index: int, n_patients: int, *, engine: str = "fast",
                  params: dict[str, float] | None = None, pop: dict[str, float] | None = None,
                  settings: SolverSettings = SolverSettings(), chunk_size: int | None = None, with_course: bool = False,
                  progress: Callable[[int], None] | None = None, mapper: Mapper = _in_process,
-                 keep_patients: bool = True) -> ArmResult:
-    """Screen, simulate and reduce one arm; deterministic for (seed, arm, patient) whatever the chunking."""
+                 keep_patients: bool = True, on_chunk: ChunkSink | None = None) -> ArmResult:
+    """Screen, simulate and reduce one arm; deterministic for (seed, arm, patient) whatever the chunking.
+
+    on_chunk: called with every solved chunk as it arrives (to stream per-patient rows to a
+    file); the patients' parameters (`patient.<name>`) then go to it only and are not kept in
+    the ArmResult, so memory does not grow with them.
+    """
     arm = spec.arms[arm_index]
     origin = min((e.time_h for e in arm.regimen.events()), default=0.0)
     times = _output_times(spec, origin, with_course)
     job = ArmJob(spec, arm_index, engine, model_values() if params is None else params,
                  population_values() if pop is None else pop, settings, times, keep_patients)
     chunk_size = chunk_size or auto_chunk_size(spec, arm_index, times)
+    if engine == "jax":  # the last, smaller chunk (and run-ins) reuse the full chunks' compiled shape
+        job = replace(job, pad_to=chunk_size)
     accepted, screened = select_patients(job, n_patients, chunk_size, mapper)
     chunks = [accepted[i:i + chunk_size] for i in range(0, accepted.size, chunk_size)]
     collected = []
+    first = 0
     for part in mapper(partial(solve_chunk, job), chunks):
+        if on_chunk is not None:
+            on_chunk(arm_index, arm.name, part, first)
+            part = {k: v for k, v in part.items() if not k.startswith("patient.")}
+        first += int(part["index"].size)
         collected.append(part)
         if progress is not None:
             progress(int(part["index"].size))
@@ -372,8 +394,9 @@ def summarise_arm(spec: TrialSpec, arm: ArmResult, times: _Times) -> dict:
 def run_trial(spec: TrialSpec, *, engine: str = "fast", patients_per_arm: int | None = None,
               params: dict[str, float] | None = None, pop: dict[str, float] | None = None,
               settings: SolverSettings = SolverSettings(), chunk_size: int | None = None, with_course: bool = False,
-              show_progress: bool = True, mapper: Mapper = _in_process, keep_patients: bool = True) -> TrialResult:
-    """Run every arm of a trial file; progress on stderr."""
+              show_progress: bool = True, mapper: Mapper = _in_process, keep_patients: bool = True,
+              on_chunk: ChunkSink | None = None) -> TrialResult:
+    """Run every arm of a trial file; progress on stderr. on_chunk: see simulate_arm."""
     if engine not in ENGINES:
         raise KetasimInputError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
     n = spec.patients_per_arm if patients_per_arm is None else patients_per_arm
@@ -386,7 +409,7 @@ def run_trial(spec: TrialSpec, *, engine: str = "fast", patients_per_arm: int | 
             arms[arm.name] = simulate_arm(spec, i, n, engine=engine, params=params, pop=pop, settings=settings,
                                           chunk_size=chunk_size, with_course=with_course,
                                           progress=None if bar is None else bar.update, mapper=mapper,
-                                          keep_patients=keep_patients)
+                                          keep_patients=keep_patients, on_chunk=on_chunk)
     finally:
         if bar is not None:
             bar.close()
