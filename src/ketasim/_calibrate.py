@@ -1,7 +1,7 @@
 """Calibration: fit the few parameters the literature does not pin down to data/calibration only.
 
 Reproducible: fixed trial seeds (common random numbers), a fixed patient count per arm and a
-deterministic Nelder-Mead (scipy) from the uncalibrated defaults, in stages:
+deterministic Nelder-Mead (scipy) from the code defaults of the fitted parameters, in stages:
 
 - vitals: the four maximal rises are linear scales of their targets (closed form);
 - monoaminergic path and non-specific improvement: the two SSRI trials in unselected MDD;
@@ -11,8 +11,8 @@ deterministic Nelder-Mead (scipy) from the uncalibrated defaults, in stages:
 The loss follows the scoreboard: z = (simulated - published) / tolerance, and each target adds
 log(1 + (z / 0.75)^4) / 2. It is nearly flat well inside the tolerance, steep around its edge, and
 grows only logarithmically far outside it, so two targets that contradict each other cannot
-drag the rest away. Afterwards each fitted parameter
-is moved by +-10% to show which ones the targets actually pin down (local sensitivity).
+drag the rest away. Afterwards each fitted parameter is moved by +-10% to show which ones the
+targets actually pin down (local sensitivity).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class CalibrationReport:
         return {k: (self.before[k], v) for k, v in self.after.items() if not math.isclose(self.before[k], v)}
 
 
-#: |z| (misfit in tolerances) at which a target's loss is log(2): the fit aims inside the tolerance
+#: |z| (misfit in tolerances) at which a target's loss is log(2) / 2: the fit aims inside the tolerance
 LOSS_SCALE = 0.75
 
 
