@@ -1,0 +1,157 @@
+"""Forecasts from the posterior: MADRS bands without further doses and under each maintenance interval,
+relapse probabilities, the plan table and the next session's blood pressure.
+
+Definitions (times in h from the first dose; T_obs the last observation, T_end = T_obs + horizon):
+
+- Bands: quantiles of the score a rater would record (model MADRS + visit noise, clipped to
+  0-60) over resampled posterior draws, daily from T_obs to T_end.
+- Relapse: the model's MADRS (without rater noise) at or above `relapse_madrs` at a daily
+  assessment after T_obs. Without further sessions: P(relapse by week w) and the median time to
+  relapse (None when under half relapse within the horizon).
+- Plan with interval I: maintenance sessions at L + k I (k >= 1; L the last dose of the file)
+  that fall after T_obs and by T_end. Its relapse risk is the largest, over the stretches between
+  T_obs, the sessions and T_end, of P(relapse in that stretch, before the next session); a
+  session's own day counts before it (output at a dose time is the pre-dose value). The
+  recommended interval is the longest whose risk is at most `acceptable_risk`.
+- Next session's blood pressure: the model's peak SBP over the 4 h from the first maintenance
+  session's start (no reading noise); its mean and P(peak > 180 mmHg).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from .._regimen import Dose, Regimen
+from .patient_file import PatientRecord, Plan
+from .posterior import Posterior, full_regimen, infer, noise_sd
+from .result import QUANTILES, Forecast, interval_label
+from .simulator import noise, simulate_draws, take_state
+
+#: SBP above this during a session is a common stop rule (mmHg)
+SBP_STOP_MMHG = 180.0
+_VITALS_WINDOW_H = 4.0
+_VITALS_STEP_H = 5.0 / 60.0
+
+Progress = Callable[[str], None]
+
+
+def _bands(scores: np.ndarray) -> dict[str, np.ndarray]:
+    """Quantile columns madrs_pNN of scores (T, K)."""
+    return {f"madrs_p{round(q * 100):02d}": np.quantile(scores, q, axis=1) for q in QUANTILES}
+
+
+def _sessions(record: PatientRecord, plan: Plan, interval_h: float) -> list[float]:
+    last = record.doses.events(1e9)[-1].time_h
+    t_obs, t_end = record.last_observation_h, record.last_observation_h + plan.horizon_h
+    first = math.floor((t_obs - last) / interval_h + 1e-9) + 1
+    times = []
+    k = max(first, 1)
+    while last + k * interval_h <= t_end + 1e-9:
+        times.append(last + k * interval_h)
+        k += 1
+    return times
+
+
+def _with_sessions(base: Regimen, plan: Plan, sessions: list[float]) -> Regimen:
+    if not sessions or plan.maintenance is None:
+        return base
+    m = plan.maintenance
+    return base + Regimen.of(Dose(m.drug, m.route, m.amount, tuple(sessions), infusion_h=m.infusion_h))
+
+
+def _relapsed(true_madrs: np.ndarray, threshold: float) -> np.ndarray:
+    return true_madrs >= threshold - 1e-9
+
+
+def run_forecast(record: PatientRecord, plan: Plan, *, draws: int = 3000, seed: int = 0, forecast_draws: int = 1000,
+                 progress: Progress | None = None) -> Forecast:
+    """Posterior, forecasts, relapse and the plan table for one patient (see the module docstring)."""
+    posterior = infer(record, draws=draws, seed=seed, progress=progress)
+    idx = posterior.resample(forecast_draws, seed)
+    unique, inverse = np.unique(idx, return_inverse=True)
+    traits = {k: v[unique] for k, v in posterior.traits.items()}
+    start = take_state(posterior.state, unique)
+    t_obs = record.last_observation_h
+    days = t_obs + 24.0 * np.arange(0, math.floor(plan.horizon_h / 24.0 + 1e-9) + 1)
+    t_end = t_obs + plan.horizon_h
+    base = full_regimen(record)
+    sd = noise_sd("madrs")
+    scenarios: list[float | None] = [None, *plan.intervals_h]
+    results: dict[float | None, dict] = {}
+    for j, interval in enumerate(scenarios):
+        sessions = [] if interval is None else _sessions(record, plan, interval)
+        if progress is not None:
+            name = "no further sessions" if interval is None else f"every {interval_label(interval)}"
+            progress(f"forecast {j + 1}/{len(scenarios)}: {name}, {unique.size} draws")
+        vitals = sessions[0] + np.arange(0.0, _VITALS_WINDOW_H + 1e-9, _VITALS_STEP_H) if sessions else np.zeros(0)
+        grid = np.unique(np.round(np.concatenate([days, vitals[vitals <= t_end]]), 9))
+        grid = grid[grid >= posterior.split_h - 1e-9]
+        out, _ = simulate_draws(_with_sessions(base, plan, sessions), traits, grid, start=start)
+        at_days = np.searchsorted(grid, np.round(days, 9))
+        true = out["madrs"][at_days][:, inverse]  # (D, K)
+        observed = np.clip(true + noise(seed, "forecast", np.arange(idx.size), days, sd), 0.0, 60.0)
+        relapse = _relapsed(true, plan.relapse_madrs)
+        relapse[0] = False  # T_obs itself is observed, not forecast
+        entry: dict = {"sessions": sessions, "bands": _bands(observed), "relapse": relapse, "true": true}
+        if sessions:
+            at_v = np.searchsorted(grid, np.round(vitals[vitals <= t_end], 9))
+            peak = np.nanmax(out["sbp_mmhg"][at_v], axis=0)[inverse]
+            entry["sbp_peak"] = peak
+        results[interval] = entry
+    return _assemble(record, plan, posterior, days, results, draws, seed)
+
+
+def _stretch_risks(relapse: np.ndarray, days: np.ndarray, bounds: list[float]) -> list[float]:
+    """P(relapse within each stretch (b_j, b_j+1]) over draws; relapse (D, K)."""
+    risks = []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        inside = (days > lo + 1e-9) & (days <= hi + 1e-9)
+        risks.append(float(relapse[inside].any(axis=0).mean()) if inside.any() else 0.0)
+    return risks
+
+
+def _assemble(record: PatientRecord, plan: Plan, posterior: Posterior, days: np.ndarray, results: dict,
+              draws: int, seed: int) -> Forecast:
+    t_obs, t_end = record.last_observation_h, record.last_observation_h + plan.horizon_h
+    none = results[None]
+    forecast = pd.DataFrame({"time_h": days, **none["bands"]})
+    # relapse without further sessions
+    relapse = none["relapse"]
+    first = np.where(relapse.any(axis=0), np.argmax(relapse, axis=0), -1)
+    weeks = np.arange(1, math.floor(plan.horizon_h / 168.0 + 1e-9) + 1)
+    by_week = [float(relapse[days <= t_obs + 168.0 * w + 1e-9].any(axis=0).mean()) for w in weeks]
+    ever = float((first >= 0).mean())
+    median_h = None
+    if ever >= 0.5:
+        crossing = np.where(first >= 0, days[np.maximum(first, 0)], np.inf)
+        median_h = float(np.quantile(crossing, 0.5, method="inverted_cdf"))
+    relapse_table = pd.DataFrame({"week": weeks, "time_h": t_obs + 168.0 * weeks, "probability": by_week})
+    relapse_summary = {
+        "relapse_madrs": plan.relapse_madrs, "by_week": [{"week": int(w), "probability": p} for w, p in zip(weeks, by_week,
+                                                                                                          strict=True)],
+        "probability_within_horizon": ever, "median_time_h": median_h,
+        "median_days_after_last_observation": None if median_h is None else (median_h - t_obs) / 24.0,
+    }
+    rows, plan_bands = [], []
+    for interval in plan.intervals_h:
+        entry = results[interval]
+        stretches = _stretch_risks(entry["relapse"], days, [t_obs, *entry["sessions"], t_end])
+        peak = entry.get("sbp_peak")
+        rows.append({
+            "interval": interval_label(interval), "interval_h": interval, "sessions": len(entry["sessions"]),
+            "relapse_risk": max(stretches), "risk_before_each_session": stretches,
+            "next_session_h": entry["sessions"][0] if entry["sessions"] else None,
+            "sbp_peak_mean_mmhg": None if peak is None else float(np.mean(peak)),
+            "p_sbp_over_180": None if peak is None else float(np.mean(peak > SBP_STOP_MMHG)),
+        })
+        plan_bands.append(pd.DataFrame({"interval": interval_label(interval), "time_h": days, **entry["bands"]}))
+    table = pd.DataFrame(rows)
+    ok = table["relapse_risk"] <= plan.acceptable_risk + 1e-12
+    recommended = table.loc[ok, "interval_h"].max() if ok.any() else None
+    table["recommended"] = table["interval_h"] == recommended if recommended is not None else False
+    return Forecast.build(record, plan, posterior, forecast, pd.concat(plan_bands, ignore_index=True), relapse_table,
+                          relapse_summary, table, draws=draws, seed=seed)
