@@ -16,6 +16,7 @@ from ._simulate import simulate, simulate_result
 from ._trial import TrialResult, run_trial
 from ._trial_spec import TrialSpec, load_trial
 from ._validate import validate
+from .forecast import Forecast, forecast
 
 __version__ = "0.1.0"
 
@@ -26,6 +27,7 @@ __all__ = [
     "TYPICAL_PATIENTS",
     "Dose",
     "DrugSpec",
+    "Forecast",
     "KetasimInputError",
     "Parameter",
     "Patient",
@@ -34,6 +36,7 @@ __all__ = [
     "TrialResult",
     "TrialSpec",
     "dose",
+    "forecast",
     "load_trial",
     "preset",
     "read_nonmem_csv",

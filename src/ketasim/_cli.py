@@ -503,6 +503,20 @@ def _cmd_export_sbml(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+# ---- forecast (declared in ketasim.forecast.cli) ---------------------------------------------------
+
+def _add_forecast(subparsers: Subparsers) -> argparse.ArgumentParser:
+    from .forecast.cli import add_forecast
+
+    return add_forecast(subparsers)
+
+
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    from .forecast.cli import run_forecast_command
+
+    return run_forecast_command(args)
+
+
 #: (add, run) per subcommand, in the order `ketasim --help` lists them.
 COMMANDS: list[tuple[Callable[[Subparsers], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]] = [
     (_add_simulate, _cmd_simulate),
@@ -514,6 +528,7 @@ COMMANDS: list[tuple[Callable[[Subparsers], argparse.ArgumentParser], Callable[[
     (_add_drugs, _cmd_drugs),
     (_add_presets, _cmd_presets),
     (_add_parameters, _cmd_parameters),
+    (_add_forecast, _cmd_forecast),
 ]
 
 

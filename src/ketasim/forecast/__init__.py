@@ -1,0 +1,47 @@
+"""Individual forecasts and maintenance planning (`ketasim forecast`, `ketasim.forecast`).
+
+Research software; it informs, it does not prescribe.
+
+Modules, one job each: `patient_file` (the TOML / NONMEM-CSV patient file), `simulator` (the one
+adapter to ketasim's population, model and engine), `posterior` (adaptive importance sampling),
+`planner` (forecasts, relapse, plan table), `result` (the Forecast tables, JSON, figure), `cli`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .patient_file import PatientRecord, Plan, load_patient_file
+from .result import Forecast
+
+#: simulated draws of the posterior (over 3 adaptive rounds) and resampled draws of the forecasts
+DEFAULT_DRAWS = 3000
+FORECAST_DRAWS = 1000
+
+
+def forecast(patient: str | os.PathLike[str] | PatientRecord, plan: Plan | Mapping[str, Any] | None = None, *,
+             draws: int = DEFAULT_DRAWS, seed: int = 0, progress: Callable[[str], None] | None = None) -> Forecast:
+    """Forecast one patient: `patient` is a patient file (TOML) or a PatientRecord; `plan` replaces its [plan].
+
+    `plan` may be a Plan or a [plan]-style dict ({"horizon": "8 wk", "acceptable_risk": 0.1, ...}).
+    `draws` simulated posterior draws (>= 300), `seed` for every random number. Returns a Forecast
+    whose tables are pandas DataFrames. Research software; it informs, it does not prescribe.
+    """
+    from .patient_file import parse_plan
+    from .planner import run_forecast
+
+    if isinstance(patient, PatientRecord):
+        record = patient
+        chosen = plan if isinstance(plan, Plan) else parse_plan(plan or {}, record.source, record)
+    else:
+        record, chosen = load_patient_file(patient, plan)
+    if draws < 300:
+        from .._errors import KetasimInputError
+
+        raise KetasimInputError(f"draws: expected at least 300, got {draws}")
+    return run_forecast(record, chosen, draws=draws, seed=seed, progress=progress)
+
+
+__all__ = ["Forecast", "PatientRecord", "Plan", "forecast", "load_patient_file"]

@@ -19,6 +19,7 @@ Definitions (times in h from the first dose; T_obs the last observation, T_end =
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -108,7 +109,7 @@ def run_forecast(record: PatientRecord, plan: Plan, *, draws: int = 3000, seed: 
 def _stretch_risks(relapse: np.ndarray, days: np.ndarray, bounds: list[float]) -> list[float]:
     """P(relapse within each stretch (b_j, b_j+1]) over draws; relapse (D, K)."""
     risks = []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+    for lo, hi in itertools.pairwise(bounds):
         inside = (days > lo + 1e-9) & (days <= hi + 1e-9)
         risks.append(float(relapse[inside].any(axis=0).mean()) if inside.any() else 0.0)
     return risks
