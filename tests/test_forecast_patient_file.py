@@ -1,4 +1,4 @@
-"""Patient files for `ketasim forecast`: the issue's form parses; bad files end with exit 2, a message naming the place, nothing written."""
+"""Patient files for `ketasim forecast`: the issue's form parses; bad files exit 2 naming the place, nothing written."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The forecast's adapter: its prior is the population's, its simulations continue seamlessly, the likelihood is the visit noise."""
+"""The forecast's adapter: the population's prior, seamless continuation, the visit-noise likelihood."""
 
 from __future__ import annotations
 

@@ -115,6 +115,14 @@ def _stretch_risks(relapse: np.ndarray, days: np.ndarray, bounds: list[float]) -
     return risks
 
 
+def recommend(table: pd.DataFrame, acceptable_risk: float) -> pd.Series:
+    """True for the longest interval whose relapse risk is at most `acceptable_risk` (all False if none)."""
+    ok = table["relapse_risk"] <= acceptable_risk + 1e-12
+    if not ok.any():
+        return pd.Series(False, index=table.index)
+    return table["interval_h"] == table.loc[ok, "interval_h"].max()
+
+
 def _assemble(record: PatientRecord, plan: Plan, posterior: Posterior, days: np.ndarray, results: dict,
               draws: int, seed: int) -> Forecast:
     t_obs, t_end = record.last_observation_h, record.last_observation_h + plan.horizon_h
@@ -151,8 +159,6 @@ def _assemble(record: PatientRecord, plan: Plan, posterior: Posterior, days: np.
         })
         plan_bands.append(pd.DataFrame({"interval": interval_label(interval), "time_h": days, **entry["bands"]}))
     table = pd.DataFrame(rows)
-    ok = table["relapse_risk"] <= plan.acceptable_risk + 1e-12
-    recommended = table.loc[ok, "interval_h"].max() if ok.any() else None
-    table["recommended"] = table["interval_h"] == recommended if recommended is not None else False
+    table["recommended"] = recommend(table, plan.acceptable_risk)
     return Forecast.build(record, plan, posterior, forecast, pd.concat(plan_bands, ignore_index=True), relapse_table,
                           relapse_summary, table, draws=draws, seed=seed)
