@@ -30,7 +30,7 @@ from .._regimen import Dose, Regimen
 from .patient_file import PatientRecord, Plan
 from .posterior import Posterior, full_regimen, infer, noise_sd
 from .result import QUANTILES, Forecast, interval_label
-from .simulator import noise, simulate_draws, take_state
+from .simulator import SimState, noise, simulate_draws, take_state
 
 #: SBP above this during a session is a common stop rule (mmHg)
 SBP_STOP_MMHG = 180.0
@@ -68,6 +68,26 @@ def _relapsed(true_madrs: np.ndarray, threshold: float) -> np.ndarray:
     return true_madrs >= threshold - 1e-9
 
 
+def _no_session_course(regimen: Regimen, traits: dict[str, np.ndarray], start: SimState, days: np.ndarray,
+                       cuts: list[float], t_end: float) -> tuple[np.ndarray, dict[float, SimState]]:
+    """Model MADRS (D, U) at `days` without further sessions, and the states at the times `cuts`.
+
+    Solved piece by piece between the cuts (a continuation equals one run), so that each plan can
+    start from its first session instead of re-solving the common stretch before it.
+    """
+    madrs = np.full((days.size, traits["weight_kg"].size), np.nan)
+    states: dict[float, SimState] = {}
+    state = start
+    bounds = [start.time_h, *sorted(c for c in set(cuts) if start.time_h < c < t_end), t_end]
+    for lo, hi in itertools.pairwise(bounds):
+        inside = (days >= lo - 1e-9) & (days <= hi + 1e-9)
+        times = np.unique(np.round(np.concatenate([days[inside], [hi]]), 9))
+        out, state = simulate_draws(regimen, traits, times, start=state, end_h=hi)
+        madrs[inside] = out["madrs"][np.searchsorted(times, np.round(days[inside], 9))]
+        states[hi] = state
+    return madrs, states
+
+
 def run_forecast(record: PatientRecord, plan: Plan, *, draws: int = 3000, seed: int = 0, forecast_draws: int = 1000,
                  progress: Progress | None = None) -> Forecast:
     """Posterior, forecasts, relapse and the plan table for one patient (see the module docstring)."""
@@ -80,28 +100,37 @@ def run_forecast(record: PatientRecord, plan: Plan, *, draws: int = 3000, seed: 
     days = t_obs + 24.0 * np.arange(0, math.floor(plan.horizon_h / 24.0 + 1e-9) + 1)
     t_end = t_obs + plan.horizon_h
     base = full_regimen(record)
-    sd = noise_sd("madrs")
+    noisy = noise(seed, "forecast", np.arange(idx.size), days, noise_sd("madrs"))
+    sessions = {interval: _sessions(record, plan, interval) for interval in plan.intervals_h}
     scenarios: list[float | None] = [None, *plan.intervals_h]
     results: dict[float | None, dict] = {}
+    course: np.ndarray | None = None
+    states: dict[float, SimState] = {}
     for j, interval in enumerate(scenarios):
-        sessions = [] if interval is None else _sessions(record, plan, interval)
         if progress is not None:
             name = "no further sessions" if interval is None else f"every {interval_label(interval)}"
             progress(f"forecast {j + 1}/{len(scenarios)}: {name}, {unique.size} draws")
-        vitals = sessions[0] + np.arange(0.0, _VITALS_WINDOW_H + 1e-9, _VITALS_STEP_H) if sessions else np.zeros(0)
-        grid = np.unique(np.round(np.concatenate([days, vitals[vitals <= t_end]]), 9))
-        grid = grid[grid >= posterior.split_h - 1e-9]
-        out, _ = simulate_draws(_with_sessions(base, plan, sessions), traits, grid, start=start)
-        at_days = np.searchsorted(grid, np.round(days, 9))
-        true = out["madrs"][at_days][:, inverse]  # (D, K)
-        observed = np.clip(true + noise(seed, "forecast", np.arange(idx.size), days, sd), 0.0, 60.0)
+        entry: dict = {"sessions": [] if interval is None else sessions[interval]}
+        if interval is None:
+            course, states = _no_session_course(base, traits, start, days, [s[0] for s in sessions.values() if s], t_end)
+            true_u = course
+        elif not entry["sessions"]:
+            true_u = course
+        else:
+            first = entry["sessions"][0]
+            vitals = first + np.arange(0.0, _VITALS_WINDOW_H + 1e-9, _VITALS_STEP_H)
+            vitals = vitals[vitals <= t_end + 1e-9]
+            later = days >= first - 1e-9
+            grid = np.unique(np.round(np.concatenate([days[later], vitals, [t_end]]), 9))
+            out, _ = simulate_draws(_with_sessions(base, plan, entry["sessions"]), traits, grid, start=states[first])
+            true_u = course.copy()
+            true_u[later] = out["madrs"][np.searchsorted(grid, np.round(days[later], 9))]
+            peak = np.nanmax(out["sbp_mmhg"][np.searchsorted(grid, np.round(vitals, 9))], axis=0)
+            entry["sbp_peak"] = peak[inverse]
+        true = true_u[:, inverse]  # (D, K): resampled copies
         relapse = _relapsed(true, plan.relapse_madrs)
         relapse[0] = False  # T_obs itself is observed, not forecast
-        entry: dict = {"sessions": sessions, "bands": _bands(observed), "relapse": relapse, "true": true}
-        if sessions:
-            at_v = np.searchsorted(grid, np.round(vitals[vitals <= t_end], 9))
-            peak = np.nanmax(out["sbp_mmhg"][at_v], axis=0)[inverse]
-            entry["sbp_peak"] = peak
+        entry.update(bands=_bands(np.clip(true + noisy, 0.0, 60.0)), relapse=relapse)
         results[interval] = entry
     return _assemble(record, plan, posterior, days, results, draws, seed)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -66,22 +67,28 @@ def noise_sd(measure: str) -> float:
     return visit_noise_sd() if measure == "madrs" else OBSERVATION_NOISE[measure].value
 
 
+@partial(jax.jit, static_argnames=("censored",))
+def _censored_normal_log_lik(mu: jax.Array, y: jax.Array, sd: float, lo: float, hi: float, censored: bool) -> jax.Array:
+    """sum over rows of log p(y | mu): N(mu, sd) density, or its tail mass at a bound when `censored`."""
+    density = dist.Normal(mu, sd).log_prob(y[:, None])
+    if censored:
+        below = jnorm.logcdf((lo - mu) / sd)
+        above = jnorm.logcdf((mu - hi) / sd)
+        density = jnp.where(y[:, None] <= lo, below, jnp.where(y[:, None] >= hi, above, density))
+    return jnp.sum(density, axis=0)
+
+
 def log_likelihood(predicted: np.ndarray, observed: np.ndarray, measure: str) -> np.ndarray:
     """log p(observed | predicted) summed over observations: predicted (K, N), observed (K,); returns (N,).
 
-    Observed = clip(model + N(0, sd), lo, hi) for the measure's range: a value at a bound is censored.
+    Observed = clip(model + N(0, sd), lo, hi) for MADRS and CADSS (a value at a bound is censored);
+    SBP is not clipped.
     """
-    sd = noise_sd(measure)
     lo, hi = MEASURES[measure]
     with jax.enable_x64(True):
-        mu = jnp.asarray(predicted, dtype=jnp.float64)
-        y = jnp.asarray(observed, dtype=jnp.float64)[:, None]
-        density = dist.Normal(mu, sd).log_prob(y)
-        below = jnorm.logcdf((lo - mu) / sd)
-        above = jnorm.logcdf((mu - hi) / sd)
-        clipped = measure != "sbp"
-        lp = jnp.where(clipped & (y <= lo), below, jnp.where(clipped & (y >= hi), above, density))
-        total = np.asarray(jnp.sum(lp, axis=0))
+        total = np.asarray(_censored_normal_log_lik(jnp.asarray(predicted, dtype=jnp.float64),
+                                                    jnp.asarray(observed, dtype=jnp.float64), noise_sd(measure),
+                                                    lo, hi, measure != "sbp"))
     return np.where(np.isfinite(total), total, -np.inf)
 
 
