@@ -1,6 +1,6 @@
 """Wall time of `ketasim forecast` for one patient with four observations (issue 13: under 60 s on 2 cores).
 
-A benchmark, not a test: `python benchmarks/forecast.py [--draws 3000] [--repeat 1]`. The patient is
+A benchmark, not a test: `python benchmarks/forecast.py [--draws 4000] [--repeat 1]`. The patient is
 the issue's example (TRD, escitalopram background, six ketamine infusions) with a fourth MADRS
 observation at day 4; the plan has four candidate intervals over an 8-week horizon. Prints the
 time of the posterior and of the whole forecast, and the posterior's ESS.
@@ -36,7 +36,7 @@ intervals = ["1 wk", "2 wk", "3 wk", "4 wk"]
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--draws", type=int, default=3000)
+    parser.add_argument("--draws", type=int, default=4000)
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args(argv)
     start = time.perf_counter()

@@ -145,7 +145,7 @@ def test_more_observations_help(bank: Bank, truths) -> None:
 
 @pytest.mark.slow
 def test_adaptive_sampler_agrees_with_the_reference_posterior(bank: Bank, truths) -> None:
-    """`posterior.infer` (1,500 draws, adaptive) gives the posterior of the 20,000-draw reference: at the
+    """`posterior.infer` (4,000 draws, adaptive) gives the posterior of the 20,000-draw reference: at the
     reference's 5/25/50/75/95% quantiles of model MADRS at 21 d, the adaptive posterior's CDF is within
     0.08 of them (a CDF distance: quantiles of these often bimodal posteriors are themselves noisy),
     and the posterior mean log plasticity gain is within 0.25."""
@@ -155,7 +155,7 @@ def test_adaptive_sampler_agrees_with_the_reference_posterior(bank: Bank, truths
         y = observed[:, p]
         record = PatientRecord("synthetic", COVARIATES, COURSES, None, REGIMEN,
                                tuple(Observation(24.0 * d, "madrs", float(y[_row(d)])) for d in OBS_DAYS[4]))
-        post = infer(record, draws=1500, seed=p)
+        post = infer(record, draws=4000, seed=p)
         out, _ = sim.simulate_draws(REGIMEN, post.traits, 24.0 * np.array([7.0, 21.0]), start=post.state)
         w = _weights(bank, y, OBS_DAYS[4])
         reference = weighted_quantiles(bank.madrs[_row(21.0)], w, tuple(qs))

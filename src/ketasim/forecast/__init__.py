@@ -16,8 +16,8 @@ from typing import Any
 from .patient_file import PatientRecord, Plan, load_patient_file
 from .result import Forecast
 
-#: simulated draws of the posterior (over 3 adaptive rounds) and resampled draws of the forecasts
-DEFAULT_DRAWS = 3000
+#: simulated draws of the posterior (over 4 adaptive rounds) and resampled draws of the forecasts
+DEFAULT_DRAWS = 4000
 FORECAST_DRAWS = 1000
 
 

@@ -22,7 +22,7 @@ def add_forecast(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("patient", metavar="PATIENT.toml", help="patient file ([patient] and optional [plan]; see README)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--out", metavar="DIR", help="write tables (CSV), forecast.json and forecast.png into DIR")
-    p.add_argument("--draws", type=int, default=3000, metavar="N", help="simulated posterior draws (default 3000, >= 300)")
+    p.add_argument("--draws", type=int, default=4000, metavar="N", help="simulated posterior draws (default 4000, >= 300)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     return p
 

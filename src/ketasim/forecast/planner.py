@@ -88,7 +88,7 @@ def _no_session_course(regimen: Regimen, traits: dict[str, np.ndarray], start: S
     return madrs, states
 
 
-def run_forecast(record: PatientRecord, plan: Plan, *, draws: int = 3000, seed: int = 0, forecast_draws: int = 1000,
+def run_forecast(record: PatientRecord, plan: Plan, *, draws: int = 4000, seed: int = 0, forecast_draws: int = 1000,
                  progress: Progress | None = None) -> Forecast:
     """Posterior, forecasts, relapse and the plan table for one patient (see the module docstring)."""
     posterior = infer(record, draws=draws, seed=seed, progress=progress)

@@ -9,8 +9,14 @@ Graph Stat 13:907) in the prior's latent space z ~ N(0, I) (`simulator.LATENT_NA
   clipped to 0-60 (a score at 0 or 60 is censored); SBP and CADSS likewise with the noise below.
   Densities come from NumPyro (`numpyro.distributions.Normal`, float64).
 - Round 0 draws from the prior; each later round from a defensive mixture: 10% the prior, 90% a
-  Gaussian fitted to the weighted draws so far (its covariance shrunk toward the prior's identity
-  by d / (ESS + d), d latent dimensions, plus 0.02 I, so directions few draws inform stay wide). All
+  two-part fit to the weighted draws so far. The plasticity-responder coordinate acts only through
+  a threshold, and responders and blunted patients explain the same scores with very different
+  gains, so each side gets its own part (probability: its posterior mass, at least 5%): a
+  Gaussian over the other coordinates (covariance shrunk toward the prior's identity by
+  d / (ESS + d), plus 0.02 I, so directions few draws inform stay wide) times the prior
+  truncated to that side of the threshold. The fit uses the weights tempered (w^beta, the
+  largest beta <= 1 whose ESS is at least 100), so that a first round with few informative draws
+  still yields a proposal that covers the posterior. All
   draws are weighted together with the balance heuristic (deterministic mixture: Owen A & Zhou Y
   2000, J Am Stat Assoc 95:135): w = target / sum_r (n_r / n) q_r, which keeps weights bounded.
 - The mechanistic model is simulated in numpy (vectorised over draws, fast engine); it has no
@@ -31,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.stats import norm as jnorm
 from numpyro import distributions as dist
-from scipy.special import logsumexp
+from scipy.special import logsumexp, ndtr, ndtri
 from scipy.stats import genpareto
 
 from .._parameters import Parameter
@@ -41,6 +47,7 @@ from .simulator import (
     SimState,
     initial_states,
     log_screening_factor,
+    responder_split,
     simulate_draws,
     traits_from_latent,
     visit_noise_sd,
@@ -58,6 +65,8 @@ MODEL_OUTPUT: dict[str, str] = {"madrs": "madrs", "sbp": "sbp_mmhg", "cadss": "c
 _DEFENSIVE = 0.1
 _INFLATE = 1.0  # extra widening of the fitted covariance (none: the shrinkage widens enough)
 _JITTER = 0.02
+_FIT_ESS = 100.0  # proposals are fitted to weights tempered to at least this ESS
+_MIN_SIDE = 0.05  # each responder side keeps at least this share of the fitted part
 
 Progress = Callable[[str], None]
 
@@ -175,13 +184,97 @@ def _gaussian_logpdf(z: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.nda
     return -0.5 * np.sum(sol**2, axis=0) - np.sum(np.log(np.diag(chol))) - 0.5 * z.shape[1] * np.log(2 * np.pi)
 
 
-def _log_q(z: np.ndarray, component: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
-    """log density of one round's proposal at z."""
+@dataclass(frozen=True)
+class _Part:
+    """One component of a round's proposal: responders (z_j below the split) or not, with probability
+    `prob`; the other coordinates ~ N(mean, cov), z_j ~ N(0, 1) truncated to the component's side."""
+
+    prob: float
+    responder: bool
+    mean: np.ndarray
+    cov: np.ndarray
+
+
+def _side_mass(responder: bool, split: float) -> float:
+    return float(ndtr(split)) if responder else float(ndtr(-split))
+
+
+def _log_q(z: np.ndarray, parts: list[_Part] | None) -> np.ndarray:
+    """log density of one round's proposal at z: the prior (round 0), or 10% prior + 90% the parts."""
     d = z.shape[1]
     prior = _gaussian_logpdf(z, np.zeros(d), np.eye(d))
-    if component is None:
+    if parts is None:
         return prior
-    return np.logaddexp(np.log(_DEFENSIVE) + prior, np.log1p(-_DEFENSIVE) + _gaussian_logpdf(z, *component))
+    j, split = responder_split()
+    rest = np.delete(z, j, axis=1)
+    side = z[:, j] < split
+    terms = []
+    for part in parts:
+        inside = side == part.responder
+        log_zj = np.where(inside, -0.5 * z[:, j] ** 2 - 0.5 * np.log(2 * np.pi) - np.log(_side_mass(part.responder, split)),
+                          -np.inf)
+        terms.append(np.log(part.prob) + _gaussian_logpdf(rest, part.mean, part.cov) + log_zj)
+    return np.logaddexp(np.log(_DEFENSIVE) + prior, np.log1p(-_DEFENSIVE) + logsumexp(np.stack(terms), axis=0))
+
+
+def _fit_parts(z: np.ndarray, w: np.ndarray) -> list[_Part]:
+    """Responders and non-responders each get a Gaussian fitted to their weighted draws (the responder
+    coordinate acts only through its threshold, so the two posteriors differ in shape, e.g. in the gain)."""
+    j, split = responder_split()
+    rest = np.delete(z, j, axis=1)
+    d = rest.shape[1]
+    side = z[:, j] < split
+    parts = []
+    for responder in (True, False):
+        ws = np.where(side == responder, w, 0.0)
+        mass = float(ws.sum())
+        prob = float(np.clip(mass, _MIN_SIDE, 1.0 - _MIN_SIDE))
+        if mass <= 0.0:
+            parts.append(_Part(prob, responder, np.zeros(d), np.eye(d)))
+            continue
+        ws = ws / mass
+        mean = ws @ rest
+        cov = (rest - mean).T @ ((rest - mean) * ws[:, None])
+        ess = kish_ess(ws)
+        shrunk = (ess * cov + d * np.eye(d)) / (ess + d)  # toward the prior where few draws inform the fit
+        parts.append(_Part(prob, responder, mean, _INFLATE * shrunk + _JITTER * np.eye(d)))
+    total = sum(p.prob for p in parts)
+    return [_Part(p.prob / total, p.responder, p.mean, p.cov) for p in parts]
+
+
+def _sample_parts(rng: np.random.Generator, parts: list[_Part], size: int, d: int) -> np.ndarray:
+    """Draws from 10% prior + 90% the parts."""
+    j, split = responder_split()
+    z = rng.standard_normal((size, d))
+    from_parts = rng.random(size) >= _DEFENSIVE
+    which = rng.choice(len(parts), size=size, p=[p.prob for p in parts])
+    for k, part in enumerate(parts):
+        rows = np.nonzero(from_parts & (which == k))[0]
+        if not rows.size:
+            continue
+        rest = rng.multivariate_normal(part.mean, part.cov, size=rows.size, method="cholesky")
+        u = rng.random(rows.size) * _side_mass(part.responder, split)
+        zj = ndtri(u) if part.responder else ndtri(ndtr(split) + u)
+        z[rows] = np.insert(rest, j, zj, axis=1)
+    return z
+
+
+def _tempered(log_w: np.ndarray, target: float) -> np.ndarray:
+    """Normalised weights w^beta with the largest beta in (0, 1] whose ESS reaches `target` (beta = 1 if
+    the weights already do): a proposal fitted to them covers the posterior instead of a few lucky draws."""
+    finite = np.where(np.isfinite(log_w), log_w - np.max(log_w), -np.inf)
+
+    def weights(beta: float) -> np.ndarray:
+        w = np.exp(beta * finite)
+        return w / w.sum()
+
+    if kish_ess(weights(1.0)) >= target:
+        return weights(1.0)
+    lo, hi = 0.0, 1.0
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if kish_ess(weights(mid)) >= target else (lo, mid)
+    return weights(lo)
 
 
 def kish_ess(weights: np.ndarray) -> float:
@@ -204,15 +297,21 @@ def pareto_khat(log_weights: np.ndarray) -> float:
     return float(k)
 
 
-def infer(record: PatientRecord, draws: int = 3000, rounds: int = 3, seed: int = 0,
+def infer(record: PatientRecord, draws: int = 4000, rounds: int | None = None, seed: int = 0,
           progress: Progress | None = None) -> Posterior:
-    """Adaptive importance sampling with `draws` simulated draws over `rounds` rounds (see module docstring)."""
+    """Adaptive importance sampling with `draws` simulated draws over `rounds` rounds (see module docstring).
+
+    Default rounds: one per 1,000 draws, between 2 and 4 (rounds of about 1,000 draws leave the
+    first round enough informative draws to fit the next proposal).
+    """
+    if rounds is None:
+        rounds = min(4, max(2, draws // 1000))
     if draws < 100 * rounds:
         raise ValueError(f"draws must be at least {100 * rounds}, got {draws}")
     rng = np.random.default_rng(seed)
     d = len(LATENT_NAMES)
     sizes = [draws // rounds + (1 if r < draws % rounds else 0) for r in range(rounds)]
-    components: list[tuple[np.ndarray, np.ndarray] | None] = []
+    components: list[list[_Part] | None] = []
     evaluations: list[Evaluation] = []
     round_ess: list[float] = []
     log_w = np.zeros(0)
@@ -221,17 +320,9 @@ def infer(record: PatientRecord, draws: int = 3000, rounds: int = 3, seed: int =
             component = None
             z = rng.standard_normal((size, d))
         else:
-            w = np.exp(log_w - log_w.max())
-            w /= w.sum()
-            z_all = np.concatenate([e.z for e in evaluations])
-            mean = w @ z_all
-            cov = (z_all - mean).T @ ((z_all - mean) * w[:, None])
-            ess = kish_ess(w)
-            shrunk = (ess * cov + d * np.eye(d)) / (ess + d)  # toward the prior where few draws inform the fit
-            component = (mean, _INFLATE * shrunk + _JITTER * np.eye(d))
-            from_prior = rng.random(size) < _DEFENSIVE
-            z = rng.multivariate_normal(mean, component[1], size=size, method="cholesky")
-            z[from_prior] = rng.standard_normal((int(from_prior.sum()), d))
+            w = _tempered(log_w, _FIT_ESS)
+            component = _fit_parts(np.concatenate([e.z for e in evaluations]), w)
+            z = _sample_parts(rng, component, size, d)
         if progress is not None:
             progress(f"posterior: round {r + 1}/{rounds}, simulating {size} draws")
         components.append(component)

@@ -84,6 +84,12 @@ def visit_noise_sd() -> float:
     return float(population_values()["visit_noise_sd_madrs"])
 
 
+def responder_split() -> tuple[int, float]:
+    """The latent coordinate that only acts through a threshold, and the threshold: the plasticity
+    responder coordinate (index in LATENT_NAMES) is a responder below ndtri(responder fraction)."""
+    return LATENT_NAMES.index("plasticity_responder"), float(ndtri(population_values()["plasticity_responder_fraction"]))
+
+
 def traits_from_latent(z: np.ndarray, covariates: Covariates) -> dict[str, np.ndarray]:
     """Patient traits (dict of (N,) arrays) from latent draws z (N, len(LATENT_NAMES))."""
     pop = population_values()
