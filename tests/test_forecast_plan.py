@@ -116,7 +116,7 @@ def test_cli_json_contract_and_out_files(tmp_path: Path) -> None:
     assert set(data["forecast"][0]) == {"time_h", "madrs_p05", "madrs_p25", "madrs_p50", "madrs_p75", "madrs_p95"}
     assert len(data["forecast"]) == 15
     assert {"interval", "sessions", "relapse_risk", "recommended"} <= set(data["plan"][0])
-    assert "posterior: round 1/3" in err.getvalue()
+    assert "posterior: round 1/" in err.getvalue()
     written = {p.name for p in (tmp_path / "o").iterdir()}
     assert {"forecast.csv", "plan.csv", "relapse.csv", "posterior.csv", "forecast.json", "forecast.png"} <= written
     assert "does not prescribe" in (tmp_path / "o" / "plan.csv").read_text().splitlines()[0]
