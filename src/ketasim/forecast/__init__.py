@@ -29,8 +29,13 @@ def forecast(patient: str | os.PathLike[str] | PatientRecord, plan: Plan | Mappi
     `draws` simulated posterior draws (>= 300), `seed` for every random number. Returns a Forecast
     whose tables are pandas DataFrames. Research software; it informs, it does not prescribe.
     """
+    from .._errors import KetasimInputError
     from .patient_file import parse_plan
-    from .planner import run_forecast
+
+    try:
+        from .planner import run_forecast
+    except ImportError as err:  # jax / numpyro are in requirements.lock and the [forecast] extra
+        raise KetasimInputError(f"forecast needs jax and numpyro ({err}); pip install 'ketasim[forecast]'") from None
 
     if isinstance(patient, PatientRecord):
         record = patient
@@ -38,8 +43,6 @@ def forecast(patient: str | os.PathLike[str] | PatientRecord, plan: Plan | Mappi
     else:
         record, chosen = load_patient_file(patient, plan)
     if draws < 300:
-        from .._errors import KetasimInputError
-
         raise KetasimInputError(f"draws: expected at least 300, got {draws}")
     return run_forecast(record, chosen, draws=draws, seed=seed, progress=progress)
 
