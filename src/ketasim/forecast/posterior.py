@@ -8,15 +8,15 @@ Graph Stat 13:907) in the prior's latent space z ~ N(0, I) (`simulator.LATENT_NA
   visit noise: an observed MADRS is the model's MADRS plus N(0, visit_noise_sd_madrs) noise,
   clipped to 0-60 (a score at 0 or 60 is censored); SBP and CADSS likewise with the noise below.
   Densities come from NumPyro (`numpyro.distributions.Normal`, float64).
-- Round 0 draws from the prior; each later round from a defensive mixture: 10% the prior, 90% a
-  two-part fit to the weighted draws so far. The plasticity-responder coordinate acts only through
-  a threshold, and responders and blunted patients explain the same scores with very different
-  gains, so each side gets its own part (probability: its posterior mass, at least 5%): a
-  Gaussian over the other coordinates (covariance shrunk toward the prior's identity by
-  d / (ESS + d), plus 0.02 I, so directions few draws inform stay wide) times the prior
-  truncated to that side of the threshold. The fit uses the weights tempered (w^beta, the
-  largest beta <= 1 whose ESS is at least 100), so that a first round with few informative draws
-  still yields a proposal that covers the posterior. All
+- Rounds of about 1,000 draws (2 to 4). Round 0 draws from the prior; each later round from a
+  defensive mixture: 10% the prior, 90% a two-part fit to the weighted draws so far. The
+  plasticity-responder coordinate acts only through a threshold, and responders and blunted
+  patients explain the same scores with very different gains, so each side gets its own part
+  (probability: its posterior mass, at least 5%): a Gaussian over the other coordinates
+  (covariance shrunk toward the prior's identity by d / (ESS + d), plus 0.02 I, so directions
+  few draws inform stay wide) times the prior truncated to that side of the threshold. The fit
+  uses the weights tempered (w^beta, the largest beta <= 1 whose ESS is at least 100), so that a
+  first round with few informative draws still yields a proposal that covers the posterior. All
   draws are weighted together with the balance heuristic (deterministic mixture: Owen A & Zhou Y
   2000, J Am Stat Assoc 95:135): w = target / sum_r (n_r / n) q_r, which keeps weights bounded.
 - The mechanistic model is simulated in numpy (vectorised over draws, fast engine); it has no
