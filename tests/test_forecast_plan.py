@@ -120,3 +120,16 @@ def test_cli_json_contract_and_out_files(tmp_path: Path) -> None:
     written = {p.name for p in (tmp_path / "o").iterdir()}
     assert {"forecast.csv", "plan.csv", "relapse.csv", "posterior.csv", "forecast.json", "forecast.png"} <= written
     assert "does not prescribe" in (tmp_path / "o" / "plan.csv").read_text().splitlines()[0]
+
+
+def test_sessions_follow_the_last_dose_after_the_last_observation() -> None:
+    from ketasim.forecast.patient_file import Plan
+    from ketasim.forecast.planner import _sessions
+
+    doses = ks.Regimen.of(ks.dose("ketamine", "iv", "0.5 mg/kg", infusion="40 min", at=["0 d", "2 d", "11 d"]))
+    record = PatientRecord("x", sim.Covariates(70.0), 0, None, doses, (Observation(168.0, "madrs", 20.0),))
+    plan = Plan(horizon_h=8 * 168.0)  # T_obs 7 d, T_end 63 d
+    assert _sessions(record, plan, 168.0) == [24.0 * d for d in (18, 25, 32, 39, 46, 53, 60)]
+    assert _sessions(record, plan, 4 * 168.0) == [24.0 * 39]
+    late = PatientRecord("x", sim.Covariates(70.0), 0, None, doses, (Observation(24.0 * 30, "madrs", 20.0),))
+    assert _sessions(late, Plan(horizon_h=23 * 24.0), 2 * 168.0) == [24.0 * 39]  # 25 d is past; 53 d is T_end (excluded)

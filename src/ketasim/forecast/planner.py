@@ -9,7 +9,7 @@ Definitions (times in h from the first dose; T_obs the last observation, T_end =
   assessment after T_obs. Without further sessions: P(relapse by week w) and the median time to
   relapse (None when under half relapse within the horizon).
 - Plan with interval I: maintenance sessions at L + k I (k >= 1; L the last dose of the file)
-  that fall after T_obs and by T_end. Its relapse risk is the largest, over the stretches between
+  that fall after T_obs and before T_end. Its relapse risk is the largest, over the stretches between
   T_obs, the sessions and T_end, of P(relapse in that stretch, before the next session); a
   session's own day counts before it (output at a dose time is the pre-dose value). The
   recommended interval is the longest whose risk is at most `acceptable_risk`.
@@ -51,7 +51,7 @@ def _sessions(record: PatientRecord, plan: Plan, interval_h: float) -> list[floa
     first = math.floor((t_obs - last) / interval_h + 1e-9) + 1
     times = []
     k = max(first, 1)
-    while last + k * interval_h <= t_end + 1e-9:
+    while last + k * interval_h < t_end - 1e-9:
         times.append(last + k * interval_h)
         k += 1
     return times
