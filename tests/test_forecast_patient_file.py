@@ -142,3 +142,12 @@ def test_missing_file_and_bad_options(tmp_path: Path) -> None:
     path.write_text(BASE)
     code, _, err = _run("forecast", str(path), "--draws", "10")
     assert code == 2 and "--draws" in err
+
+
+def test_plan_overrides_from_python(tmp_path: Path) -> None:
+    path = tmp_path / "patient.toml"
+    path.write_text(ISSUE_EXAMPLE)
+    _, plan = load_patient_file(path, {"acceptable_risk": 0.05})
+    assert plan.acceptable_risk == 0.05 and plan.horizon_h == 8 * 168 and plan.relapse_madrs == 22
+    with pytest.raises(KetasimInputError, match="plan: unknown key"):
+        load_patient_file(path, {"risk": 0.05})

@@ -5,6 +5,10 @@ Research software; it informs, it does not prescribe.
 Modules, one job each: `patient_file` (the TOML / NONMEM-CSV patient file), `simulator` (the one
 adapter to ketasim's population, model and engine), `posterior` (adaptive importance sampling),
 `planner` (forecasts, relapse, plan table), `result` (the Forecast tables, JSON, figure), `cli`.
+
+`ketasim.forecast` (the attribute of the top-level package) is the function below, as the
+public API asks; the modules stay importable as `ketasim.forecast.<module>` (`from
+ketasim.forecast import simulator`).
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ FORECAST_DRAWS = 1000
 
 def forecast(patient: str | os.PathLike[str] | PatientRecord, plan: Plan | Mapping[str, Any] | None = None, *,
              draws: int = DEFAULT_DRAWS, seed: int = 0, progress: Callable[[str], None] | None = None) -> Forecast:
-    """Forecast one patient: `patient` is a patient file (TOML) or a PatientRecord; `plan` replaces its [plan].
+    """Forecast one patient: `patient` is a patient file (TOML) or a PatientRecord.
 
-    `plan` may be a Plan or a [plan]-style dict ({"horizon": "8 wk", "acceptable_risk": 0.1, ...}).
+    `plan`: a Plan (replaces the file's [plan]) or a [plan]-style dict whose keys override the
+    file's ({"horizon": "8 wk", "acceptable_risk": 0.1, ...}).
     `draws` simulated posterior draws (>= 300), `seed` for every random number. Returns a Forecast
     whose tables are pandas DataFrames. Research software; it informs, it does not prescribe.
     """

@@ -131,7 +131,7 @@ class _Reader:
 
 def load_patient_file(path: str | os.PathLike[str], plan: Plan | Mapping[str, Any] | None = None
                       ) -> tuple[PatientRecord, Plan]:
-    """Read and check a patient file; `plan` (a Plan, or a [plan] table) replaces the file's [plan]."""
+    """Read and check a patient file; `plan` replaces the file's [plan] (a Plan) or overrides some of its keys (a dict)."""
     source = os.fspath(path)
     try:
         with open(path, "rb") as handle:
@@ -147,7 +147,10 @@ def load_patient_file(path: str | os.PathLike[str], plan: Plan | Mapping[str, An
     record = parse_patient(data["patient"], source, Path(source).parent)
     if isinstance(plan, Plan):
         return record, plan
-    return record, parse_plan(data.get("plan", {}) if plan is None else plan, source, record)
+    table = data.get("plan", {})
+    if plan is not None:
+        table = {**r.table(table, "plan", _PLAN_KEYS), **plan}
+    return record, parse_plan(table, source, record)
 
 
 def parse_patient(table: Any, source: str, base_dir: Path) -> PatientRecord:
