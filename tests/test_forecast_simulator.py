@@ -69,3 +69,13 @@ def test_pareto_khat_separates_light_and_heavy_tails() -> None:
     rng = np.random.default_rng(0)
     assert pareto_khat(rng.normal(0.0, 0.3, 4000)) < 0.5
     assert pareto_khat(np.log(rng.pareto(0.8, 4000) + 1.0)) > 0.7
+
+
+def test_ketasim_forecast_is_the_function_and_the_package() -> None:
+    import ketasim
+    import ketasim.forecast.posterior as posterior_module
+
+    assert callable(ketasim.forecast) and ketasim.forecast.simulator is sim
+    assert posterior_module.infer is ketasim.forecast.posterior.infer
+    with pytest.raises(ketasim.KetasimInputError, match="nonexistent.toml: cannot read the patient file"):
+        ketasim.forecast("nonexistent.toml", draws=10)

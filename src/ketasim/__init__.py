@@ -5,6 +5,7 @@ Research software, not a medical device: it informs, it does not prescribe.
 The public API is the list below; everything else lives in private modules and may change.
 """
 
+from . import forecast
 from ._drugs import DRUG_NAMES, DRUGS, DrugSpec
 from ._engine import SolverSettings
 from ._errors import KetasimInputError
@@ -16,7 +17,7 @@ from ._simulate import simulate, simulate_result
 from ._trial import TrialResult, run_trial
 from ._trial_spec import TrialSpec, load_trial
 from ._validate import validate
-from .forecast import Forecast, forecast
+from .forecast import Forecast
 
 __version__ = "0.1.0"
 

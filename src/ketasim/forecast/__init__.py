@@ -6,14 +6,17 @@ Modules, one job each: `patient_file` (the TOML / NONMEM-CSV patient file), `sim
 adapter to ketasim's population, model and engine), `posterior` (adaptive importance sampling),
 `planner` (forecasts, relapse, plan table), `result` (the Forecast tables, JSON, figure), `cli`.
 
-`ketasim.forecast` (the attribute of the top-level package) is the function below, as the
-public API asks; the modules stay importable as `ketasim.forecast.<module>` (`from
-ketasim.forecast import simulator`).
+`ks.forecast(patient, plan=None, *, draws=4000, seed=0, progress=None) -> Forecast`: this
+package is callable (calling it calls `forecast` below), so `ketasim.forecast` is at once the
+public function and the package whose modules import as usual
+(`import ketasim.forecast.simulator`).
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -51,5 +54,15 @@ def forecast(patient: str | os.PathLike[str] | PatientRecord, plan: Plan | Mappi
         raise KetasimInputError(f"draws: expected at least 300, got {draws}")
     return run_forecast(record, chosen, draws=draws, seed=seed, progress=progress)
 
+
+class _CallablePackage(types.ModuleType):
+    """This package, callable: `ketasim.forecast(...)` is `ketasim.forecast.forecast(...)`."""
+
+    def __call__(self, patient: str | os.PathLike[str] | PatientRecord, plan: Plan | Mapping[str, Any] | None = None,
+                 **options: Any) -> Forecast:
+        return forecast(patient, plan, **options)
+
+
+sys.modules[__name__].__class__ = _CallablePackage
 
 __all__ = ["Forecast", "PatientRecord", "Plan", "forecast", "load_patient_file"]
