@@ -77,5 +77,5 @@ def test_ketasim_forecast_is_the_function_and_the_package() -> None:
 
     assert callable(ketasim.forecast) and ketasim.forecast.simulator is sim
     assert posterior_module.infer is ketasim.forecast.posterior.infer
-    with pytest.raises(ketasim.KetasimInputError, match="nonexistent.toml: cannot read the patient file"):
+    with pytest.raises(ketasim.KetasimInputError, match=r"nonexistent\.toml: cannot read the patient file"):
         ketasim.forecast("nonexistent.toml", draws=10)
