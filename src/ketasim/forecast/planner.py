@@ -38,6 +38,8 @@ _VITALS_WINDOW_H = 4.0
 _VITALS_STEP_H = 5.0 / 60.0
 
 Progress = Callable[[str], None]
+_PLAN_COLUMNS = ("interval", "interval_h", "sessions", "relapse_risk", "risk_before_each_session", "next_session_h",
+                 "sbp_peak_mean_mmhg", "p_sbp_over_180")
 
 
 def _bands(scores: np.ndarray) -> dict[str, np.ndarray]:
@@ -187,7 +189,8 @@ def _assemble(record: PatientRecord, plan: Plan, posterior: Posterior, days: np.
             "p_sbp_over_180": None if peak is None else float(np.mean(peak > SBP_STOP_MMHG)),
         })
         plan_bands.append(pd.DataFrame({"interval": interval_label(interval), "time_h": days, **entry["bands"]}))
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=list(_PLAN_COLUMNS))
     table["recommended"] = recommend(table, plan.acceptable_risk)
-    return Forecast.build(record, plan, posterior, forecast, pd.concat(plan_bands, ignore_index=True), relapse_table,
+    bands = pd.concat(plan_bands, ignore_index=True) if plan_bands else pd.DataFrame(columns=["interval", *forecast.columns])
+    return Forecast.build(record, plan, posterior, forecast, bands, relapse_table,
                           relapse_summary, table, draws=draws, seed=seed)
