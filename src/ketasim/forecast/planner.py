@@ -43,8 +43,8 @@ _PLAN_COLUMNS = ("interval", "interval_h", "sessions", "relapse_risk", "risk_bef
 
 
 def _bands(scores: np.ndarray) -> dict[str, np.ndarray]:
-    """Quantile columns madrs_pNN of scores (T, K)."""
-    return {f"madrs_p{round(q * 100):02d}": np.quantile(scores, q, axis=1) for q in QUANTILES}
+    """Quantile columns madrs_pNN of scores (T, K) (a draw whose solve failed, NaN, is left out)."""
+    return {f"madrs_p{round(q * 100):02d}": np.nanquantile(scores, q, axis=1) for q in QUANTILES}
 
 
 def _sessions(record: PatientRecord, plan: Plan, interval_h: float) -> list[float]:
