@@ -1,0 +1,65 @@
+"""The one place where ketasim.apps reaches past the public API (``import ketasim as ks``).
+
+Everything here is a thin re-export or a few lines around a private module, so a move of
+the model's internals needs edits in this file only.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from typing import Any
+
+import ketasim as ks
+
+from .._cli import load_regimen as _load_regimen
+from .._cli import main as cli_main
+from .._disclaimer import DISCLAIMER
+from .._drugs import DRUGS
+from .._engine import ENGINES, STATUS_OK
+from .._outcomes import Z95, responders, wilson_interval
+from .._patient import PATIENT_FIELDS
+from .._regimen import regimen_from_entries
+from .._report import dumps, trial_json
+from .._simulate import COLUMN_UNITS
+from .._trial_spec import parse_trial
+from .._validate import check_targets, shipped_calibration_dir
+
+__all__ = [
+    "COLUMN_UNITS", "DISCLAIMER", "DRUGS", "ENGINES", "PATIENT_FIELDS", "STATUS_OK", "Z95", "check_targets", "cli_main",
+    "dumps", "load_regimen", "regimen_from_doses", "responders", "shipped_calibration_dir", "trial_from_text",
+    "trial_json", "wilson_interval",
+]
+
+
+def load_regimen(spec: str, subject: str | None = None) -> ks.Regimen:
+    """A preset, a regimen .toml file or a NONMEM .csv file, exactly as `ketasim simulate --regimen` reads it."""
+    return _load_regimen(spec, subject)
+
+
+def regimen_from_doses(entries: Any, where: str, name: str = "") -> ks.Regimen:
+    """A Regimen from dose tables in the trial-file form ({drug, route, amount, at | every, ...})."""
+    return regimen_from_entries(entries, where, name=name)
+
+
+def trial_from_text(text: str, source: str) -> ks.TrialSpec:
+    """Parse trial-file text; errors read as `ketasim trial SOURCE` gives them for a file named SOURCE."""
+    try:
+        data: Mapping[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ks.KetasimInputError(f"{source}: invalid TOML: {err}") from None
+    return parse_trial(data, source)
+
+
+def parse_overrides(items: list[str]) -> tuple[dict[str, float], dict[str, float]]:
+    """`--set NAME=VALUE` items as (patient overrides, model overrides), with the CLI's messages."""
+    from .._cli import _parse_overrides
+
+    return _parse_overrides(items)
+
+
+def patient_from(name: str, overrides: dict[str, float]) -> ks.Patient:
+    """A typical patient with overrides, with the CLI's `--patient` messages."""
+    from .._cli import _patient
+
+    return _patient(name, overrides)
