@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import math
 import sys
+import time
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -175,6 +176,7 @@ def _add_simulate(subparsers: Subparsers) -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=tuple(ENGINES), default="reference", help="solver (default reference)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="overrides",
                    help="override a patient parameter (e.g. weight_kg=80) or a model parameter; repeatable")
+    p.add_argument("--store", metavar="PATH", help="also record the run in this run store (see `ketasim runs`)")
     return p
 
 
@@ -185,7 +187,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     patient_overrides, model_overrides = _parse_overrides(args.overrides)
     patient = _patient(args.patient, patient_overrides)
     _log(f"simulating {args.days:g} d of {regimen.name or args.regimen} ({args.engine} engine)")
+    start = time.perf_counter()
     table = simulate(regimen, patient, args.days, engine=args.engine, parameters=model_overrides or None)
+    if args.store:  # the run store (ketasim.apps)
+        from .apps.cli_commands import store_simulation
+
+        store_simulation(args, regimen, table, time.perf_counter() - start)
     madrs = table["madrs"].to_numpy()
     low = int(np.argmin(madrs))
     print(f"regimen: {regimen.name or args.regimen}; patient: {args.patient}; {args.days:g} d")
@@ -311,6 +318,7 @@ def _add_trial(subparsers: Subparsers) -> argparse.ArgumentParser:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="Dask scheduler address, such as tcp://host:8786 (default $DASK_SCHEDULER_ADDRESS; "
                         "unset: run in this process)")
+    p.add_argument("--store", metavar="PATH", help="also record the run in this run store (see `ketasim runs`)")
     return p
 
 
@@ -328,7 +336,6 @@ def _trial_mapper(address: str | None) -> contextlib.AbstractContextManager:
 
 def _cmd_trial(args: argparse.Namespace) -> int:
     import os
-    import time
 
     from . import _report
     from ._trial import run_trial
@@ -350,11 +357,15 @@ def _cmd_trial(args: argparse.Namespace) -> int:
         writer = _report.PatientsWriter(Path(args.out) / _report.OUTPUT_FILES[0], spec) if wanted else None
         with writer or contextlib.nullcontext():
             result = run_trial(spec, engine=args.engine, patients_per_arm=args.patients_per_arm,
-                               chunk_size=args.chunk_size, with_course=wanted, keep_patients=wanted,
+                               chunk_size=args.chunk_size, with_course=wanted or bool(args.store), keep_patients=wanted,
                                on_chunk=None if writer is None else writer.write_chunk, **extra)
     _log(f"simulated in {time.perf_counter() - start:.1f} s")
     text = _report.trial_json(result)
     written = _report.write_outputs(result, args.out, text, patients_written=True) if args.out else []
+    if args.store:  # the run store (ketasim.apps)
+        from .apps.cli_commands import store_trial
+
+        store_trial(args, result, text, time.perf_counter() - start)
     print(text if args.json else _report.format_trial(result))
     for path in written:
         _log(f"wrote {path}")
@@ -376,8 +387,6 @@ def _add_validate(subparsers: Subparsers) -> argparse.ArgumentParser:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    import time
-
     from ._report import dumps
     from ._validate import format_table, shipped_calibration_dir, validate
 
@@ -515,6 +524,9 @@ COMMANDS: list[tuple[Callable[[Subparsers], argparse.ArgumentParser], Callable[[
     (_add_presets, _cmd_presets),
     (_add_parameters, _cmd_parameters),
 ]
+from .apps.cli_commands import COMMANDS as _APP_COMMANDS  # noqa: E402  serve, runs, report (ketasim.apps)
+
+COMMANDS += _APP_COMMANDS
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,8 +12,6 @@ from typing import Any
 
 import ketasim as ks
 
-from .._cli import load_regimen as _load_regimen
-from .._cli import main as cli_main
 from .._disclaimer import DISCLAIMER
 from .._drugs import DRUGS
 from .._engine import ENGINES, STATUS_OK
@@ -26,7 +24,7 @@ from .._trial_spec import parse_trial
 from .._validate import check_targets, shipped_calibration_dir
 
 __all__ = [
-    "COLUMN_UNITS", "DISCLAIMER", "DRUGS", "ENGINES", "PATIENT_FIELDS", "STATUS_OK", "Z95", "check_targets", "cli_main",
+    "COLUMN_UNITS", "DISCLAIMER", "DRUGS", "ENGINES", "PATIENT_FIELDS", "STATUS_OK", "Z95", "check_targets",
     "dumps", "load_regimen", "regimen_from_doses", "responders", "shipped_calibration_dir", "trial_from_text",
     "trial_json", "wilson_interval",
 ]
@@ -34,7 +32,9 @@ __all__ = [
 
 def load_regimen(spec: str, subject: str | None = None) -> ks.Regimen:
     """A preset, a regimen .toml file or a NONMEM .csv file, exactly as `ketasim simulate --regimen` reads it."""
-    return _load_regimen(spec, subject)
+    from .._cli import load_regimen as cli_load_regimen  # late: ketasim._cli imports ketasim.apps
+
+    return cli_load_regimen(spec, subject)
 
 
 def regimen_from_doses(entries: Any, where: str, name: str = "") -> ks.Regimen:

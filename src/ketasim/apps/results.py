@@ -34,7 +34,8 @@ def visits_table(summary: dict) -> pd.DataFrame:
                 row[f"{m}_lo"], row[f"{m}_hi"] = lo, hi
             rows.append(row)
     table = pd.DataFrame(rows)
-    for column in table.columns[2:]:
+    table["n"] = table["n"].astype("int64")
+    for column in table.columns[3:]:
         table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
     return table
 
