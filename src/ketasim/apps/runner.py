@@ -150,3 +150,33 @@ def run_trial_text(text: str, source: str, *, patients_per_arm: int | None = Non
     if folder is not None:
         write_results(folder, run_id, trial_tables(result, json.loads(summary_text)), summary_text)
     return json.loads(summary_text)
+
+
+# ---- validate --------------------------------------------------------------------------------------
+
+def calibration_files() -> list[Path]:
+    """The shipped calibration trial files (what `ketasim validate` runs by default), sorted by name."""
+    return sorted(Path(internal.shipped_calibration_dir()).glob("*.toml"))
+
+
+def run_validation(*, patients_per_arm: int, engine: str = "fast", folder: Path | None = None, run_id: str = "",
+                   on_progress: Progress | None = None) -> dict[str, Any]:
+    """`ketasim validate --patients-per-arm N` over the shipped set, file by file; writes validation.parquet."""
+    files = calibration_files()
+    rows: list[dict[str, Any]] = []
+    for i, path in enumerate(files):
+        for check in ks.validate([path], patients_per_arm=patients_per_arm, engine=engine, show_progress=False):
+            row = check.to_json()
+            row["file"] = path.stem
+            row["arm"] = " + ".join(row["arm"]) if isinstance(row["arm"], list) else row["arm"]
+            rows.append(row)
+        if on_progress is not None:
+            on_progress(i + 1, len(files))
+    passed = sum(bool(r["pass"]) for r in rows)
+    summary = {"kind": "validate", "patients_per_arm": patients_per_arm, "engine": engine, "targets": rows,
+               "passed": passed, "total": len(rows), "disclaimer": internal.DISCLAIMER}
+    if folder is not None:
+        table = pd.DataFrame(rows, columns=["file", "arm", "visit", "metric", "published", "simulated", "tolerance",
+                                            "pass", "source"])
+        write_results(folder, run_id, {"validation": table.astype({"simulated": float})}, internal.dumps(summary))
+    return summary

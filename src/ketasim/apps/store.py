@@ -16,6 +16,7 @@ import json
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,7 +40,13 @@ CREATE TABLE IF NOT EXISTS runs (
     id VARCHAR PRIMARY KEY, time TIMESTAMP, kind VARCHAR, name VARCHAR, input VARCHAR, seed BIGINT,
     engine VARCHAR, version VARCHAR, status VARCHAR, runtime_s DOUBLE, message VARCHAR
 )"""
+#: one connection at a time per process (threads of the web server share the store)
+_LOCK = threading.RLock()
 _COLUMNS = ("id", "time", "kind", "name", "input", "seed", "engine", "version", "status", "runtime_s", "message")
+
+
+class RunNotFound(ks.KetasimInputError):
+    """No run with that id in the store (HTTP 404 in the web app)."""
 
 
 def default_store() -> Path:
@@ -72,6 +79,11 @@ class RunStore:
 
     @contextmanager
     def _connect(self, read_only: bool = False) -> Iterator[Any]:
+        with _LOCK, self._open(read_only) as con:
+            yield con
+
+    @contextmanager
+    def _open(self, read_only: bool) -> Iterator[Any]:
         duckdb = _duckdb()
         deadline = time.monotonic() + 10.0
         while True:
@@ -122,7 +134,7 @@ class RunStore:
         with self._connect() as con:
             frame = con.execute("SELECT * FROM runs WHERE id = ?", [run_id]).df()
         if frame.empty:
-            raise ks.KetasimInputError(f"no run {run_id!r} in the store {self.root}; see `ketasim runs list`")
+            raise RunNotFound(f"no run {run_id!r} in the store {self.root}; see `ketasim runs list`")
         return _plain(frame.to_dict("records")[0])
 
     @staticmethod
