@@ -113,6 +113,10 @@ def create_app(store: RunStore, settings: Settings | None = None) -> FastAPI:
     for path, name in PAGES.items():
         app.add_api_route(path, page(name), methods=["GET"], include_in_schema=False, response_class=HTMLResponse)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.get("/vendor/plotly.min.js", include_in_schema=False)
     async def plotly_js() -> FileResponse:
         import plotly

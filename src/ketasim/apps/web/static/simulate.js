@@ -122,12 +122,12 @@ function draw(results) {
       }
       for (const d of r.summary.doses) {
         shapes.push({type: "line", xref: "x", yref: "paper", x0: d.time_h / axis.scale, x1: d.time_h / axis.scale, y0: 0, y1: 1,
-                     line: {color: k ? "#d08000" : "#888", width: 1, dash: "dot"}});
+                     line: {color: k ? "#d08000" : "#888", width: 0.7, dash: "dot"}, opacity: 0.6});
       }
     });
-    Plotly.newPlot(div, traces, {title: {text: title, font: {size: 13}}, margin: {l: 55, r: 10, t: 35, b: 40},
+    Plotly.newPlot(div, traces, {title: {text: title, font: {size: 13}}, margin: {l: 55, r: 10, t: 35, b: 30},
       xaxis: {title: {text: axis.title}}, yaxis: {title: {text: unit}}, shapes, showlegend: traces.length > 1,
-      legend: {font: {size: 10}}}, PLOT_CONFIG);
+      legend: {font: {size: 10}, orientation: "h", y: -0.25}}, PLOT_CONFIG);
   }
 }
 

@@ -4,7 +4,7 @@
 let current = null;  // id of the running trial
 
 function band(x, lo, hi, color, name) {
-  return {x: [...x, ...[...x].reverse()], y: [...hi, ...[...lo].reverse()], fill: "toself", fillcolor: color + "33",
+  return {x: [...x, ...[...x].reverse()], y: [...hi, ...[...lo].reverse()], mode: "lines", fill: "toself", fillcolor: color + "33",
           line: {width: 0}, hoverinfo: "skip", showlegend: false, name: name + " 95% CI", type: "scatter"};
 }
 
@@ -27,7 +27,7 @@ function drawCharts(course, remission) {
     }
   });
   const layout = (title, ytitle, extra = {}) => ({title: {text: title, font: {size: 13}}, margin: {l: 55, r: 10, t: 35, b: 40},
-    xaxis: {title: {text: axis.title}}, yaxis: {title: {text: ytitle}, ...extra}, legend: {font: {size: 10}}});
+    xaxis: {title: {text: axis.title}}, yaxis: {title: {text: ytitle}, ...extra}, legend: {font: {size: 10}, orientation: "h", y: -0.2}});
   Plotly.newPlot("chart-madrs", madrs, {...layout("MADRS by arm (bands: 95% CI of the mean)", "MADRS, mean (points)", {rangemode: "tozero"}),
     shapes: [{type: "line", xref: "paper", x0: 0, x1: 1, y0: remission, y1: remission, line: {dash: "dot", color: "#888"}}]}, PLOT_CONFIG);
   Plotly.newPlot("chart-rates", rates, layout("response (solid) and remission (dashed), 95% Wilson bands", "patients (%)",
