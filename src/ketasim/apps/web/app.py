@@ -90,6 +90,7 @@ def create_app(store: RunStore, settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        jobs.start_workers()
         yield
         await asyncio.to_thread(jobs.shutdown)
 

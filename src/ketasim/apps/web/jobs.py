@@ -68,6 +68,21 @@ def _worker(kind: str, kwargs: dict[str, Any], folder: str, run_id: str, progres
         conn.close()
 
 
+def worker_context() -> Any:
+    """Fork server with ketasim preloaded and warmed up where there is one (Linux, macOS), else spawn.
+
+    Worker processes never fork the (multi-threaded) server itself."""
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["ketasim.apps.web.warm"])
+        return ctx
+    return mp.get_context("spawn")
+
+
+def _noop() -> None:
+    pass
+
+
 class JobManager:
     """Starts runs in spawned worker processes, `workers` at a time; cancel and time limits."""
 
@@ -77,7 +92,7 @@ class JobManager:
         self._slots = threading.BoundedSemaphore(workers)
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
-        self._ctx = mp.get_context("spawn")
+        self._ctx = worker_context()
 
     def submit(self, kind: str, name: str, input_text: str, kwargs: dict[str, Any], *, total: int,
                seed: int | None = None, engine: str = "") -> Job:
@@ -156,6 +171,14 @@ class JobManager:
             self._finish(job, "done", summary=reply[1], runtime_s=runtime)
         else:
             self._finish(job, "failed", message=reply[1], runtime_s=runtime)
+
+    def start_workers(self) -> None:
+        """Start the fork server now (in the background), so the first run does not wait for it."""
+        def start() -> None:
+            process = self._ctx.Process(target=_noop, daemon=True)
+            process.start()
+            process.join(60.0)
+        threading.Thread(target=start, name="fork-server", daemon=True).start()
 
     def shutdown(self) -> None:
         """Cancel every unfinished job (the server is stopping)."""
