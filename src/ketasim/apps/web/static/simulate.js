@@ -127,7 +127,7 @@ function draw(results) {
     });
     Plotly.newPlot(div, traces, {title: {text: title, font: {size: 13}}, margin: {l: 55, r: 10, t: 35, b: 30},
       xaxis: {title: {text: axis.title}}, yaxis: {title: {text: unit}}, shapes, showlegend: traces.length > 1,
-      legend: {font: {size: 10}, orientation: "h", y: -0.25}}, PLOT_CONFIG);
+      legend: {font: {size: 10}, orientation: "h", y: -0.3, yanchor: "top"}}, PLOT_CONFIG);
   }
 }
 
