@@ -19,11 +19,13 @@ from ketasim.apps import _internal
 
 EXAMPLE = (Path(__file__).resolve().parents[1] / "src" / "ketasim" / "apps" / "web" / "static" / "example-trial.toml").read_text()
 MAX_UPLOAD = 65536
+STORE: list[Path] = []
 
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store = tmp_path_factory.mktemp("web") / "store"
+    STORE[:] = [store]
     with served(store, "--workers", "2", "--max-patients", "3000", "--max-upload-bytes", str(MAX_UPLOAD)) as base:
         yield base
 
@@ -90,6 +92,8 @@ def test_bad_input_gets_the_cli_message_and_the_server_keeps_serving(url: str, t
     response = httpx.post(url + "/api/simulate", json={"regimen": "ketamine-iv-single", "patient": "typical-old"})
     assert response.json()["detail"] == cli_error(capsys, "simulate", "--regimen", "ketamine-iv-single", "--patient",
                                                   "typical-old")
+    response = httpx.post(url + "/api/simulate", json={"regimen": "ketamine-iv-single", "days": -1})
+    assert response.json()["detail"] == cli_error(capsys, "simulate", "--regimen", "ketamine-iv-single", "--days", "-1")
     response = httpx.post(url + "/api/simulate", json={"regimen": "ketamine-iv-single", "set": {"wieght_kg": 80}})
     assert response.status_code == 400
     assert response.json()["detail"] == cli_error(capsys, "simulate", "--regimen", "ketamine-iv-single", "--set",
@@ -208,3 +212,16 @@ def test_compare_tables_and_downloads(url: str) -> None:
     assert targets["metric"] == ["change_mean"] and targets["source"][0].startswith("Murrough")
     report = httpx.get(f"{url}/api/runs/{ids[0]}/report.html")
     assert report.status_code == 200 and "data:image/png;base64," in report.text
+
+
+def test_the_cli_reads_the_store_while_the_server_runs(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    web = httpx.get(url + "/api/runs").json()
+    assert main(["runs", "list", "--store", str(STORE[0]), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in listed] == [r["id"] for r in web] and len(listed) >= 10
+    trial = next(r for r in listed if r["kind"] == "trial" and r["status"] == "done")
+    assert main(["runs", "compare", trial["id"], trial["id"], "--store", str(STORE[0]), "--json"]) == 0
+    assert {row["diff"] for row in json.loads(capsys.readouterr().out)} == {0.0}
+    # the server still writes to it afterwards
+    assert httpx.post(url + "/api/simulate", json={"regimen": "ketamine-iv-single", "days": 1}, timeout=60).status_code == 200
+    assert len(httpx.get(url + "/api/runs").json()) == len(web) + 1

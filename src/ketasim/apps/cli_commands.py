@@ -1,6 +1,7 @@
 """Subcommands `serve`, `runs` and `report`, and the `--store` hooks of `simulate` and `trial`.
 
-Registered in ketasim._cli.COMMANDS as (_add_<name>, _cmd_<name>) pairs like every subcommand.
+Registered in ketasim._cli.COMMANDS as (_add_<name>, _cmd_<name>) pairs like every subcommand. Heavy
+modules are imported inside the commands, so other subcommands do not pay for them at start-up.
 """
 
 from __future__ import annotations
@@ -15,9 +16,6 @@ import pandas as pd
 
 import ketasim as ks
 
-from . import _internal as internal
-from .results import compare_trials, trial_tables
-from .runner import SimulationRequest, simulation_summary
 from .store import RunStore, default_store
 
 if TYPE_CHECKING:
@@ -38,6 +36,9 @@ def _print(frame: pd.DataFrame) -> None:
 
 def store_simulation(args: argparse.Namespace, regimen: ks.Regimen, table: pd.DataFrame, runtime_s: float) -> str:
     """Record a `ketasim simulate` run in the store `args.store`; returns the run id."""
+    from . import _internal as internal
+    from .runner import SimulationRequest, simulation_summary
+
     sets = tuple((k, float(v)) for k, _, v in (item.partition("=") for item in args.overrides))
     request = SimulationRequest(args.regimen if args.regimen in ks.PRESETS else (), args.patient, args.days,
                                 args.engine, sets, regimen.name or args.regimen)
@@ -59,6 +60,8 @@ def store_simulation(args: argparse.Namespace, regimen: ks.Regimen, table: pd.Da
 
 def store_trial(args: argparse.Namespace, result: ks.TrialResult, summary_text: str, runtime_s: float) -> str:
     """Record a `ketasim trial` run (its file's text, tables and JSON) in the store `args.store`."""
+    from .results import trial_tables
+
     store = RunStore(args.store)
     text = Path(args.file).read_text()
     run_id = store.new_run("trial", result.spec.name, text, seed=result.spec.seed, engine=result.engine)
@@ -134,6 +137,9 @@ def _add_runs(subparsers: Subparsers) -> argparse.ArgumentParser:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
+    from . import _internal as internal
+    from .results import compare_trials
+
     store = _store(args)
     if args.action == "list":
         runs = store.list()
@@ -172,6 +178,8 @@ def _trial_summary(store: RunStore, run_id: str) -> dict[str, Any]:
 
 
 def _show(store: RunStore, run_id: str, as_json: bool) -> int:
+    from . import _internal as internal
+
     run = store.get(run_id)
     summary = store.summary(run_id) if run["status"] == "done" else None
     if as_json:

@@ -316,9 +316,8 @@ def _dose_dict(d: ks.Dose) -> dict[str, Any]:
 def _simulation_request(body: SimulateBody, settings: Settings) -> SimulationRequest:
     if (body.regimen is None) == (body.doses is None):
         raise ks.KetasimInputError("simulate: give either regimen (a preset) or doses, not both and not neither")
-    if not 0 < body.days <= settings.max_days:
-        raise ks.KetasimInputError(f"--days: expected a finite number of days > 0 and <= {settings.max_days:g} "
-                                   f"(this server's limit), got {body.days:g}")
+    if body.days > settings.max_days:
+        raise ks.KetasimInputError(f"--days: this server simulates at most {settings.max_days:g} days, got {body.days:g}")
     regimen = body.regimen if body.regimen is not None else tuple(body.doses or ())
     return SimulationRequest(regimen, body.patient, body.days, body.engine, tuple(body.set.items()), body.name)
 

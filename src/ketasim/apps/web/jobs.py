@@ -98,7 +98,7 @@ class JobManager:
                seed: int | None = None, engine: str = "") -> Job:
         """Record a queued run and start it as soon as a worker slot is free."""
         run_id = self.store.new_run(kind, name, input_text, seed=seed, engine=engine, status="queued")
-        job = Job(run_id, kind, total, progress=self._ctx.Value("q", 0))
+        job = Job(run_id, kind, total, progress=self._ctx.Value("q", 0, lock=False))
         with self._lock:
             self._jobs[run_id] = job
         threading.Thread(target=self._run, args=(job, kwargs), name=f"job-{run_id}", daemon=True).start()
