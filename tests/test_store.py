@@ -100,3 +100,15 @@ def test_default_store_is_documented_env(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("KETASIM_STORE", str(tmp_path / "env-store"))
     code, out, _ = run_cli(capsys, "runs", "list", "--json")
     assert code == 0 and json.loads(out) == [] and (tmp_path / "env-store" / "runs.duckdb").is_file()
+
+
+def test_runs_left_running_by_a_stopped_server_become_failed(tmp_path: Path) -> None:
+    from ketasim.apps.store import RunStore
+
+    store = RunStore(tmp_path / "s")
+    left = store.new_run("trial", "t", "name = 't'", seed=1, engine="fast", status="running")
+    done = store.new_run("simulate", "s", "", engine="reference")
+    store.set_status(done, "done", 0.1)
+    assert store.mark_interrupted() == 1
+    assert store.get(left)["status"] == "failed" and "stopped" in store.get(left)["message"]
+    assert store.get(done)["status"] == "done"

@@ -121,6 +121,14 @@ class RunStore:
             con.execute("UPDATE runs SET status = ?, runtime_s = coalesce(?, runtime_s), message = ? WHERE id = ?",
                         [status, runtime_s, message, self.check_id(run_id)])
 
+    def mark_interrupted(self) -> int:
+        """Runs left queued or running by a server that stopped without finishing them become failed; how many."""
+        with self._connect() as con:
+            count = con.execute("SELECT count(*) FROM runs WHERE status IN ('queued', 'running')").fetchone()[0]
+            con.execute("UPDATE runs SET status = 'failed', message = 'the server stopped before the run finished' "
+                        "WHERE status IN ('queued', 'running')")
+        return int(count)
+
     def list(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Runs, newest first, without their input text."""
         query = "SELECT * EXCLUDE (input) FROM runs ORDER BY time DESC, id DESC" + (f" LIMIT {int(limit)}" if limit else "")

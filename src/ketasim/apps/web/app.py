@@ -86,6 +86,7 @@ def create_app(store: RunStore, settings: Settings | None = None) -> FastAPI:
     """The explorer app over `store` with the limits `settings`."""
     settings = settings or Settings()
     settings.check()
+    store.mark_interrupted()  # web runs of an earlier server that was stopped mid-run
     jobs = JobManager(store, settings.workers, settings.max_runtime_s)
 
     @asynccontextmanager
