@@ -92,7 +92,7 @@ def test_simulate_store_keeps_the_csv_table(tmp_path: Path, capsys: pytest.Captu
     timecourse = pd.read_parquet(store / "results" / run["id"] / "timecourse.parquet").drop(columns="run_id")
     pd.testing.assert_frame_equal(timecourse, pd.read_csv(csv), check_exact=False, rtol=1e-12)
     code, out, _ = run_cli(capsys, "runs", "show", run["id"], "--store", str(store))
-    assert "weight_kg = 80.0" in out and "MADRS: baseline 33.0" in out
+    assert "--set weight_kg=80.0" in out and "MADRS: baseline 33.0" in out
 
 
 def test_default_store_is_documented_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -78,7 +78,16 @@ def test_simulate_csv_matches_the_cli(url: str, tmp_path: Path, capsys: pytest.C
     regimen_file.write_text('doses = [ { drug = "ketamine", route = "iv", amount = "0.5 mg/kg", infusion = "40 min", '
                             'at = ["0 d", "2 d"] } ]\n')
     assert main(["simulate", "--regimen", str(regimen_file), "--days", "4", "--csv", str(out)]) == 0
-    assert httpx.get(f"{url}/api/runs/{result['run_id']}/simulation.csv").text == out.read_text()
+    web_csv = httpx.get(f"{url}/api/runs/{result['run_id']}/simulation.csv").text
+    assert web_csv == out.read_text()
+    # the recorded input reruns it: saved as regimen.toml, with the command on its first line
+    text = httpx.get(f"{url}/api/runs/{result['run_id']}").json()["input"]
+    assert text.startswith("# ketasim simulate --regimen regimen.toml ")
+    (tmp_path / "regimen.toml").write_text(text)
+    argv = text.splitlines()[0].removeprefix("# ketasim ").split()
+    argv[argv.index("regimen.toml")] = str(tmp_path / "regimen.toml")
+    assert main([*argv, "--csv", str(out)]) == 0
+    assert out.read_text() == web_csv
     capsys.readouterr()
 
 
@@ -215,11 +224,13 @@ def test_compare_tables_and_downloads(url: str) -> None:
 
 
 def test_the_cli_reads_the_store_while_the_server_runs(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    started = httpx.post(url + "/api/trials", json={"text": EXAMPLE, "patients_per_arm": 20}).json()
+    assert finish(url, started["id"])["status"] == "done"
     web = httpx.get(url + "/api/runs").json()
     assert main(["runs", "list", "--store", str(STORE[0]), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [r["id"] for r in listed] == [r["id"] for r in web] and len(listed) >= 10
-    trial = next(r for r in listed if r["kind"] == "trial" and r["status"] == "done")
+    assert [r["id"] for r in listed] == [r["id"] for r in web] and started["id"] in {r["id"] for r in listed}
+    trial = next(r for r in listed if r["id"] == started["id"])
     assert main(["runs", "compare", trial["id"], trial["id"], "--store", str(STORE[0]), "--json"]) == 0
     assert {row["diff"] for row in json.loads(capsys.readouterr().out)} == {0.0}
     # the server still writes to it afterwards

@@ -36,10 +36,11 @@ def _ci(pair: Any, pct: bool = False) -> str:
 
 
 def _table(headers: list[str], rows: list[list[str]], numeric_from: int = 99) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers) if any(headers) else ""
     body = "".join("<tr>" + "".join(f"<td class='num'>{c}</td>" if i >= numeric_from else f"<td>{c}</td>"
                                     for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    thead = f"<thead><tr>{head}</tr></thead>" if head else ""
+    return f"<table>{thead}<tbody>{body}</tbody></table>"
 
 
 def _img(png: bytes, alt: str) -> str:
@@ -139,7 +140,9 @@ def _simulate_body(store: RunStore, run: dict[str, Any]) -> tuple[str, str, str]
            "<h2>Figures</h2>",
            _img(figures.simulation_png(table, f"{summary['name']}, {summary['patient']}",
                                        [d["time_h"] for d in summary["doses"]]), "every layer over time")]
-    return "\n".join(out), "ketasim simulate ... (the first line of the input below)", "simulation.toml"
+    first = (run["input"] or "").splitlines()[:1]
+    rerun = first[0].removeprefix("# ") if first and first[0].startswith("# ketasim simulate") else "ketasim simulate"
+    return "\n".join(out), rerun, "regimen.toml"
 
 
 def render_report(store: RunStore, run_id: str) -> str:

@@ -63,21 +63,19 @@ class SimulationRequest:
     def label(self) -> str:
         return self.regimen if isinstance(self.regimen, str) else (self.name or "custom regimen")
 
-    def input_text(self) -> str:
-        """The inputs as a TOML document (what `runs show` and reports print, enough to rerun)."""
-        sets = " ".join(f"--set {k}={v!r}" for k, v in self.overrides)
+    def command(self) -> str:
+        """The `ketasim simulate` command line of this request (custom doses: from regimen.toml)."""
         regimen = self.regimen if isinstance(self.regimen, str) else "regimen.toml"
-        lines = [f"# ketasim simulate --regimen {regimen} --patient {self.patient} --days {self.days:g} "
-                 f"--engine {self.engine} {sets}".rstrip(),
-                 'kind = "simulate"', f"patient = {json.dumps(self.patient)}", f"days = {float(self.days)!r}",
-                 f"engine = {json.dumps(self.engine)}"]
-        if isinstance(self.regimen, str):
-            lines.insert(2, f"regimen = {json.dumps(self.regimen)}")
-        else:
-            lines.insert(2, f"name = {json.dumps(self.label())}")
-            lines.append("doses = [\n" + "".join(f"  {_inline_table(d)},\n" for d in self.regimen) + "]")
-        if self.overrides:
-            lines.append("[set]\n" + "".join(f"{k} = {float(v)!r}\n" for k, v in self.overrides).rstrip())
+        sets = "".join(f" --set {k}={float(v)!r}" for k, v in self.overrides)
+        return f"ketasim simulate --regimen {regimen} --patient {self.patient} --days {self.days:g} --engine {self.engine}{sets}"
+
+    def input_text(self) -> str:
+        """What `runs show` and reports print: the command line as a comment, then (custom doses) a regimen
+        file for `--regimen regimen.toml`, so the text saved as regimen.toml reruns it."""
+        lines = [f"# {self.command()}"]
+        if not isinstance(self.regimen, str):
+            lines += ["# save this text as regimen.toml", f"name = {json.dumps(self.label())}",
+                      "doses = [\n" + "".join(f"  {_inline_table(d)},\n" for d in self.regimen) + "]"]
         return "\n".join(lines) + "\n"
 
 
