@@ -185,6 +185,12 @@ def test_progress_events_and_cancel(url: str) -> None:
     # a long trial (reference engine), cancelled while it runs
     started = httpx.post(url + "/api/trials", json={"text": EXAMPLE, "patients_per_arm": 1000, "engine": "reference"}).json()
     wait_for(lambda: httpx.get(f"{url}/api/runs/{started['id']}").json()["state"]["status"] == "running", 60)
+    # the long run is in a worker process: the server still answers, and runs a simulation meanwhile
+    tick = time.perf_counter()
+    assert httpx.get(url + "/api/options", timeout=10).status_code == 200
+    assert time.perf_counter() - tick < 2.0
+    assert httpx.post(url + "/api/simulate", json={"regimen": "ketamine-iv-single", "days": 1}, timeout=60).status_code == 200
+    assert httpx.get(f"{url}/api/runs/{started['id']}").json()["state"]["status"] == "running"
     cancelled = httpx.post(f"{url}/api/runs/{started['id']}/cancel", timeout=30)
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     record = httpx.get(f"{url}/api/runs/{started['id']}").json()

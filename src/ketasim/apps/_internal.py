@@ -13,28 +13,17 @@ from typing import Any
 import ketasim as ks
 
 from .._disclaimer import DISCLAIMER
-from .._drugs import DRUGS
-from .._engine import ENGINES, STATUS_OK
+from .._engine import STATUS_OK
 from .._outcomes import Z95, responders, wilson_interval
-from .._patient import PATIENT_FIELDS
 from .._regimen import regimen_from_entries
 from .._report import dumps, trial_json
-from .._simulate import COLUMN_UNITS
 from .._trial_spec import parse_trial
 from .._validate import check_targets, shipped_calibration_dir
 
 __all__ = [
-    "COLUMN_UNITS", "DISCLAIMER", "DRUGS", "ENGINES", "PATIENT_FIELDS", "STATUS_OK", "Z95", "check_targets",
-    "dumps", "load_regimen", "regimen_from_doses", "responders", "shipped_calibration_dir", "trial_from_text",
-    "trial_json", "wilson_interval",
+    "DISCLAIMER", "STATUS_OK", "Z95", "check_targets", "dumps", "parse_overrides", "patient_from", "regimen_from_doses",
+    "responders", "shipped_calibration_dir", "trial_from_text", "trial_json", "wilson_interval",
 ]
-
-
-def load_regimen(spec: str, subject: str | None = None) -> ks.Regimen:
-    """A preset, a regimen .toml file or a NONMEM .csv file, exactly as `ketasim simulate --regimen` reads it."""
-    from .._cli import load_regimen as cli_load_regimen  # late: ketasim._cli imports ketasim.apps
-
-    return cli_load_regimen(spec, subject)
 
 
 def regimen_from_doses(entries: Any, where: str, name: str = "") -> ks.Regimen:

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
@@ -18,8 +18,7 @@ import ketasim as ks
 
 from .store import RunStore, default_store
 
-if TYPE_CHECKING:
-    from .._cli import Subparsers
+Subparsers = Any  # argparse's _SubParsersAction, as ketasim._cli passes it
 
 STORE_HELP = f"run store folder (default ${'{'}KETASIM_STORE{'}'} or {default_store()})"
 

@@ -7,6 +7,7 @@ Every page action is an API call under /api (OpenAPI document at /docs). Input e
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import re
@@ -131,10 +132,10 @@ def create_app(store: RunStore, settings: Settings | None = None) -> FastAPI:
     @app.get("/api/options", summary="drugs, routes, presets, typical patients, engines and this server's limits")
     async def options() -> Response:
         return _json({
-            "drugs": {name: {"routes": list(d.routes), "description": d.description} for name, d in internal.DRUGS.items()},
+            "drugs": {name: {"routes": list(d.routes), "description": d.description} for name, d in ks.DRUGS.items()},
             "presets": {name: {"description": desc, "doses": [_dose_dict(d) for d in reg.doses]}
                         for name, (desc, reg) in ks.PRESETS.items()},
-            "patients": {name: {k: getattr(p, k) for k in internal.PATIENT_FIELDS} for name, p in ks.TYPICAL_PATIENTS.items()},
+            "patients": {name: dataclasses.asdict(p) for name, p in ks.TYPICAL_PATIENTS.items()},
             "traits": list(MAIN_TRAITS), "engines": ["reference", "fast"],
             "limits": {"max_patients": settings.max_patients, "max_upload_bytes": settings.max_upload_bytes,
                        "max_days": settings.max_days, "workers": settings.workers},
