@@ -63,7 +63,7 @@ def test_reports_open_offline_in_chromium_with_figures(reports: dict[str, Path])
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox", "--disable-dev-shm-usage"])
         context = browser.new_context(offline=True, viewport={"width": 1100, "height": 900})
         page = context.new_page()
         requests: list[str] = []
