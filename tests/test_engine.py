@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ketasim as ks
-from ketasim._engine import STATUS_FAILED, SolverSettings, solve_fast, solve_reference
-from ketasim._model import ArmModel, initial_state, model_values
-from ketasim._patient import stack_patients
+from ketasim.engines.solvers import STATUS_FAILED, SolverSettings, solve_fast, solve_reference
+from ketasim.model.arm import ArmModel, initial_state, model_values
+from ketasim.model.patient import stack_patients
 
 
 def test_tighter_tolerance_moves_madrs_little() -> None:

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import ketasim as ks
-from ketasim import _engine
-from ketasim._engine import FAST_TIME_H, STATUS_OK, SolverSettings, fast_states, solve_fast
-from ketasim._model import ArmModel, initial_state, model_values
-from ketasim._population import PopulationSettings, draw_candidates, population_values, take
+from ketasim.engines import solvers as _engine
+from ketasim.engines.solvers import FAST_TIME_H, STATUS_OK, SolverSettings, fast_states, solve_fast
+from ketasim.model.arm import ArmModel, initial_state, model_values
+from ketasim.trials.population import PopulationSettings, draw_candidates, population_values, take
 
 TIMES = np.array([0.0, 1.0, 24.0, 50.0, 96.0])
 REGIMEN = ks.Regimen.of(ks.dose("ketamine", "iv", "0.5 mg/kg", infusion="40 min", at=["0 d", "2 d"]),

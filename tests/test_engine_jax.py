@@ -8,12 +8,15 @@ import pytest
 pytest.importorskip("jax")
 
 import ketasim as ks
-from ketasim import _circuit, _plasticity, _receptors, _vitals
-from ketasim import _engine_jax as ej
-from ketasim._engine import ENGINES, STATUS_FAILED, STATUS_OK, SolverSettings, solve_fast, solve_reference
-from ketasim._errors import KetasimInputError
-from ketasim._model import STATE_NAMES, ArmModel, initial_state, model_values
-from ketasim._patient import stack_patients
+from ketasim.engines import jax_engine as ej
+from ketasim.engines.solvers import ENGINES, STATUS_FAILED, STATUS_OK, SolverSettings, solve_fast, solve_reference
+from ketasim.errors import KetasimInputError
+from ketasim.model import circuit as _circuit
+from ketasim.model import plasticity as _plasticity
+from ketasim.model import receptors as _receptors
+from ketasim.model import vitals as _vitals
+from ketasim.model.arm import STATE_NAMES, ArmModel, initial_state, model_values
+from ketasim.model.patient import stack_patients
 
 TIMES = np.array([0.0, 0.5, 1.0, 3.0, 24.0, 48.0, 96.0, 120.0])
 TIGHT = SolverSettings(rtol=1e-8, atol=1e-10)

@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from ._model import DEFAULT_PARAMETERS
-from ._population import POPULATION_PARAMETERS
-from ._trial import run_trial
-from ._trial_spec import load_trial
-from ._validate import TargetCheck, check_targets, trial_files
+from ketasim.io.trial_spec import load_trial
+from ketasim.model.arm import DEFAULT_PARAMETERS
+from ketasim.trials.population import POPULATION_PARAMETERS
+from ketasim.trials.trial import run_trial
+from ketasim.trials.validate import TargetCheck, check_targets, trial_files
 
 #: (parameter, lower bound, upper bound); fitted on a log scale within the bounds
 STAGE_SSRI: tuple[tuple[str, float, float], ...] = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._parameters import Parameter as P
+from ketasim.model.parameters import Parameter as P
 
 _CAL = "calibrated to data/calibration"
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ._errors import KetasimInputError
-from ._trial import Mapper, _in_process
+from ketasim.errors import KetasimInputError
+from ketasim.trials.trial import Mapper, _in_process
 
 if TYPE_CHECKING:
     from distributed import Client

@@ -15,20 +15,20 @@ from typing import Any
 
 import numpy as np
 
-from . import _outcomes
-from ._disclaimer import DISCLAIMER
-from ._engine import ENGINES, STATUS_OK, Solution, SolverSettings
-from ._errors import KetasimInputError
-from ._model import IDX, ArmModel, initial_state, model_values
-from ._population import (
+from ketasim.disclaimer import DISCLAIMER
+from ketasim.engines.solvers import ENGINES, STATUS_OK, Solution, SolverSettings
+from ketasim.errors import KetasimInputError
+from ketasim.io.regimen import Dose, Regimen
+from ketasim.io.trial_spec import TrialSpec
+from ketasim.model.arm import IDX, ArmModel, initial_state, model_values
+from ketasim.trials import outcomes
+from ketasim.trials.population import (
     PopulationSettings,
     draw_candidates,
     failed_courses,
     population_values,
     visit_noise,
 )
-from ._regimen import Dose, Regimen
-from ._trial_spec import TrialSpec
 
 #: background treatment starts this long before day 0, so it is at steady state: 6 weeks is over
 #: four time constants of the slowest state it drives (spine turnover, at most 9 d)
@@ -378,10 +378,10 @@ def summarise_arm(spec: TrialSpec, arm: ArmResult, times: _Times) -> dict:
     summary: dict = {"n": int(arm.baseline.size), "baseline_madrs_mean": float(base.mean()) if base.size else None,
                      "failed_solves": int((~good).sum()), "candidates_screened": arm.candidates_screened, "visits": {}}
     for v, key in enumerate(ep.visit_keys):
-        summary["visits"][key] = _outcomes.visit_summary(base, arm.visits[v][good], ep.response_fraction,
+        summary["visits"][key] = outcomes.visit_summary(base, arm.visits[v][good], ep.response_fraction,
                                                          ep.remission_at_most)
     if ep.relapse is not None and arm.relapse_assessments is not None and arm.relapse_at is not None:
-        summary["relapse"] = _outcomes.relapse_summary(
+        summary["relapse"] = outcomes.relapse_summary(
             base, arm.relapse_at[good], arm.relapse_assessments[:, good], times.relapse_days - ep.relapse.at_h / 24.0,
             ep.relapse.among, ep.response_fraction, ep.remission_at_most, ep.relapse.madrs_at_least)
     if ep.vitals and arm.vitals is not None:

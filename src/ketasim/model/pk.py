@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._drugs import CompartmentInput, PkSystem
+from ketasim.model.drugs import CompartmentInput, PkSystem
 
 #: eigenbases worse conditioned than this are regularised (near-equal rate constants)
 _MAX_CONDITION = 1e9

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._parameters import Parameter as P
+from ketasim.model.parameters import Parameter as P
 
 PARAMETERS: dict[str, P] = {
     "bdnf_time_h": P(0.5, "h", "assumed: BDNF translation de-suppressed within minutes (Autry AE et al. 2011, Nature 475:91)",

@@ -27,9 +27,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from ._errors import KetasimInputError
-from ._regimen import Dose, Regimen
-from ._units import Amount
+from ketasim.errors import KetasimInputError
+from ketasim.io.regimen import Dose, Regimen
+from ketasim.io.units import Amount
 
 #: Fixed NONMEM compartment numbers for every (drug, route) ketasim accepts. Never renumber:
 #: data sets written by earlier versions must keep their meaning; new pairs get new numbers.

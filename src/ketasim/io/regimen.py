@@ -12,9 +12,9 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ._drugs import check_route, get_drug
-from ._errors import KetasimInputError
-from ._units import Amount, parse_amount, parse_time_h
+from ketasim.errors import KetasimInputError
+from ketasim.io.units import Amount, parse_amount, parse_time_h
+from ketasim.model.drugs import check_route, get_drug
 
 TimeLike = str | float | int
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ._engine import SolverSettings
-from ._errors import KetasimInputError
-from ._trial import TrialResult, run_trial
-from ._trial_spec import PublishedTarget, TrialSpec, load_trial
+from ketasim.engines.solvers import SolverSettings
+from ketasim.errors import KetasimInputError
+from ketasim.io.trial_spec import PublishedTarget, TrialSpec, load_trial
+from ketasim.trials.trial import TrialResult, run_trial
 
 
 @dataclass(frozen=True)

@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING, NoReturn, TypeAlias
 import numpy as np
 import pandas as pd
 
-from ._disclaimer import DISCLAIMER
-from ._drugs import DRUG_NAMES, DRUGS
-from ._engine import ENGINES
-from ._errors import KetasimInputError
-from ._model import calibrated_parameters
-from ._parameters import table_rows
-from ._patient import PATIENT_FIELDS, TYPICAL_PATIENTS, Patient, typical_patient
-from ._regimen import PRESETS, Regimen, regimen_from_entries
-from ._simulate import simulate
+from ketasim.disclaimer import DISCLAIMER
+from ketasim.engines.solvers import ENGINES
+from ketasim.errors import KetasimInputError
+from ketasim.io.regimen import PRESETS, Regimen, regimen_from_entries
+from ketasim.model.arm import calibrated_parameters
+from ketasim.model.drugs import DRUG_NAMES, DRUGS
+from ketasim.model.parameters import table_rows
+from ketasim.model.patient import PATIENT_FIELDS, TYPICAL_PATIENTS, Patient, typical_patient
+from ketasim.simulation import simulate
 
 if TYPE_CHECKING:
     Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -81,7 +81,7 @@ def load_regimen(spec: str, subject: str | None = None) -> Regimen:
                                 f"presets: {', '.join(PRESETS)} (or a .toml / NONMEM .csv file)")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        from ._nonmem import regimen_from_nonmem
+        from ketasim.io.nonmem import regimen_from_nonmem
 
         return regimen_from_nonmem(spec, subject)
     if suffix != ".toml":
@@ -152,7 +152,7 @@ def _write_outputs(table: pd.DataFrame, csv: str | None, plot: str | None, regim
         table.to_csv(csv, index=False)
         written.append(csv)
     if plot:
-        from ._plot import plot_simulation
+        from ketasim.apps.plot import plot_simulation
 
         plot_simulation(table, plot, title=title, regimen=regimen)
         written.append(plot)
@@ -271,7 +271,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
           + ", ".join(f"{t['madrs'].iloc[0]:.1f}" for t in tables.values()) + ")")
     _print_table(["time", *DEMO_ARMS], [[name, *(f"{v[i]:.1f}" for v in columns.values())]
                                        for i, (name, _) in enumerate(times)])
-    from ._plot import plot_comparison
+    from ketasim.apps.plot import plot_comparison
 
     plot_comparison(tables, out / "demo.png", title="typical TRD patient: ketamine vs escitalopram",
                     regimens={label: PRESETS[name][1] for label, name in zip(tables, DEMO_ARMS.values(), strict=True)})
@@ -319,7 +319,7 @@ def _trial_mapper(address: str | None) -> contextlib.AbstractContextManager:
     if not address:
         return contextlib.nullcontext(None)
     try:
-        from ._distributed import make_mapper
+        from ketasim.trials.distributed import make_mapper
     except ImportError as err:
         raise KetasimInputError(f"--scheduler: distributed runs need dask and distributed "
                                 f"(pip install 'ketasim[distributed]'): {err}") from None
@@ -330,9 +330,9 @@ def _cmd_trial(args: argparse.Namespace) -> int:
     import os
     import time
 
-    from . import _report
-    from ._trial import run_trial
-    from ._trial_spec import load_trial
+    from ketasim.apps import report
+    from ketasim.io.trial_spec import load_trial
+    from ketasim.trials.trial import run_trial
 
     spec = load_trial(args.file)
     if args.out:
@@ -347,15 +347,15 @@ def _cmd_trial(args: argparse.Namespace) -> int:
         # per-patient courses and parameters are kept only for the files --out writes (the numbers are the same);
         # patients.parquet is streamed chunk by chunk as the trial runs, so it does not hold every patient in memory
         wanted = args.out is not None
-        writer = _report.PatientsWriter(Path(args.out) / _report.OUTPUT_FILES[0], spec) if wanted else None
+        writer = report.PatientsWriter(Path(args.out) / report.OUTPUT_FILES[0], spec) if wanted else None
         with writer or contextlib.nullcontext():
             result = run_trial(spec, engine=args.engine, patients_per_arm=args.patients_per_arm,
                                chunk_size=args.chunk_size, with_course=wanted, keep_patients=wanted,
                                on_chunk=None if writer is None else writer.write_chunk, **extra)
     _log(f"simulated in {time.perf_counter() - start:.1f} s")
-    text = _report.trial_json(result)
-    written = _report.write_outputs(result, args.out, text, patients_written=True) if args.out else []
-    print(text if args.json else _report.format_trial(result))
+    text = report.trial_json(result)
+    written = report.write_outputs(result, args.out, text, patients_written=True) if args.out else []
+    print(text if args.json else report.format_trial(result))
     for path in written:
         _log(f"wrote {path}")
     return 0
@@ -378,8 +378,8 @@ def _add_validate(subparsers: Subparsers) -> argparse.ArgumentParser:
 def _cmd_validate(args: argparse.Namespace) -> int:
     import time
 
-    from ._report import dumps
-    from ._validate import format_table, shipped_calibration_dir, validate
+    from ketasim.apps.report import dumps
+    from ketasim.trials.validate import format_table, shipped_calibration_dir, validate
 
     start = time.perf_counter()
     checks = validate(args.paths or None, patients_per_arm=args.patients_per_arm, engine=args.engine)
@@ -416,8 +416,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from importlib import resources
     from pathlib import Path
 
-    from ._calibrate import calibrate, format_report, write_calibrated
-    from ._validate import shipped_calibration_dir
+    from ketasim.trials.calibrate import calibrate, format_report, write_calibrated
+    from ketasim.trials.validate import shipped_calibration_dir
 
     paths = args.paths or [shipped_calibration_dir()]
     report = calibrate(paths, patients_per_arm=args.patients_per_arm, max_evaluations=args.max_evaluations)
@@ -459,7 +459,7 @@ def _add_export_sbml(subparsers: Subparsers) -> argparse.ArgumentParser:
 
 def _trial_arm_regimen(path: str, arm: str | None) -> Regimen:
     """The regimen of arm `arm` of the trial file `path`, plus the population's background treatment."""
-    from ._trial_spec import load_trial
+    from ketasim.io.trial_spec import load_trial
 
     spec = load_trial(path)
     names = [a.name for a in spec.arms]
@@ -470,7 +470,7 @@ def _trial_arm_regimen(path: str, arm: str | None) -> Regimen:
     regimen = spec.arms[names.index(arm)].regimen
     background = spec.population.background
     if background is not None:
-        from ._trial import RUN_IN_H
+        from ketasim.trials.trial import RUN_IN_H
 
         _log(f"including the background treatment from day 0 (a trial starts it {RUN_IN_H / 168.0:g} weeks "
              "before day 0)")
@@ -479,7 +479,7 @@ def _trial_arm_regimen(path: str, arm: str | None) -> Regimen:
 
 
 def _cmd_export_sbml(args: argparse.Namespace) -> int:
-    from ._sbml import consistency_messages, sbml_document
+    from ketasim.io.sbml import consistency_messages, sbml_document
 
     _check_days(args.days)
     _check_output_folders(output=args.output)
@@ -519,7 +519,7 @@ COMMANDS: list[tuple[Callable[[Subparsers], argparse.ArgumentParser], Callable[[
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered subcommand."""
-    from . import __version__
+    from ketasim import __version__
 
     parser = _Parser(prog="ketasim", description="Mechanistic simulator of rapid-acting antidepressants. " + DISCLAIMER)
     parser.add_argument("--version", action="version", version=f"ketasim {__version__}")

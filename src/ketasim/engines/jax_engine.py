@@ -20,9 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _circuit, _monoamine, _plasticity, _symptoms, _vitals
-from ._drugs import SERT_MAX_OCCUPANCY
-from ._engine import (
+from ketasim.engines.solvers import (
     _A,
     _B,
     _C,
@@ -37,9 +35,11 @@ from ._engine import (
     _check_times,
     fast_states,
 )
-from ._errors import KetasimInputError
-from ._model import IDX, N_STATES, ArmModel
-from ._receptors import SEDATION_HILL
+from ketasim.errors import KetasimInputError
+from ketasim.model import circuit, monoamine, plasticity, symptoms, vitals
+from ketasim.model.arm import IDX, N_STATES, ArmModel
+from ketasim.model.drugs import SERT_MAX_OCCUPANCY
+from ketasim.model.receptors import SEDATION_HILL
 
 #: the patient fields the right-hand side reads
 RHS_PATIENT_FIELDS: tuple[str, ...] = ("synapse_deficit", "plasticity_gain", "monoaminergic_responsiveness",
@@ -69,27 +69,27 @@ def sedation(ratio_sum: jax.Array) -> jax.Array:
 
 
 def interneuron_silencing(occupancy: jax.Array, p: dict) -> jax.Array:
-    """jnp twin of _circuit.interneuron_silencing."""
+    """jnp twin of circuit.interneuron_silencing."""
     o = jnp.maximum(occupancy, 0.0) ** p["interneuron_hill"]
     return o / (o + p["interneuron_occupancy50"] ** p["interneuron_hill"])
 
 
 def pyramidal_capacity(occupancy: jax.Array, p: dict) -> jax.Array:
-    """jnp twin of _circuit.pyramidal_capacity."""
+    """jnp twin of circuit.pyramidal_capacity."""
     o = jnp.maximum(occupancy, 0.0) ** p["pyramidal_hill"]
     return 1.0 - o / (o + p["pyramidal_occupancy50"] ** p["pyramidal_hill"])
 
 
 def glutamate_rate(silencing: jax.Array, adaptation: jax.Array, capacity: jax.Array, glutamate: jax.Array,
                    p: dict) -> jax.Array:
-    """jnp twin of _circuit.glutamate_rate."""
+    """jnp twin of circuit.glutamate_rate."""
     target = p["glutamate_surge_max"] * jnp.maximum(silencing - adaptation, 0.0) * capacity
     return (target - glutamate) / p["glutamate_time_h"]
 
 
 def spine_rate(spines: jax.Array, proteins: jax.Array, monoaminergic_drive: jax.Array, synapse_deficit: jax.Array,
                plasticity_gain: jax.Array, p: dict) -> jax.Array:
-    """jnp twin of _plasticity.spine_rate."""
+    """jnp twin of plasticity.spine_rate."""
     setpoint = 1.0 - synapse_deficit
     turnover = (setpoint - spines) / (p["spine_turnover_time_d"] * 24.0)
     formation = (p["synaptogenesis_rate_1_h"] * plasticity_gain * jnp.maximum(proteins, 0.0)
@@ -98,7 +98,7 @@ def spine_rate(spines: jax.Array, proteins: jax.Array, monoaminergic_drive: jax.
 
 
 def dissociation_fraction(occupancy: jax.Array, p: dict) -> jax.Array:
-    """jnp twin of _vitals.dissociation_fraction (via _vitals.hill)."""
+    """jnp twin of vitals.dissociation_fraction (via vitals.hill)."""
     xn = jnp.maximum(occupancy, 0.0) ** p["dissociation_hill"]
     return xn / (xn + p["dissociation_occupancy50"] ** p["dissociation_hill"])
 
@@ -126,16 +126,16 @@ def _rhs(t: jax.Array, y: jax.Array, seg_start: jax.Array, seg: Tree, arm: Tree)
     dissociation = dissociation_fraction(occ, p) * pat["dissociation_sensitivity"]
     perceived = jnp.maximum(jnp.minimum(dissociation * (1.0 - tolerance), 1.0), sed)
     return jnp.stack([
-        _circuit.adaptation_rate(silencing, adaptation, p),
+        circuit.adaptation_rate(silencing, adaptation, p),
         glutamate_rate(silencing, adaptation, capacity, glutamate, p),
-        _plasticity.first_order_rate(glutamate, bdnf, p["bdnf_time_h"]),
-        _plasticity.first_order_rate(bdnf, mtor, p["mtor_time_h"]),
-        _plasticity.first_order_rate(mtor, proteins, p["protein_time_h"]),
+        plasticity.first_order_rate(glutamate, bdnf, p["bdnf_time_h"]),
+        plasticity.first_order_rate(bdnf, mtor, p["mtor_time_h"]),
+        plasticity.first_order_rate(mtor, proteins, p["protein_time_h"]),
         spine_rate(spines, proteins, drive, pat["synapse_deficit"], pat["plasticity_gain"], p),
-        _monoamine.desensitisation_rate(sert, desens, p),
-        _monoamine.drive_rate(sert, desens, drive, pat["monoaminergic_responsiveness"], p),
-        _vitals.tolerance_rate(dissociation, tolerance, p),
-        _symptoms.expectancy_rate(perceived, expect, p),
+        monoamine.desensitisation_rate(sert, desens, p),
+        monoamine.drive_rate(sert, desens, drive, pat["monoaminergic_responsiveness"], p),
+        vitals.tolerance_rate(dissociation, tolerance, p),
+        symptoms.expectancy_rate(perceived, expect, p),
     ], axis=1)
 
 

@@ -11,13 +11,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import _circuit, _monoamine, _plasticity, _symptoms, _vitals
-from ._drugs import DRUGS, SERT_MAX_OCCUPANCY, build_pk, dose_inputs
-from ._errors import KetasimInputError
-from ._parameters import Parameter, with_shipped_calibration
-from ._pk import ModalPk, segment_boundaries, solve_modal
-from ._receptors import nmda_occupancy, sedation, sert_occupancy
-from ._regimen import Regimen
+from ketasim.errors import KetasimInputError
+from ketasim.io.regimen import Regimen
+from ketasim.model import circuit, monoamine, plasticity, symptoms, vitals
+from ketasim.model.drugs import DRUGS, SERT_MAX_OCCUPANCY, build_pk, dose_inputs
+from ketasim.model.parameters import Parameter, with_shipped_calibration
+from ketasim.model.pk import ModalPk, segment_boundaries, solve_modal
+from ketasim.model.receptors import nmda_occupancy, sedation, sert_occupancy
 
 STATE_NAMES: tuple[str, ...] = (
     "interneuron_adaptation",  # network adaptation to disinhibition (0-1)
@@ -37,7 +37,7 @@ IDX = {name: i for i, name in enumerate(STATE_NAMES)}
 
 def _all_parameters() -> dict[str, Parameter]:
     out: dict[str, Parameter] = {}
-    for module in (_circuit, _plasticity, _monoamine, _symptoms, _vitals):
+    for module in (circuit, plasticity, monoamine, symptoms, vitals):
         out.update(module.PARAMETERS)
     return out
 
@@ -206,20 +206,20 @@ class ArmModel:
         occ, sert, sed = self.exposure(segment, time_h, patients)
         dy = np.empty_like(y)
         adaptation, glutamate, bdnf, mtor, proteins, spines, desens, drive, tolerance, expect = y.T
-        silencing = _circuit.interneuron_silencing(occ, p)
-        capacity = _circuit.pyramidal_capacity(occ, p)
-        dy[:, 0] = _circuit.adaptation_rate(silencing, adaptation, p)
-        dy[:, 1] = _circuit.glutamate_rate(silencing, adaptation, capacity, glutamate, p)
-        dy[:, 2] = _plasticity.first_order_rate(glutamate, bdnf, p["bdnf_time_h"])
-        dy[:, 3] = _plasticity.first_order_rate(bdnf, mtor, p["mtor_time_h"])
-        dy[:, 4] = _plasticity.first_order_rate(mtor, proteins, p["protein_time_h"])
-        dy[:, 5] = _plasticity.spine_rate(spines, proteins, drive, pat["synapse_deficit"], pat["plasticity_gain"], p)
-        dy[:, 6] = _monoamine.desensitisation_rate(sert, desens, p)
-        dy[:, 7] = _monoamine.drive_rate(sert, desens, drive, pat["monoaminergic_responsiveness"], p)
-        dissociation = _vitals.dissociation_fraction(occ, p) * pat["dissociation_sensitivity"]
-        dy[:, 8] = _vitals.tolerance_rate(dissociation, tolerance, p)
+        silencing = circuit.interneuron_silencing(occ, p)
+        capacity = circuit.pyramidal_capacity(occ, p)
+        dy[:, 0] = circuit.adaptation_rate(silencing, adaptation, p)
+        dy[:, 1] = circuit.glutamate_rate(silencing, adaptation, capacity, glutamate, p)
+        dy[:, 2] = plasticity.first_order_rate(glutamate, bdnf, p["bdnf_time_h"])
+        dy[:, 3] = plasticity.first_order_rate(bdnf, mtor, p["mtor_time_h"])
+        dy[:, 4] = plasticity.first_order_rate(mtor, proteins, p["protein_time_h"])
+        dy[:, 5] = plasticity.spine_rate(spines, proteins, drive, pat["synapse_deficit"], pat["plasticity_gain"], p)
+        dy[:, 6] = monoamine.desensitisation_rate(sert, desens, p)
+        dy[:, 7] = monoamine.drive_rate(sert, desens, drive, pat["monoaminergic_responsiveness"], p)
+        dissociation = vitals.dissociation_fraction(occ, p) * pat["dissociation_sensitivity"]
+        dy[:, 8] = vitals.tolerance_rate(dissociation, tolerance, p)
         perceived = np.maximum(np.minimum(dissociation * (1.0 - tolerance), 1.0), sed)
-        dy[:, 9] = _symptoms.expectancy_rate(perceived, expect, p)
+        dy[:, 9] = symptoms.expectancy_rate(perceived, expect, p)
         return dy
 
     def outputs(self, time_h: np.ndarray, states: np.ndarray) -> dict[str, np.ndarray]:
@@ -236,10 +236,10 @@ class ArmModel:
                 plasma.setdefault(name, np.zeros((t_count, self.n_patients)))[i] = value
         s = {name: states[..., i] for i, name in enumerate(STATE_NAMES)}
         pat = self.patient
-        pressor = _vitals.pressor_fraction(occ, p) * pat["cardiovascular_sensitivity"]
-        dissociation = _vitals.dissociation_fraction(occ, p) * pat["dissociation_sensitivity"]
+        pressor = vitals.pressor_fraction(occ, p) * pat["cardiovascular_sensitivity"]
+        dissociation = vitals.dissociation_fraction(occ, p) * pat["dissociation_sensitivity"]
         out = {
-            "madrs": _symptoms.madrs(s["spine_density"], s["mtor_excess"], s["session_expectancy"], time_h[:, None], pat, p),
+            "madrs": symptoms.madrs(s["spine_density"], s["mtor_excess"], s["session_expectancy"], time_h[:, None], pat, p),
             "nmda_occupancy": occ,
             "sert_occupancy": sert,
             "glutamate": 1.0 + s["glutamate_excess"],

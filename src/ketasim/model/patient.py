@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-from ._errors import KetasimInputError
+from ketasim.errors import KetasimInputError
 
 
 @dataclass(frozen=True)

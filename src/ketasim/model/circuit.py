@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._parameters import Parameter as P
+from ketasim.model.parameters import Parameter as P
 
 _SHAPE = "assumed: shape after Moghaddam B et al. 1997, J Neurosci 17:2921 (rodent; shapes, not numbers)"
 

@@ -2,8 +2,8 @@
 
 A trial file has the top-level keys ``name``, ``seed``, ``patients_per_arm``, ``[population]``,
 ``[[arms]]``, ``[endpoints]`` (with optional ``[endpoints.relapse]``) and optional ``[[published]]``.
-All times become hours, dose amounts become :class:`~ketasim._units.Amount` (inside a
-:class:`~ketasim._regimen.Regimen`), percentages become fractions. Visit keys keep the exact strings
+All times become hours, dose amounts become :class:`~ketasim.io.units.Amount` (inside a
+:class:`~ketasim.io.regimen.Regimen`), percentages become fractions. Visit keys keep the exact strings
 written in the file, because they are the keys of the JSON output.
 
 Documented defaults (a key that is absent takes this value):
@@ -28,7 +28,7 @@ Choices beyond the contract's wording:
 - ``relapse.until`` must be after ``relapse.at``.
 - A published ``*_rate`` or ``relapse.rate`` value must lie in 0..1.
 
-Every violation raises :class:`~ketasim._errors.KetasimInputError` with one message
+Every violation raises :class:`~ketasim.errors.KetasimInputError` with one message
 ``FILE: PLACE: what was expected`` (for example ``trial.toml: arms[1].doses[0]: amount: ...``);
 places use 0-based indices.
 """
@@ -44,9 +44,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
-from ._errors import KetasimInputError
-from ._regimen import Regimen, regimen_from_entries
-from ._units import parse_time_h
+from ketasim.errors import KetasimInputError
+from ketasim.io.regimen import Regimen, regimen_from_entries
+from ketasim.io.units import parse_time_h
 
 MADRS_MAX = 60.0
 DEFAULT_MIN_FAILED_TREATMENTS = 2

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._engine import ENGINES, SolverSettings
-from ._errors import KetasimInputError
-from ._model import ArmModel, initial_state, model_values
-from ._patient import Patient, stack_patients, typical_patient
-from ._regimen import Regimen, preset
+from ketasim.engines.solvers import ENGINES, SolverSettings
+from ketasim.errors import KetasimInputError
+from ketasim.io.regimen import Regimen, preset
+from ketasim.model.arm import ArmModel, initial_state, model_values
+from ketasim.model.patient import Patient, stack_patients, typical_patient
 
 #: CSV columns in order; plasma_<drug>_ng_ml columns follow for each drug given.
 CORE_COLUMNS: tuple[str, ...] = (

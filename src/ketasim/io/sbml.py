@@ -40,13 +40,13 @@ from typing import Any
 
 import numpy as np
 
-from ._drugs import SERT_MAX_OCCUPANCY
-from ._errors import KetasimInputError
-from ._model import STATE_NAMES, ArmModel, calibrated_parameters, model_values
-from ._patient import PATIENT_FIELDS, Patient, patient_dict, stack_patients
-from ._receptors import SEDATION_HILL
-from ._regimen import Regimen
-from ._simulate import CORE_COLUMNS, resolve_patient, resolve_regimen
+from ketasim.errors import KetasimInputError
+from ketasim.io.regimen import Regimen
+from ketasim.model.arm import STATE_NAMES, ArmModel, calibrated_parameters, model_values
+from ketasim.model.drugs import SERT_MAX_OCCUPANCY
+from ketasim.model.patient import PATIENT_FIELDS, Patient, patient_dict, stack_patients
+from ketasim.model.receptors import SEDATION_HILL
+from ketasim.simulation import CORE_COLUMNS, resolve_patient, resolve_regimen
 
 #: unit id -> (kind, exponent, scale, multiplier) parts; one unit = prod((multiplier * 10^scale * kind)^exponent)
 UNIT_DEFINITIONS: dict[str, list[tuple[str, int, int, float]]] = {

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from ._errors import KetasimInputError
-from ._model import IDX, ArmModel
+from ketasim.errors import KetasimInputError
+from ketasim.model.arm import IDX, ArmModel
 
 STATUS_OK = 0
 STATUS_FAILED = 1
@@ -407,7 +407,7 @@ def solve_jax(model: ArmModel, times_h: np.ndarray, y0: np.ndarray,
     pad_to: pad a smaller chunk to this many patients so it reuses the compiled shape (see solve_fast_jax).
     """
     try:
-        from ._engine_jax import solve_fast_jax
+        from ketasim.engines.jax_engine import solve_fast_jax
     except ImportError as err:
         raise KetasimInputError(f"engine 'jax' needs jax ({err}); install it with: pip install 'ketasim[fast]'") from None
     return solve_fast_jax(model, times_h, y0, settings, device="auto", pad_to=pad_to)

@@ -14,13 +14,13 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from . import _random
-from ._engine import SolverSettings, solve_fast
-from ._model import ArmModel, initial_state
-from ._parameters import Parameter, with_shipped_calibration
-from ._patient import PATIENT_FIELDS
-from ._regimen import Regimen, dose
-from ._symptoms import combine_relief, contact_fraction
+from ketasim.engines.solvers import SolverSettings, solve_fast
+from ketasim.io.regimen import Regimen, dose
+from ketasim.model.arm import ArmModel, initial_state
+from ketasim.model.parameters import Parameter, with_shipped_calibration
+from ketasim.model.patient import PATIENT_FIELDS
+from ketasim.model.symptoms import combine_relief, contact_fraction
+from ketasim.trials import random_streams
 
 P = Parameter
 _PEREZ = "Perez-Ruixo C et al. 2021, Clin Pharmacokinet 60:501 (IIV CV)"
@@ -113,10 +113,10 @@ def draw_candidates(seed: int, arm: int, index: np.ndarray, pop: dict[str, float
                     settings: PopulationSettings) -> dict[str, np.ndarray]:
     """Patient parameters (dict of arrays) for candidate numbers `index` of one arm."""
     def z(name: str) -> np.ndarray:
-        return _random.normal(seed, arm, index, name)
+        return random_streams.normal(seed, arm, index, name)
 
     def u(name: str) -> np.ndarray:
-        return _random.uniform(seed, arm, index, name)
+        return random_streams.uniform(seed, arm, index, name)
 
     log_w, sd_w = np.log(pop["weight_median_kg"]), np.sqrt(np.log1p(pop["weight_cv"] ** 2))
     lo_w, hi_w = settings.weight_kg
@@ -153,7 +153,7 @@ def draw_candidates(seed: int, arm: int, index: np.ndarray, pop: dict[str, float
 def visit_noise(seed: int, arm: int, index: np.ndarray, times_h: np.ndarray, sd: float) -> np.ndarray:
     """Visit noise (T, N), MADRS points, keyed by the assessment time in minutes (same time, same draw)."""
     minutes = np.round(np.asarray(times_h) * 60.0).astype(np.int64) + (1 << 40)
-    return sd * _random.normal(seed, arm, index[None, :], "visit_noise", minutes[:, None].astype(np.uint64))
+    return sd * random_streams.normal(seed, arm, index[None, :], "visit_noise", minutes[:, None].astype(np.uint64))
 
 
 # ---- in-silico screening -----------------------------------------------------------------------
@@ -203,7 +203,7 @@ def failed_courses(seed: int, arm: int, index: np.ndarray, patients: dict[str, n
     """Number of failed courses out of `courses` simulated adequate courses, per candidate."""
     failed = np.zeros(len(index), dtype=int)
     for c in range(courses):
-        factor = np.exp(pop["course_factor_sd_log"] * _random.normal(seed, arm, index, "course", c))
+        factor = np.exp(pop["course_factor_sd_log"] * random_streams.normal(seed, arm, index, "course", c))
         responds = course_responds(patients["monoaminergic_responsiveness"] * factor, patients["placebo_responsiveness"],
                                    params, pop["course_weeks"], pop["course_contact_fraction"])
         failed += ~responds

@@ -19,8 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 
-from ._disclaimer import FIGURE_FOOTER
-from ._regimen import Regimen
+from ketasim.disclaimer import FIGURE_FOOTER
+from ketasim.io.regimen import Regimen
 
 #: runs up to this long (h) get an hours axis; longer ones a days axis
 HOURS_AXIS_MAX_H = 72.0

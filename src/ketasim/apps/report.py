@@ -2,7 +2,7 @@
 
 MADRS scores are points (0-60), rates are fractions (shown as %), times are hours or days
 after the first dose, vitals are mmHg, bpm and CADSS points. Figures use matplotlib's object
-API with the Agg canvas (no pyplot), like :mod:`ketasim._plot`.
+API with the Agg canvas (no pyplot), like :mod:`ketasim.apps.plot`.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 
-from ._disclaimer import FIGURE_FOOTER
-from ._engine import STATUS_OK
-from ._outcomes import Z95, responders, wilson_interval
-from ._plot import HOURS_AXIS_MAX_H
-from ._trial import DISCLAIMER, ArmResult, TrialResult
-from ._trial_spec import TrialSpec
+from ketasim.apps.plot import HOURS_AXIS_MAX_H
+from ketasim.disclaimer import FIGURE_FOOTER
+from ketasim.engines.solvers import STATUS_OK
+from ketasim.io.trial_spec import TrialSpec
+from ketasim.trials.outcomes import Z95, responders, wilson_interval
+from ketasim.trials.trial import DISCLAIMER, ArmResult, TrialResult
 
 #: files written by :func:`write_outputs`, in DIR
 OUTPUT_FILES = ("patients.parquet", "summary.json", "madrs.png", "response.png")

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._errors import KetasimInputError
-from ._parameters import Parameter
+from ketasim.errors import KetasimInputError
+from ketasim.model.parameters import Parameter
 
 P = Parameter
 MW_KETAMINE = P(237.7, "g/mol", "ketamine free base (data/pharmacology.md unit note)")
