@@ -1,8 +1,8 @@
-"""The fast engine in JAX: the same per-patient adaptive Lawson-DOPRI5 as `_engine.solve_fast`, on CPU or GPU.
+"""The fast engine in JAX: the same per-patient adaptive Lawson-DOPRI5 as `engines.fast.solve_fast`, on CPU or GPU.
 
 All patients of an arm advance together from one stop (output time or segment end) to the next
 inside one jitted `lax.while_loop`; each patient keeps its own t and h and the accept/reject and
-step-size rules are those of `_engine._advance`, so results agree with the numpy engine to
+step-size rules are those of `engines.fast`, so results agree with the numpy engine to
 round-off. Segments and stops are looped over in Python (few); every call has the same shapes,
 so the loop compiles once per arm shape (patients, PK modes, states) and device.
 
@@ -20,30 +20,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ketasim.engines.solvers import (
-    _A,
-    _B,
-    _C,
-    _E,
-    _FACTOR_C,
-    _FIRST_STEP_H,
-    _MIN_STEP_H,
-    STATUS_FAILED,
-    STATUS_OK,
-    Solution,
-    SolverSettings,
-    _check_times,
-    fast_states,
-)
+from ketasim.engines.common import Solution, SolverSettings, SolverStatus, checked_times, start_indices
+from ketasim.engines.dopri import FACTOR_C, FIRST_STEP_H, MIN_STEP_H, A, B, C, E, fast_states
 from ketasim.errors import KetasimInputError
-from ketasim.model import circuit, monoamine, plasticity, symptoms, vitals
-from ketasim.model.arm import IDX, N_STATES, ArmModel
+from ketasim.model import mechanism
+from ketasim.model.arm import ArmModel
 from ketasim.model.drugs import SERT_MAX_OCCUPANCY
-from ketasim.model.receptors import SEDATION_HILL
+from ketasim.model.mechanism import IDX, N_STATES
+from ketasim.model.namespace import jax_namespace
 
-#: the patient fields the right-hand side reads
-RHS_PATIENT_FIELDS: tuple[str, ...] = ("synapse_deficit", "plasticity_gain", "monoaminergic_responsiveness",
-                                       "dissociation_sensitivity")
+#: the patient fields the mechanism reads
+PD_PATIENT_FIELDS = mechanism.PD_PATIENT_FIELDS
 
 #: timing of the latest solve_fast_jax call: device, compile_s, run_s, total_s, calls, compiled
 last_timing: dict[str, Any] = {}
@@ -54,95 +41,32 @@ _COMPILED_MAX = 32
 Tree = Any
 
 
-# ---- jnp twins of the layer functions that use numpy ufuncs (numpy versions unchanged) -----------
+# ---- right-hand side: the mechanism with jax.numpy ------------------------------------------------
 
-def combined_occupancy(ratio_sum: jax.Array) -> jax.Array:
-    """jnp twin of _receptors.combined_occupancy."""
-    ratio = jnp.maximum(ratio_sum, 0.0)
-    return ratio / (1.0 + ratio)
+_JNP = jax_namespace()
 
 
-def sedation(ratio_sum: jax.Array) -> jax.Array:
-    """jnp twin of _receptors.sedation."""
-    r = jnp.maximum(ratio_sum, 0.0) ** SEDATION_HILL
-    return r / (1.0 + r)
-
-
-def interneuron_silencing(occupancy: jax.Array, p: dict) -> jax.Array:
-    """jnp twin of circuit.interneuron_silencing."""
-    o = jnp.maximum(occupancy, 0.0) ** p["interneuron_hill"]
-    return o / (o + p["interneuron_occupancy50"] ** p["interneuron_hill"])
-
-
-def pyramidal_capacity(occupancy: jax.Array, p: dict) -> jax.Array:
-    """jnp twin of circuit.pyramidal_capacity."""
-    o = jnp.maximum(occupancy, 0.0) ** p["pyramidal_hill"]
-    return 1.0 - o / (o + p["pyramidal_occupancy50"] ** p["pyramidal_hill"])
-
-
-def glutamate_rate(silencing: jax.Array, adaptation: jax.Array, capacity: jax.Array, glutamate: jax.Array,
-                   p: dict) -> jax.Array:
-    """jnp twin of circuit.glutamate_rate."""
-    target = p["glutamate_surge_max"] * jnp.maximum(silencing - adaptation, 0.0) * capacity
-    return (target - glutamate) / p["glutamate_time_h"]
-
-
-def spine_rate(spines: jax.Array, proteins: jax.Array, monoaminergic_drive: jax.Array, synapse_deficit: jax.Array,
-               plasticity_gain: jax.Array, p: dict) -> jax.Array:
-    """jnp twin of plasticity.spine_rate."""
-    setpoint = 1.0 - synapse_deficit
-    turnover = (setpoint - spines) / (p["spine_turnover_time_d"] * 24.0)
-    formation = (p["synaptogenesis_rate_1_h"] * plasticity_gain * jnp.maximum(proteins, 0.0)
-                 + p["monoaminergic_synaptogenesis_rate_1_h"] * jnp.maximum(monoaminergic_drive, 0.0))
-    return turnover + formation * jnp.maximum(1.0 - spines, 0.0)
-
-
-def dissociation_fraction(occupancy: jax.Array, p: dict) -> jax.Array:
-    """jnp twin of vitals.dissociation_fraction (via vitals.hill)."""
-    xn = jnp.maximum(occupancy, 0.0) ** p["dissociation_hill"]
-    return xn / (xn + p["dissociation_occupancy50"] ** p["dissociation_hill"])
-
-
-# ---- right-hand side ------------------------------------------------------------------------------
-
-def _exposure(t: jax.Array, seg_start: jax.Array, seg: Tree, arm: Tree) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """NMDA occupancy, SERT occupancy, sedation (N,) at times t (N,), as ArmModel.exposure."""
+def _occupancy(t: jax.Array, seg_start: jax.Array, seg: Tree, arm: Tree) -> mechanism.Occupancy:
+    """Receptor occupancy (N,) at times t (N,), as ArmModel.occupancy."""
     tau = (t - seg_start)[:, None]
     sums = jnp.zeros((t.shape[0], 3), dtype=t.dtype)
-    for (eigenvalues, vec_rows), (coefficients, particular) in zip(arm["systems"], seg, strict=True):
+    for (eigenvalues, rows), (coefficients, particular) in zip(arm["systems"], seg, strict=True):
         z = coefficients * jnp.exp(eigenvalues * tau)
-        sums = sums + (jnp.sum(vec_rows * z[:, None, :], axis=-1) + particular)
-    return (combined_occupancy(sums[:, 0]), SERT_MAX_OCCUPANCY.value * combined_occupancy(sums[:, 1]),
-            sedation(sums[:, 2]))
+        sums = sums + (jnp.sum(rows * z[:, None, :], axis=-1) + particular)
+    return mechanism.occupancy(_JNP, sums[:, 0], sums[:, 1], sums[:, 2], SERT_MAX_OCCUPANCY.value)
 
 
 def _rhs(t: jax.Array, y: jax.Array, seg_start: jax.Array, seg: Tree, arm: Tree) -> jax.Array:
-    """dy/dt (N, n_states), a line-by-line mirror of ArmModel.rhs."""
-    p, pat = arm["params"], arm["patient"]
-    occ, sert, sed = _exposure(t, seg_start, seg, arm)
-    adaptation, glutamate, bdnf, mtor, proteins, spines, desens, drive, tolerance, expect = (y[:, i] for i in range(N_STATES))
-    silencing = interneuron_silencing(occ, p)
-    capacity = pyramidal_capacity(occ, p)
-    dissociation = dissociation_fraction(occ, p) * pat["dissociation_sensitivity"]
-    perceived = jnp.maximum(jnp.minimum(dissociation * (1.0 - tolerance), 1.0), sed)
-    return jnp.stack([
-        circuit.adaptation_rate(silencing, adaptation, p),
-        glutamate_rate(silencing, adaptation, capacity, glutamate, p),
-        plasticity.first_order_rate(glutamate, bdnf, p["bdnf_time_h"]),
-        plasticity.first_order_rate(bdnf, mtor, p["mtor_time_h"]),
-        plasticity.first_order_rate(mtor, proteins, p["protein_time_h"]),
-        spine_rate(spines, proteins, drive, pat["synapse_deficit"], pat["plasticity_gain"], p),
-        monoamine.desensitisation_rate(sert, desens, p),
-        monoamine.drive_rate(sert, desens, drive, pat["monoaminergic_responsiveness"], p),
-        vitals.tolerance_rate(dissociation, tolerance, p),
-        symptoms.expectancy_rate(perceived, expect, p),
-    ], axis=1)
+    """dy/dt (N, n_states): `mechanism.vector_field` with jax.numpy."""
+    occ = _occupancy(t, seg_start, seg, arm)
+    rows = tuple(y[:, i] for i in range(N_STATES))
+    return jnp.stack(mechanism.vector_field(_JNP, t, rows, occ, arm["patient"], arm["params"]), axis=1)
 
 
 # ---- the adaptive loop ----------------------------------------------------------------------------
 
 def _combine(weights: list[float] | np.ndarray, stages: list) -> jax.Array:
-    """sum_l weights[l] * stages[l] term by term, zero weights skipped (as _engine._combine)."""
+    """sum_l weights[l] * stages[l] term by term, zero weights skipped (as engines.fast)."""
     terms = [stage * float(w) for w, stage in zip(weights, stages, strict=False) if w != 0.0]
     out = terms[0]
     for term in terms[1:]:
@@ -153,7 +77,7 @@ def _combine(weights: list[float] | np.ndarray, stages: list) -> jax.Array:
 def _advance(y: jax.Array, h: jax.Array, status: jax.Array, steps: jax.Array, t0: jax.Array, t1: jax.Array,
              seg_start: jax.Array, jump: jax.Array, seg: Tree, arm: Tree, tol: Tree
              ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Add the session jump, then advance all patients from t0 to t1 inside one segment (as _engine._advance).
+    """Add the session jump, then advance all patients from t0 to t1 inside one segment (as engines.fast).
 
     Returns y, the next step sizes, status and steps.
     """
@@ -170,7 +94,7 @@ def _advance(y: jax.Array, h: jax.Array, status: jax.Array, steps: jax.Array, t0
     end_tol = 1e-12 * jnp.maximum(1.0, jnp.abs(t1))
 
     def is_running(status: jax.Array, t: jax.Array) -> jax.Array:
-        return (status == STATUS_OK) & (t < t1 - end_tol)
+        return (status == int(SolverStatus.OK)) & (t < t1 - end_tol)
 
     def cond(carry: tuple) -> jax.Array:
         return jnp.any(is_running(carry[5], carry[2]))
@@ -181,26 +105,26 @@ def _advance(y: jax.Array, h: jax.Array, status: jax.Array, steps: jax.Array, t0
         h_next = h  # patients already at t1 keep their proposal for the next interval
         h = jnp.where(running, jnp.minimum(h, t1 - t), 0.0)
         hc = h[:, None]
-        # the same operations in the same order as _engine._step (decay is 0 for the states
+        # the same operations in the same order as engines.fast (decay is 0 for the states
         # without the integrating factor, where the factors are exactly 1)
-        factors = {c: jnp.exp(decay * (c * hc)) for c in _FACTOR_C}
+        factors = {c: jnp.exp(decay * (c * hc)) for c in FACTOR_C}
 
         def factor(c: float) -> jax.Array | float:
             return factors[c] if c != 0.0 else 1.0
 
         stages = [f0]
         for j in range(1, 6):
-            products = [factor(float(_C[j] - _C[i])) * stages[i] for i in range(j)]
-            acc = factors[float(_C[j])] * y + _combine(_A[j], products) * hc
-            stages.append(nonlinear(t + _C[j] * h, acc))
-        products = [factor(float(1.0 - _C[i])) * stages[i] for i in range(6)]
-        y_new = factors[1.0] * y + _combine(_B, products) * hc
+            products = [factor(float(C[j] - C[i])) * stages[i] for i in range(j)]
+            acc = factors[float(C[j])] * y + _combine(A[j], products) * hc
+            stages.append(nonlinear(t + C[j] * h, acc))
+        products = [factor(float(1.0 - C[i])) * stages[i] for i in range(6)]
+        y_new = factors[1.0] * y + _combine(B, products) * hc
         f_new = nonlinear(t + h, y_new)
-        err = _combine(_E, [*products, f_new]) * hc
+        err = _combine(E, [*products, f_new]) * hc
         scale = jnp.maximum(jnp.abs(y), jnp.abs(y_new)) * rtol + atol
         ratio = (err / scale) ** 2
         total = ratio[:, 0]
-        for i in range(1, ratio.shape[1]):  # summed state by state, in _engine._step's order
+        for i in range(1, ratio.shape[1]):  # summed state by state, in engines.fast's order
             total = total + ratio[:, i]
         err_norm = jnp.sqrt(total / ratio.shape[1])
         finite = jnp.isfinite(err_norm) & jnp.all(jnp.isfinite(y_new), axis=1)
@@ -214,13 +138,16 @@ def _advance(y: jax.Array, h: jax.Array, status: jax.Array, steps: jax.Array, t0
         factor = jnp.where(accept, factor, jnp.minimum(factor, 1.0))
         h = jnp.where(running, h * factor, h_next)
         steps = steps + running
-        failed = running & ((h < _MIN_STEP_H) | (steps > max_steps))
-        status = jnp.where(failed, STATUS_FAILED, status)
+        failed = running & ((h < MIN_STEP_H) | (steps > max_steps))
+        too_many = steps > max_steps
+        cause = jnp.where(too_many, int(SolverStatus.MAX_STEPS),
+                          jnp.where(finite, int(SolverStatus.STEP_TOO_SMALL), int(SolverStatus.NON_FINITE)))
+        status = jnp.where(failed, cause, status)
         return y, f0, t, h, last_h, status, steps
 
     last_h = jnp.full_like(h, jnp.nan)
     y, _, _, h, last_h, status, steps = jax.lax.while_loop(cond, body, (y, f0, t, h, last_h, status, steps))
-    # at most the last step accepted in full, as _engine._advance
+    # at most the last step accepted in full, as engines.fast
     return y, jnp.where(jnp.isnan(last_h), h, jnp.minimum(h, last_h)), status, steps
 
 
@@ -259,7 +186,7 @@ def _put(value: Any, device: jax.Device, dtype: type = np.float64) -> jax.Array:
 
 def _integrating_decay(model: ArmModel) -> np.ndarray:
     """Decay rates (1/h) in the integrating factor: those of the leading fast states, 0 for the others."""
-    decay = model.decay_rates()
+    decay = model.decay.copy()
     decay[fast_states(decay):] = 0.0
     return decay
 
@@ -275,9 +202,9 @@ def _arm_arrays(model: ArmModel, device: jax.Device, take: np.ndarray | None = N
     take: patient rows to use (padding repeats a patient), None for all patients as they are.
     """
     return {
-        "systems": tuple((_put(_rows(modal.eigenvalues, take), device), _put(_rows(vec_rows, take), device))
-                         for modal, vec_rows, _ in model._exposure),
-        "patient": {name: _put(_rows(model.patient[name], take), device) for name in RHS_PATIENT_FIELDS},
+        "systems": tuple((_put(_rows(terms.eigenvalues, take), device), _put(_rows(terms.rows, take), device))
+                         for terms in model.exposure_terms),
+        "patient": {name: _put(_rows(model.patient[name], take), device) for name in PD_PATIENT_FIELDS},
         "params": {name: _put(value, device) for name, value in model.params.items()},
         "decay": _put(_integrating_decay(model), device),
     }
@@ -285,8 +212,8 @@ def _arm_arrays(model: ArmModel, device: jax.Device, take: np.ndarray | None = N
 
 def _segment_arrays(model: ArmModel, segment: int, device: jax.Device, take: np.ndarray | None = None) -> Tree:
     """Segment k's modal coefficients and particular exposure per system (same shapes for every k)."""
-    return tuple((_put(_rows(modal.coefficients[segment], take), device), _put(_rows(particular[segment], take), device))
-                 for modal, _, particular in model._exposure)
+    return tuple((_put(_rows(terms.coefficients[segment], take), device), _put(_rows(terms.particular[segment], take), device))
+                 for terms in model.exposure_terms)
 
 
 def _compiled(args: tuple, device: jax.Device) -> tuple[Any, float]:
@@ -304,7 +231,7 @@ def _compiled(args: tuple, device: jax.Device) -> tuple[Any, float]:
 
 
 def rhs_jax(model: ArmModel, time_h: np.ndarray | float, y: np.ndarray, segment: int, device: str = "cpu") -> np.ndarray:
-    """ArmModel.rhs evaluated by the JAX twin (for checks): dy/dt (N, n_states)."""
+    """ArmModel.rhs evaluated with jax.numpy (for checks): dy/dt (N, n_states)."""
     dev = pick_device(device)
     with x64():
         t = _put(np.broadcast_to(np.asarray(time_h, dtype=float), (y.shape[0],)), dev)
@@ -315,7 +242,7 @@ def rhs_jax(model: ArmModel, time_h: np.ndarray | float, y: np.ndarray, segment:
 
 def solve_fast_jax(model: ArmModel, times_h: np.ndarray, y0: np.ndarray, settings: SolverSettings = SolverSettings(),
                    device: str = "auto", pad_to: int | None = None) -> Solution:
-    """As `_engine.solve_fast` (same Solution, statuses, step-end outputs, session jumps), in JAX on `device`.
+    """As `engines.fast.solve_fast` (same Solution, statuses, step-end outputs, session jumps), in JAX on `device`.
 
     device: "cpu", "gpu" or "auto" (GPU when JAX sees one). pad_to: solve at least this many
     patients, repeating the first one as padding (dropped from the results), so that a smaller
@@ -325,11 +252,11 @@ def solve_fast_jax(model: ArmModel, times_h: np.ndarray, y0: np.ndarray, setting
     """
     started = time.perf_counter()
     dev = pick_device(device)
-    times = _check_times(model, times_h)
+    times = checked_times(model, times_h)
     y0 = np.asarray(y0, dtype=float)
     n, m = y0.shape
     states = np.full((len(times), n, m), np.nan)
-    at_start = np.nonzero(np.abs(times - model.start_h) <= 1e-12)[0]
+    at_start = start_indices(model, times)
     states[at_start] = y0
     b = model.boundaries
     padded = max(n, pad_to or 0) if n else 0
@@ -342,9 +269,9 @@ def solve_fast_jax(model: ArmModel, times_h: np.ndarray, y0: np.ndarray, setting
             arm = _arm_arrays(model, dev, take)
             tol = (_put(settings.rtol, dev), _put(settings.atol, dev), _put(settings.max_steps, dev, np.int64))
             y = _put(_rows(y0, take), dev)
-            h = _put(np.full(padded, _FIRST_STEP_H), dev)
+            h = _put(np.full(padded, FIRST_STEP_H), dev)
             for k in range(len(b) - 1):
-                jump = model.session_jump(b[k])
+                jump = float(model.session_jumps[k])
                 seg = _segment_arrays(model, k, dev, take)
                 inside = times[(times > b[k]) & (times < b[k + 1])]
                 start = float(b[k])
@@ -364,7 +291,7 @@ def solve_fast_jax(model: ArmModel, times_h: np.ndarray, y0: np.ndarray, setting
             states[hit] = np.asarray(y_at)[:n]
         status_np = np.asarray(status).astype(int)[:n]
         steps_np = np.asarray(steps).astype(int)[:n]
-    states[:, status_np != STATUS_OK] = np.nan
+    states[:, status_np != SolverStatus.OK] = np.nan
     total = time.perf_counter() - started
     last_timing.clear()
     last_timing.update(device=str(dev), compile_s=compile_s, run_s=total - compile_s, total_s=total, calls=calls,

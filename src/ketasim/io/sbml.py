@@ -150,7 +150,8 @@ def patient_parameter_values(model: ArmModel, row: int) -> dict[str, float]:
     libRoadRunner's `setValue`).
     """
     out: dict[str, float] = {}
-    for key, (system, inputs) in model.systems.items():
+    for key, pk in model.systems.items():
+        system, inputs = pk.system, pk.inputs
         sid = _sys_id(key)
         rate = system.rate_matrix[row]
         for i, j in zip(*np.nonzero(system.rate_matrix.any(axis=0)), strict=True):
@@ -174,7 +175,8 @@ def _add_pk(model: ArmModel, spec: _Spec) -> tuple[dict[str, list[str]], dict[st
     values = patient_parameter_values(model, 0)
     ratios: dict[str, list[str]] = {"nmda": [], "sert": [], "sedation": []}
     plasma: dict[str, list[str]] = {}
-    for key, (system, inputs) in model.systems.items():
+    for key, pk in model.systems.items():
+        system, inputs = pk.system, pk.inputs
         sid = _sys_id(key)
         names = [f"{sid}_{s}" for s in system.state_names]
         units = [_state_unit(s) for s in system.state_names]

@@ -1,11 +1,16 @@
-"""The assembled model: PK (closed form) -> receptors -> circuit -> plasticity -> symptoms, vitals.
+"""One arm's frozen arguments for the mechanism: PK solved in closed form, sessions, patients, parameters.
 
-An `ArmModel` holds one regimen for a batch of N patients over a time window. Its PD state per
-patient is the vector STATE_NAMES; `rhs` is the right-hand side, segment by segment.
+An `ArmModel` holds one regimen for a batch of N patients over a time window: the PK exposure
+(closed form, segment by segment; every dose a boundary), the sessions and their expectancy
+jumps, the patients' traits and the mechanism parameters. The equations live in `mechanism`
+(written once for numpy, JAX and SBML); `rhs` and `outputs` evaluate them with numpy. The
+engines read only the public, read-only attributes and methods documented here.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -13,26 +18,15 @@ import numpy as np
 
 from ketasim.errors import KetasimInputError
 from ketasim.io.regimen import Regimen
-from ketasim.model import circuit, monoamine, plasticity, symptoms, vitals
-from ketasim.model.drugs import DRUGS, SERT_MAX_OCCUPANCY, build_pk, dose_inputs
+from ketasim.model import circuit, mechanism, monoamine, plasticity, symptoms, vitals
+from ketasim.model.drugs import DRUGS, SERT_MAX_OCCUPANCY, CompartmentInput, PkSystem, build_pk, dose_inputs
+from ketasim.model.mechanism import IDX, N_STATES, STATE_NAMES, Occupancy
+from ketasim.model.namespace import NUMPY
 from ketasim.model.parameters import Parameter, with_shipped_calibration
 from ketasim.model.pk import ModalPk, segment_boundaries, solve_modal
-from ketasim.model.receptors import nmda_occupancy, sedation, sert_occupancy
 
-STATE_NAMES: tuple[str, ...] = (
-    "interneuron_adaptation",  # network adaptation to disinhibition (0-1)
-    "glutamate_excess",  # glutamate above baseline (multiples of baseline)
-    "bdnf_excess",  # BDNF above baseline (fold - 1)
-    "mtor_excess",  # TrkB/mTORC1 activation above baseline (fold - 1)
-    "synaptic_proteins",  # mTOR-driven synaptic protein synthesis (a.u.)
-    "spine_density",  # fraction of healthy spine density
-    "autoreceptor_desensitised",  # fraction of 5-HT1A brake released (0-1)
-    "monoaminergic_drive",  # slow serotonergic plasticity drive (a.u.)
-    "dissociation_tolerance",  # 0-1
-    "session_expectancy",  # expectancy from sessions, fraction of symptoms
-)
-N_STATES = len(STATE_NAMES)
-IDX = {name: i for i, name in enumerate(STATE_NAMES)}
+__all__ = ["IDX", "N_STATES", "STATE_NAMES", "ArmModel", "ExposureTerms", "Session", "calibrated_parameters",
+           "initial_state", "model_values"]
 
 
 def _all_parameters() -> dict[str, Parameter]:
@@ -62,10 +56,11 @@ def model_values(overrides: dict[str, float] | None = None) -> dict[str, float]:
 
 
 def initial_state(patient: dict[str, np.ndarray]) -> np.ndarray:
-    """Untreated state (N, n_states): spines at the chronic-stress set-point, all signals at baseline."""
+    """Untreated state (N, n_states): `mechanism.initial_state` for every patient."""
     n = len(patient["weight_kg"])
     y = np.zeros((n, N_STATES))
-    y[:, IDX["spine_density"]] = 1.0 - patient["synapse_deficit"]
+    for i, value in enumerate(mechanism.initial_state(patient)):
+        y[:, i] = value
     return y
 
 
@@ -77,8 +72,48 @@ class Session:
     cue: float
 
 
+@dataclass(frozen=True)
+class ExposureTerms:
+    """One PK system's share of receptor exposure, ready to evaluate at any time of a segment.
+
+    For each kind (NMDA, SERT, sedation) the sum over the system's ligands of (1/K) x eigenvector
+    row, so one small product gives sum(C/K) of all three: eigenvalues (N, n) in 1/h, rows
+    (N, 3, n) in 1/(mg/L) per mode, coefficients per segment (N, n) and the particular part per
+    segment (N, 3).
+    """
+
+    eigenvalues: np.ndarray
+    rows: np.ndarray
+    coefficients: Sequence[np.ndarray] | Mapping[int, np.ndarray]
+    particular: Sequence[np.ndarray] | Mapping[int, np.ndarray]
+
+    def ratio_sums(self, segment: int, tau_h: np.ndarray | float, patients: slice | np.ndarray = slice(None)) -> np.ndarray:
+        """sum(C/K) per kind (N, 3) at `tau_h` hours after the start of `segment`."""
+        z = self.coefficients[segment][patients] * np.exp(self.eigenvalues[patients] * tau_h)
+        return np.einsum("pkj,pj->pk", self.rows[patients], z) + self.particular[segment][patients]
+
+    def restricted(self, segment: int, idx: np.ndarray) -> ExposureTerms:
+        """The same terms for patients `idx` in `segment` only (gathered once, not at every evaluation)."""
+        return ExposureTerms(self.eigenvalues[idx], self.rows[idx], {segment: self.coefficients[segment][idx]},
+                             {segment: self.particular[segment][idx]})
+
+
+@dataclass(frozen=True)
+class PkSystemInputs:
+    """One drug and route of the regimen: its compartment system and its inputs (doses) in this window."""
+
+    system: PkSystem
+    inputs: tuple[CompartmentInput, ...]
+
+
 class ArmModel:
-    """One regimen for N patients between `start_h` and `end_h`, PK solved in closed form."""
+    """One regimen for N patients between `start_h` and `end_h`, PK solved in closed form.
+
+    Public, read-only after construction: `patient` (field -> (N,)), `params` (name -> value),
+    `start_h`, `end_h`, `n_patients`, `sessions`, `systems` ((drug, route) -> PkSystemInputs),
+    `boundaries` (segment boundaries, h), `modal` ((drug, route) -> ModalPk), `exposure_terms`,
+    `session_jumps` (expectancy added at each boundary) and `decay` (linear decay of each state, 1/h).
+    """
 
     def __init__(self, regimen: Regimen, patient: dict[str, np.ndarray], params: dict[str, float],
                  start_h: float, end_h: float, initial_pk: dict[tuple[str, str], np.ndarray] | None = None) -> None:
@@ -94,65 +129,52 @@ class ArmModel:
             if e.route in ("iv", "intranasal"):
                 cue = DRUGS[e.drug].perceptible_cue.get(e.route, 0.0)
                 cues[e.time_h] = max(cues.get(e.time_h, 0.0), cue)
-        self.sessions: list[Session] = [Session(t, c) for t, c in sorted(cues.items())]
-        self.systems: dict[tuple[str, str], tuple] = {}
-        all_inputs = []
-        pk_inputs: dict[tuple[str, str], list] = {}
+        self.sessions: tuple[Session, ...] = tuple(Session(t, c) for t, c in sorted(cues.items()))
+        self.systems: dict[tuple[str, str], PkSystemInputs] = {}
+        all_inputs: list[CompartmentInput] = []
         for drug, route in regimen.drugs:
             system = build_pk(drug, route, patient)
             if system is None:
                 continue
-            inputs = []
+            inputs: list[CompartmentInput] = []
             for e in events:
                 if (e.drug, e.route) == (drug, route):
                     amount = np.full(self.n_patients, e.amount.value_mg) * (weight if e.amount.per_kg else 1.0)
                     inputs += dose_inputs(drug, route, system, amount, e.time_h, e.infusion_h, patient)
-            pk_inputs[(drug, route)] = inputs
             all_inputs += inputs
-            self.systems[(drug, route)] = (system, inputs)
+            self.systems[(drug, route)] = PkSystemInputs(system, tuple(inputs))
         self.boundaries = segment_boundaries(all_inputs, self.start_h, self.end_h, [s.time_h for s in self.sessions])
         self.modal: dict[tuple[str, str], ModalPk] = {}
-        for key, (system, inputs) in self.systems.items():
+        for key, pk in self.systems.items():
             init = None if initial_pk is None else initial_pk.get(key)
-            self.modal[key] = solve_modal(system, inputs, self.boundaries, init)
-        self.has_nmda = any(m.system.nmda_terms for m in self.modal.values())
-        # exposure rows: for each system, sum over its terms of (1/K) x eigenvector row, per kind
-        # (NMDA, SERT, sedation), so one small product per system gives all three at any time
-        self._exposure: list[tuple[ModalPk, np.ndarray, np.ndarray]] = []
-        kinds = {"nmda": 0, "sert": 1, "sed": 2}
-        for modal in self.modal.values():
-            s = modal.system
-            rows = np.zeros((self.n_patients, 3, len(s.state_names)))
-            terms = [("nmda", t) for t in s.nmda_terms] + [("sert", t) for t in s.sert_terms] + \
-                [("sed", t) for t in s.sedation_terms]
-            if not terms:
-                continue
-            for kind, (state, k) in terms:
-                rows[:, kinds[kind], state] += 1.0 / k
-            vec_rows = np.einsum("pks,psj->pkj", rows, modal.vectors)
-            particular = np.einsum("pks,gps->gpk", rows, modal.particular)
-            self._exposure.append((modal, vec_rows, particular))
+            self.modal[key] = solve_modal(pk.system, list(pk.inputs), self.boundaries, init)
+        self.exposure_terms: tuple[ExposureTerms, ...] = tuple(
+            terms for terms in (_exposure_terms(modal, self.n_patients) for modal in self.modal.values()) if terms)
+        self.session_jumps = np.array([self._jump_at(float(t)) for t in self.boundaries])
+        self.decay = np.array(mechanism.decay_rates(params))
+
+    def _jump_at(self, time_h: float) -> float:
+        for s in self.sessions:
+            if abs(s.time_h - time_h) <= 1e-9:
+                return mechanism.session_jump(s.cue, self.params)
+        return 0.0
 
     def decay_rates(self) -> np.ndarray:
         """Constant first-order decay of each PD state (n_states,), 1/h (the linear part of rhs)."""
-        p = self.params
-        rates = np.zeros(N_STATES)
-        rates[IDX["interneuron_adaptation"]] = -1.0 / p["adaptation_time_h"]
-        rates[IDX["glutamate_excess"]] = -1.0 / p["glutamate_time_h"]
-        rates[IDX["bdnf_excess"]] = -1.0 / p["bdnf_time_h"]
-        rates[IDX["mtor_excess"]] = -1.0 / p["mtor_time_h"]
-        rates[IDX["synaptic_proteins"]] = -1.0 / p["protein_time_h"]
-        rates[IDX["autoreceptor_desensitised"]] = -1.0 / (p["autoreceptor_desensitisation_time_d"] * 24.0)
-        rates[IDX["monoaminergic_drive"]] = -1.0 / (p["monoaminergic_drive_time_d"] * 24.0)
-        rates[IDX["session_expectancy"]] = -1.0 / (p["expectancy_time_d"] * 24.0)
-        return rates
+        return self.decay.copy()
+
+    def restricted(self, segment: int, idx: np.ndarray) -> ArmModel:
+        """This arm for patients `idx` in `segment` only: its rhs(t, y, segment) equals rhs(t, y, segment, idx),
+        with the per-patient PK and patient data gathered once, not at every evaluation."""
+        if idx.size == self.n_patients:
+            return self
+        sub = copy.copy(self)
+        sub.patient = {name: values[idx] for name, values in self.patient.items()}
+        sub.n_patients = int(idx.size)
+        sub.exposure_terms = tuple(terms.restricted(segment, idx) for terms in self.exposure_terms)
+        return sub
 
     # ---- PK at a time ----------------------------------------------------------------------
-    def segment_of(self, time_h: float) -> int:
-        """Segment k with boundaries[k] <= t < boundaries[k+1] (the last segment includes its end)."""
-        k = int(np.searchsorted(self.boundaries, time_h, side="right")) - 1
-        return min(max(k, 0), len(self.boundaries) - 2)
-
     def pk_states(self, key: tuple[str, str], segment: int, time_h: np.ndarray | float,
                   rows: list[int] | None = None, patients: slice | np.ndarray = slice(None)) -> np.ndarray:
         """PK state (N, n) or selected `rows` (N, len(rows)) at `time_h` inside `segment`."""
@@ -166,19 +188,16 @@ class ArmModel:
         part = part if rows is None else part[:, rows]
         return np.einsum("pij,pj->pi", vec, z) + part
 
-    def exposure(self, segment: int, time_h: np.ndarray | float,
-                 patients: slice | np.ndarray = slice(None)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def occupancy(self, segment: int, time_h: np.ndarray | float, patients: slice | np.ndarray = slice(None)) -> Occupancy:
         """NMDA occupancy, SERT occupancy and perceptible sedation (each (N,)) at `time_h`."""
         n = len(self.patient["weight_kg"][patients])
         sums = np.zeros((n, 3))
         tau = np.asarray(time_h, dtype=float) - self.boundaries[segment]
         if tau.ndim:
             tau = tau[:, None]
-        for modal, vec_rows, particular in self._exposure:
-            z = modal.coefficients[segment][patients] * np.exp(modal.eigenvalues[patients] * tau)
-            sums += np.einsum("pkj,pj->pk", vec_rows[patients], z) + particular[segment][patients]
-        return (nmda_occupancy(sums[:, 0]), sert_occupancy(sums[:, 1], SERT_MAX_OCCUPANCY.value),
-                sedation(sums[:, 2]))
+        for terms in self.exposure_terms:
+            sums += terms.ratio_sums(segment, tau, patients)
+        return mechanism.occupancy(NUMPY, sums[:, 0], sums[:, 1], sums[:, 2], SERT_MAX_OCCUPANCY.value)
 
     def plasma(self, segment: int, time_h: np.ndarray | float) -> dict[str, np.ndarray]:
         """Plasma concentrations (ng/mL) of each drug and metabolite given."""
@@ -192,69 +211,33 @@ class ArmModel:
         return out
 
     # ---- PD -------------------------------------------------------------------------------
-    def session_jump(self, time_h: float) -> float:
-        """Expectancy added at a session starting at `time_h` (0 if none)."""
-        p = self.params
-        for s in self.sessions:
-            if abs(s.time_h - time_h) <= 1e-9:
-                return p["session_expectancy"] + p["perceived_expectancy_rate_1_h"] * p["placebo_spray_cue"] * s.cue
-        return 0.0
-
-    def rhs(self, time_h: float, y: np.ndarray, segment: int, patients: slice | np.ndarray = slice(None)) -> np.ndarray:
-        """dy/dt (N, n_states) in 1/h at `time_h`, inside `segment`."""
-        p, pat = self.params, {k: v[patients] for k, v in self.patient.items()}
-        occ, sert, sed = self.exposure(segment, time_h, patients)
+    def rhs(self, time_h: float | np.ndarray, y: np.ndarray, segment: int,
+            patients: slice | np.ndarray = slice(None)) -> np.ndarray:
+        """dy/dt (N, n_states) in 1/h at `time_h`, inside `segment`: `mechanism.vector_field` with numpy."""
+        pat = self.patient if isinstance(patients, slice) and patients == slice(None) else \
+            {k: v[patients] for k, v in self.patient.items()}
+        occ = self.occupancy(segment, time_h, patients)
         dy = np.empty_like(y)
-        adaptation, glutamate, bdnf, mtor, proteins, spines, desens, drive, tolerance, expect = y.T
-        silencing = circuit.interneuron_silencing(occ, p)
-        capacity = circuit.pyramidal_capacity(occ, p)
-        dy[:, 0] = circuit.adaptation_rate(silencing, adaptation, p)
-        dy[:, 1] = circuit.glutamate_rate(silencing, adaptation, capacity, glutamate, p)
-        dy[:, 2] = plasticity.first_order_rate(glutamate, bdnf, p["bdnf_time_h"])
-        dy[:, 3] = plasticity.first_order_rate(bdnf, mtor, p["mtor_time_h"])
-        dy[:, 4] = plasticity.first_order_rate(mtor, proteins, p["protein_time_h"])
-        dy[:, 5] = plasticity.spine_rate(spines, proteins, drive, pat["synapse_deficit"], pat["plasticity_gain"], p)
-        dy[:, 6] = monoamine.desensitisation_rate(sert, desens, p)
-        dy[:, 7] = monoamine.drive_rate(sert, desens, drive, pat["monoaminergic_responsiveness"], p)
-        dissociation = vitals.dissociation_fraction(occ, p) * pat["dissociation_sensitivity"]
-        dy[:, 8] = vitals.tolerance_rate(dissociation, tolerance, p)
-        perceived = np.maximum(np.minimum(dissociation * (1.0 - tolerance), 1.0), sed)
-        dy[:, 9] = symptoms.expectancy_rate(perceived, expect, p)
+        for i, rate in enumerate(mechanism.vector_field(NUMPY, time_h, y.T, occ, pat, self.params)):
+            dy[:, i] = rate
         return dy
 
     def outputs(self, time_h: np.ndarray, states: np.ndarray) -> dict[str, np.ndarray]:
-        """Named outputs (T, N) at `time_h` (T,) from PD states (T, N, n_states)."""
-        p = self.params
+        """Named outputs (T, N) at `time_h` (T,) from PD states (T, N, n_states): `mechanism.observables`
+        and the plasma concentrations (ng/mL) of every drug and metabolite given."""
         t_count = len(time_h)
         occ = np.zeros((t_count, self.n_patients))
         sert = np.zeros_like(occ)
         plasma: dict[str, np.ndarray] = {}
         for i, t in enumerate(time_h):
             seg = self.segment_of_output(float(t))
-            occ[i], sert[i], _ = self.exposure(seg, float(t))
+            at = self.occupancy(seg, float(t))
+            occ[i], sert[i] = at.nmda, at.sert
             for name, value in self.plasma(seg, float(t)).items():
                 plasma.setdefault(name, np.zeros((t_count, self.n_patients)))[i] = value
-        s = {name: states[..., i] for i, name in enumerate(STATE_NAMES)}
-        pat = self.patient
-        pressor = vitals.pressor_fraction(occ, p) * pat["cardiovascular_sensitivity"]
-        dissociation = vitals.dissociation_fraction(occ, p) * pat["dissociation_sensitivity"]
-        out = {
-            "madrs": symptoms.madrs(s["spine_density"], s["mtor_excess"], s["session_expectancy"], time_h[:, None], pat, p),
-            "nmda_occupancy": occ,
-            "sert_occupancy": sert,
-            "glutamate": 1.0 + s["glutamate_excess"],
-            "bdnf": 1.0 + s["bdnf_excess"],
-            "mtor": 1.0 + s["mtor_excess"],
-            "synaptic_proteins": s["synaptic_proteins"],
-            "spine_density": s["spine_density"],
-            "autoreceptor_desensitised": s["autoreceptor_desensitised"],
-            "monoaminergic_drive": s["monoaminergic_drive"],
-            "expectancy": s["session_expectancy"],
-            "sbp_mmhg": pat["sbp0_mmhg"] + p["sbp_max_mmhg"] * pressor,
-            "dbp_mmhg": pat["dbp0_mmhg"] + p["dbp_max_mmhg"] * pressor,
-            "hr_bpm": pat["hr0_bpm"] + p["hr_max_bpm"] * pressor,
-            "cadss": p["cadss_max"] * dissociation * (1.0 - s["dissociation_tolerance"]),
-        }
+        rows = tuple(states[..., i] for i in range(N_STATES))
+        out = mechanism.observables(NUMPY, time_h[:, None], rows, Occupancy(occ, sert, np.zeros_like(occ)),
+                                    self.patient, self.params)
         for name, value in plasma.items():
             out[f"plasma_{name}_ng_ml"] = value
         return out
@@ -270,3 +253,17 @@ class ArmModel:
         """PK states at `end_h` (to continue in a later window)."""
         last = len(self.boundaries) - 2
         return {key: self.pk_states(key, last, self.end_h) for key in self.modal}
+
+
+def _exposure_terms(modal: ModalPk, n_patients: int) -> ExposureTerms | None:
+    """The system's exposure terms, or None when it binds no receptor the mechanism reads."""
+    s = modal.system
+    terms = [(0, t) for t in s.nmda_terms] + [(1, t) for t in s.sert_terms] + [(2, t) for t in s.sedation_terms]
+    if not terms:
+        return None
+    rows = np.zeros((n_patients, 3, len(s.state_names)))
+    for kind, (state, k) in terms:
+        rows[:, kind, state] += 1.0 / k
+    vec_rows = np.einsum("pks,psj->pkj", rows, modal.vectors)
+    particular = np.einsum("pks,gps->gpk", rows, modal.particular)
+    return ExposureTerms(modal.eigenvalues, vec_rows, modal.coefficients, particular)

@@ -7,8 +7,9 @@ blocks pyramidal cells, so the surge falls again (Moghaddam 1997).
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
+from ketasim.model.namespace import Array
 from ketasim.model.parameters import Parameter as P
 
 _SHAPE = "assumed: shape after Moghaddam B et al. 1997, J Neurosci 17:2921 (rodent; shapes, not numbers)"
@@ -30,25 +31,25 @@ PARAMETERS: dict[str, P] = {
 }
 
 
-def interneuron_silencing(nmda_occupancy: np.ndarray, p: dict[str, float]) -> np.ndarray:
+def interneuron_silencing(xp: Any, nmda_occupancy: Array, p: dict[str, float]) -> Array:
     """Fraction of GABA interneuron drive removed by NMDA block (sensitive: low occupancy suffices)."""
-    o = np.maximum(nmda_occupancy, 0.0) ** p["interneuron_hill"]
+    o = xp.maximum(nmda_occupancy, 0.0) ** p["interneuron_hill"]
     return o / (o + p["interneuron_occupancy50"] ** p["interneuron_hill"])
 
 
-def pyramidal_capacity(nmda_occupancy: np.ndarray, p: dict[str, float]) -> np.ndarray:
+def pyramidal_capacity(xp: Any, nmda_occupancy: Array, p: dict[str, float]) -> Array:
     """Fraction of pyramidal output left at this occupancy (near-complete block suppresses it)."""
-    o = np.maximum(nmda_occupancy, 0.0) ** p["pyramidal_hill"]
+    o = xp.maximum(nmda_occupancy, 0.0) ** p["pyramidal_hill"]
     return 1.0 - o / (o + p["pyramidal_occupancy50"] ** p["pyramidal_hill"])
 
 
-def adaptation_rate(silencing: np.ndarray, adaptation: np.ndarray, p: dict[str, float]) -> np.ndarray:
+def adaptation_rate(silencing: Array, adaptation: Array, p: dict[str, float]) -> Array:
     """d(adaptation)/dt, 1/h: the network re-balances towards the current silencing."""
     return (silencing - adaptation) / p["adaptation_time_h"]
 
 
-def glutamate_rate(silencing: np.ndarray, adaptation: np.ndarray, capacity: np.ndarray,
-                   glutamate: np.ndarray, p: dict[str, float]) -> np.ndarray:
+def glutamate_rate(xp: Any, silencing: Array, adaptation: Array, capacity: Array,
+                   glutamate: Array, p: dict[str, float]) -> Array:
     """d(glutamate excess)/dt, fold/h: surge = unadapted disinhibition x pyramidal capacity."""
-    target = p["glutamate_surge_max"] * np.maximum(silencing - adaptation, 0.0) * capacity
+    target = p["glutamate_surge_max"] * xp.maximum(silencing - adaptation, 0.0) * capacity
     return (target - glutamate) / p["glutamate_time_h"]

@@ -3,8 +3,9 @@ back until they desensitise over weeks; only then does the slow plasticity drive
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
+from ketasim.model.namespace import Array
 from ketasim.model.parameters import Parameter as P
 
 PARAMETERS: dict[str, P] = {
@@ -16,13 +17,13 @@ PARAMETERS: dict[str, P] = {
 }
 
 
-def desensitisation_rate(sert_occupancy: np.ndarray, desensitised: np.ndarray, p: dict[str, float]) -> np.ndarray:
+def desensitisation_rate(xp: Any, sert_occupancy: Array, desensitised: Array, p: dict[str, float]) -> Array:
     """d(fraction of autoreceptor brake released)/dt, 1/h: follows sustained SERT occupancy slowly."""
-    return (sert_occupancy - desensitised) / (p["autoreceptor_desensitisation_time_d"] * 24.0)
+    return (sert_occupancy - desensitised) / (p["autoreceptor_desensitisation_time_d"] * xp.hours_per_day)
 
 
-def drive_rate(sert_occupancy: np.ndarray, desensitised: np.ndarray, drive: np.ndarray, responsiveness: np.ndarray,
-               p: dict[str, float]) -> np.ndarray:
+def drive_rate(xp: Any, sert_occupancy: Array, desensitised: Array, drive: Array, responsiveness: Array,
+               p: dict[str, float]) -> Array:
     """d(monoaminergic plasticity drive)/dt, 1/h: transmission = occupancy x released brake."""
     transmission = sert_occupancy * desensitised * responsiveness
-    return (transmission - drive) / (p["monoaminergic_drive_time_d"] * 24.0)
+    return (transmission - drive) / (p["monoaminergic_drive_time_d"] * xp.hours_per_day)

@@ -92,14 +92,3 @@ def solve_modal(system: PkSystem, inputs: list[CompartmentInput], boundaries: np
         coefficients[k], particular[k] = c, x_p
         x = np.einsum("pij,pj->pi", vectors, c * np.exp(values * (t1 - t0))) + x_p
     return ModalPk(system, values, vectors, coefficients, particular)
-
-
-def state_at(modal: ModalPk, segment: int, tau_h: np.ndarray | float, patients: slice | np.ndarray = slice(None)) -> np.ndarray:
-    """PK state (N, n) at `tau_h` hours after the start of `segment`."""
-    c = modal.coefficients[segment][patients]
-    lam = modal.eigenvalues[patients]
-    vec = modal.vectors[patients]
-    tau = np.asarray(tau_h, dtype=float)
-    if tau.ndim:
-        tau = tau[:, None]
-    return np.einsum("pij,pj->pi", vec, c * np.exp(lam * tau)) + modal.particular[segment][patients]

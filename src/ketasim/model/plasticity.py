@@ -7,8 +7,9 @@ stress set-point over days to about two weeks.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
+from ketasim.model.namespace import Array
 from ketasim.model.parameters import Parameter as P
 
 PARAMETERS: dict[str, P] = {
@@ -28,20 +29,20 @@ PARAMETERS: dict[str, P] = {
 }
 
 
-def first_order_rate(target: np.ndarray, state: np.ndarray, time_h: float) -> np.ndarray:
+def first_order_rate(target: Array, state: Array, time_h: float) -> Array:
     """d(state)/dt for a state relaxing to `target` with time constant `time_h` (1/h)."""
     return (target - state) / time_h
 
 
-def spine_rate(spines: np.ndarray, proteins: np.ndarray, monoaminergic_drive: np.ndarray, synapse_deficit: np.ndarray,
-               plasticity_gain: np.ndarray, p: dict[str, float]) -> np.ndarray:
+def spine_rate(xp: Any, spines: Array, proteins: Array, monoaminergic_drive: Array, synapse_deficit: Array,
+               plasticity_gain: Array, p: dict[str, float]) -> Array:
     """d(spine density)/dt (fraction of healthy per h).
 
     Turnover pulls density back to the chronic-stress set-point 1 - deficit; synaptic proteins
     and the monoaminergic drive add spines, the more the further below healthy density.
     """
     setpoint = 1.0 - synapse_deficit
-    turnover = (setpoint - spines) / (p["spine_turnover_time_d"] * 24.0)
-    formation = (p["synaptogenesis_rate_1_h"] * plasticity_gain * np.maximum(proteins, 0.0)
-                 + p["monoaminergic_synaptogenesis_rate_1_h"] * np.maximum(monoaminergic_drive, 0.0))
-    return turnover + formation * np.maximum(1.0 - spines, 0.0)
+    turnover = (setpoint - spines) / (p["spine_turnover_time_d"] * xp.hours_per_day)
+    formation = (p["synaptogenesis_rate_1_h"] * plasticity_gain * xp.maximum(proteins, 0.0)
+                 + p["monoaminergic_synaptogenesis_rate_1_h"] * xp.maximum(monoaminergic_drive, 0.0))
+    return turnover + formation * xp.maximum(1.0 - spines, 0.0)

@@ -3,8 +3,9 @@ hours, and expectancy (larger when patients feel something; non-specific gains b
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
+from ketasim.model.namespace import Array
 from ketasim.model.parameters import Parameter as P
 
 _CAL = "calibrated to data/calibration"
@@ -36,37 +37,37 @@ PARAMETERS: dict[str, P] = {
 }
 
 
-def contact_fraction(time_h: np.ndarray | float, p: dict[str, float]) -> np.ndarray:
+def contact_fraction(xp: Any, time_h: Array, p: dict[str, float]) -> Array:
     """Non-specific improvement build-up (0-1) since the first trial visit at time 0.
 
     Sigmoid (t^2 / (t^2 + t50^2)): little in the first days, most of it over weeks of contact.
     """
-    t = np.maximum(np.asarray(time_h, dtype=float), 0.0) / 24.0
+    t = xp.maximum(time_h, 0.0) / xp.hours_per_day
     return t**2 / (t**2 + p["contact_half_time_d"] ** 2)
 
 
-def expectancy_rate(perceived: np.ndarray, expectancy: np.ndarray, p: dict[str, float]) -> np.ndarray:
+def expectancy_rate(xp: Any, perceived: Array, expectancy: Array, p: dict[str, float]) -> Array:
     """d(session expectancy)/dt, 1/h: perceived effects raise it, it fades over days."""
-    return p["perceived_expectancy_rate_1_h"] * perceived - expectancy / (p["expectancy_time_d"] * 24.0)
+    return p["perceived_expectancy_rate_1_h"] * perceived - expectancy / (p["expectancy_time_d"] * xp.hours_per_day)
 
 
-def acute_relief(mtor: np.ndarray, plasticity_gain: np.ndarray, p: dict[str, float]) -> np.ndarray:
+def acute_relief(xp: Any, mtor: Array, plasticity_gain: Array, p: dict[str, float]) -> Array:
     """Fraction of symptoms relieved by the acute neurotrophic signal, before new spines exist."""
-    signal = np.maximum(mtor, 0.0) * plasticity_gain
+    signal = xp.maximum(mtor, 0.0) * plasticity_gain
     return p["acute_relief_max"] * signal / (signal + p["acute_mtor50"])
 
 
-def combine_relief(drug: np.ndarray, expectancy: np.ndarray, overlap: float) -> np.ndarray:
+def combine_relief(xp: Any, drug: Array, expectancy: Array, overlap: float) -> Array:
     """Total fraction of symptoms relieved by two overlapping sources (0-1).
 
     overlap 0: independent, 1 - (1 - a)(1 - b); overlap 1: the larger one alone.
     """
-    larger, smaller = np.maximum(drug, expectancy), np.minimum(drug, expectancy)
+    larger, smaller = xp.maximum(drug, expectancy), xp.minimum(drug, expectancy)
     return larger + (1.0 - overlap) * smaller * (1.0 - larger)
 
 
-def madrs(spines: np.ndarray, mtor: np.ndarray, expectancy: np.ndarray, time_h: np.ndarray | float,
-          patient: dict[str, np.ndarray], p: dict[str, float]) -> np.ndarray:
+def madrs(xp: Any, spines: Array, mtor: Array, expectancy: Array, time_h: Array,
+          patient: dict[str, Array], p: dict[str, float]) -> Array:
     """MADRS (0-60) without visit noise.
 
     Drug relief: core symptoms scale with a power of the synapse deficit left (relative to the
@@ -74,10 +75,10 @@ def madrs(spines: np.ndarray, mtor: np.ndarray, expectancy: np.ndarray, time_h: 
     `drug_relief_max` of all symptoms are reachable this way. Expectancy
     relief (trial contact + sessions) overlaps with it (`expectancy_overlap`).
     """
-    deficit_left = np.maximum(1.0 - spines, 0.0) / np.maximum(patient["synapse_deficit"], 1e-9)
-    synaptic = 1.0 - deficit_left ** p["deficit_symptom_exponent"] * (1.0 - acute_relief(mtor, patient["plasticity_gain"], p))
+    deficit_left = xp.maximum(1.0 - spines, 0.0) / xp.maximum(patient["synapse_deficit"], 1e-9)
+    synaptic = 1.0 - deficit_left ** p["deficit_symptom_exponent"] * (1.0 - acute_relief(xp, mtor, patient["plasticity_gain"], p))
     drug = p["drug_relief_max"] * synaptic
-    expect = patient["placebo_responsiveness"] * (p["contact_improvement_max"] * contact_fraction(time_h, p) + expectancy)
-    expect = np.clip(expect, 0.0, p["expectancy_fraction_max"])
-    relief = combine_relief(drug, expect, p["expectancy_overlap"])
-    return np.clip(patient["untreated_madrs"] * (1.0 - relief), 0.0, 60.0)
+    expect = patient["placebo_responsiveness"] * (p["contact_improvement_max"] * contact_fraction(xp, time_h, p) + expectancy)
+    expect = xp.clip(expect, 0.0, p["expectancy_fraction_max"])
+    relief = combine_relief(xp, drug, expect, p["expectancy_overlap"])
+    return xp.clip(patient["untreated_madrs"] * (1.0 - relief), 0.0, 60.0)

@@ -3,8 +3,9 @@ hours; dissociation (CADSS) tracks NMDA occupancy, with tolerance over repeated 
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
+from ketasim.model.namespace import Array
 from ketasim.model.parameters import Parameter as P
 
 _VANK = "calibrated to data/calibration/vitals-and-dissociation.toml (Vankawala 2021)"
@@ -30,23 +31,23 @@ PARAMETERS: dict[str, P] = {
 }
 
 
-def hill(x: np.ndarray, x50: float, n: float) -> np.ndarray:
+def hill(xp: Any, x: Array, x50: float, n: float) -> Array:
     """x^n / (x^n + x50^n) for x >= 0."""
-    xn = np.maximum(x, 0.0) ** n
+    xn = xp.maximum(x, 0.0) ** n
     return xn / (xn + x50**n)
 
 
-def pressor_fraction(nmda_occupancy: np.ndarray, p: dict[str, float]) -> np.ndarray:
+def pressor_fraction(xp: Any, nmda_occupancy: Array, p: dict[str, float]) -> Array:
     """Fraction (0-1) of the maximal sympathomimetic response at this occupancy."""
-    return hill(nmda_occupancy, p["pressor_occupancy50"], p["pressor_hill"])
+    return hill(xp, nmda_occupancy, p["pressor_occupancy50"], p["pressor_hill"])
 
 
-def dissociation_fraction(nmda_occupancy: np.ndarray, p: dict[str, float]) -> np.ndarray:
+def dissociation_fraction(xp: Any, nmda_occupancy: Array, p: dict[str, float]) -> Array:
     """Fraction (0-1) of maximal dissociation at this occupancy, before tolerance."""
-    return hill(nmda_occupancy, p["dissociation_occupancy50"], p["dissociation_hill"])
+    return hill(xp, nmda_occupancy, p["dissociation_occupancy50"], p["dissociation_hill"])
 
 
-def tolerance_rate(dissociation: np.ndarray, tolerance: np.ndarray, p: dict[str, float]) -> np.ndarray:
+def tolerance_rate(xp: Any, dissociation: Array, tolerance: Array, p: dict[str, float]) -> Array:
     """d(dissociation tolerance)/dt, 1/h: builds with dissociation, fades over days."""
     build = p["dissociation_tolerance_rate_1_h"] * dissociation * (1.0 - tolerance)
-    return build - tolerance / (p["dissociation_tolerance_time_d"] * 24.0)
+    return build - tolerance / (p["dissociation_tolerance_time_d"] * xp.hours_per_day)
