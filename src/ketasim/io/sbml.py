@@ -12,12 +12,14 @@ parameters (no compartments or reactions); time is in hours.
   part of a spray) is a parameter ``rate_<drug>_<route>_<n>`` (mg/h) that events switch into the
   state's input rate ``u_<drug>_<route>_<i>`` while it runs (n numbers the inputs in
   `ArmModel.systems` order). All dose events at one time are one event.
-- Receptors, circuit, plasticity, monoamines, vitals, symptoms: assignment and rate rules that
-  copy `ArmModel.rhs` / `ArmModel.outputs`. Mechanism parameters carry ketasim's names
-  (`model_values`), patient parameters the `Patient` field names. The session expectancy state
-  is called ``expectancy`` (its CSV column), as ``session_expectancy`` names the mechanism
-  parameter; each IV or intranasal session start is an event adding ``session_expectancy +
-  perceived_expectancy_rate_1_h * placebo_spray_cue * session_cue_<n>`` (the cue as hours of perceived effect).
+- Receptors, circuit, plasticity, monoamines, vitals, symptoms: generated, not hand-written: the
+  functions of `model.mechanism` (the ones every engine integrates) are evaluated on sympy
+  symbols and printed as assignment rules (occupancies, signals, outputs) and rate rules (the PD
+  states), so the export cannot drift from the model (`io.sbml_math`). Mechanism parameters
+  carry ketasim's names (`model_values`), patient parameters the `Patient` field names. The
+  session expectancy state is called ``expectancy`` (its CSV column), as ``session_expectancy``
+  names the mechanism parameter; each IV or intranasal session start is an event adding
+  `mechanism.session_jump` with one cue parameter ``session_cue_<n>`` per session (hours of perceived effect).
 - Outputs: the `ketasim simulate --csv` columns, under the same ids.
 
 PK rate constants, plasma factors and dose amounts are numbers for this patient: weight,
@@ -42,10 +44,11 @@ import numpy as np
 
 from ketasim.errors import KetasimInputError
 from ketasim.io.regimen import Regimen
+from ketasim.io.sbml_math import infix, symbols, sympy_namespace
+from ketasim.model import mechanism
 from ketasim.model.arm import STATE_NAMES, ArmModel, calibrated_parameters, model_values
 from ketasim.model.drugs import SERT_MAX_OCCUPANCY
 from ketasim.model.patient import PATIENT_FIELDS, Patient, patient_dict, stack_patients
-from ketasim.model.receptors import SEDATION_HILL
 from ketasim.simulation import CORE_COLUMNS, resolve_patient, resolve_regimen
 
 #: unit id -> (kind, exponent, scale, multiplier) parts; one unit = prod((multiplier * 10^scale * kind)^exponent)
@@ -124,12 +127,6 @@ def _sys_id(key: tuple[str, str]) -> str:
 
 def _sum(terms: list[str], zero: str = "0") -> str:
     return " + ".join(terms) if terms else zero
-
-
-def _hill(x: str, x50: str, n: str) -> str:
-    """max(x, 0)^n / (max(x, 0)^n + x50^n), as `_vitals.hill`."""
-    xn = f"max({x}, 0)^{n}"
-    return f"{xn} / ({xn} + {x50}^{n})"
 
 
 def _state_unit(state_name: str) -> str:
@@ -238,9 +235,8 @@ def _add_sessions(model: ArmModel, regimen: Regimen, spec: _Spec) -> None:
         cue = f"session_cue_{number}"
         spec.params[cue] = _Param(session.cue, "hour", True,
                                   f"perceptible cue of the session at {session.time_h:g} h (hours of perceived effect)")
-        spec.event_at(session.time_h).append(
-            ("expectancy",
-             f"expectancy + session_expectancy + perceived_expectancy_rate_1_h * placebo_spray_cue * {cue}"))
+        jump = mechanism.session_jump(symbols([cue])[cue], symbols(model.params))
+        spec.event_at(session.time_h).append(("expectancy", f"expectancy + {infix(jump)}"))
 
 
 def _build(regimen: Regimen, patient: Patient, days: float, parameters: dict[str, float] | None) -> tuple[_Spec, str]:
@@ -256,7 +252,6 @@ def _build(regimen: Regimen, patient: Patient, days: float, parameters: dict[str
             raise KetasimInputError(f"parameter {name}: no SBML unit for {unit!r}")
         spec.params[name] = _Param(value, _UNIT_OF[unit], True, described[name].description)
     spec.params["sert_max_occupancy"] = _Param(SERT_MAX_OCCUPANCY.value, "dimensionless", True, "maximal SERT occupancy")
-    spec.params["sedation_hill"] = _Param(SEDATION_HILL, "dimensionless", True, "steepness of perceptible sedation")
     spec.params["hours_per_day"] = _Param(24.0, "hour_per_day", True, "hours per day")
     for name, value in patient_dict(patient).items():
         note = " (recorded: the PK numbers were computed for it)" if name in _PK_ONLY_FIELDS else ""
@@ -264,67 +259,54 @@ def _build(regimen: Regimen, patient: Patient, days: float, parameters: dict[str
                                    f"patient {name}{note}")
     ratios, plasma = _add_pk(model, spec)
     _add_sessions(model, regimen, spec)
+    _add_mechanism(spec, ratios)
     out = spec.output
-    # receptors (_receptors)
-    for kind, terms in ratios.items():
-        out(f"{kind}_ratio_sum", _sum(terms), name=f"sum of effect-site concentration / K ({kind})")
-    out("nmda_occupancy", "max(nmda_ratio_sum, 0) / (1 + max(nmda_ratio_sum, 0))")
-    out("sert_occupancy", "sert_max_occupancy * max(sert_ratio_sum, 0) / (1 + max(sert_ratio_sum, 0))")
-    out("sedation", "max(sedation_ratio_sum, 0)^sedation_hill / (1 + max(sedation_ratio_sum, 0)^sedation_hill)")
-    # circuit (_circuit), side effects (_vitals)
-    out("interneuron_silencing", _hill("nmda_occupancy", "interneuron_occupancy50", "interneuron_hill"))
-    out("pyramidal_capacity", "1 - " + _hill("nmda_occupancy", "pyramidal_occupancy50", "pyramidal_hill"))
-    out("pressor", _hill("nmda_occupancy", "pressor_occupancy50", "pressor_hill") + " * cardiovascular_sensitivity")
-    out("dissociation", _hill("nmda_occupancy", "dissociation_occupancy50", "dissociation_hill")
-        + " * dissociation_sensitivity")
-    out("perceived_effect", "max(min(dissociation * (1 - dissociation_tolerance), 1), sedation)")
-    # PD states (ArmModel.rhs); time constants in days are converted with hours_per_day
-    for sid in PD_STATE_IDS:
-        spec.params[sid] = _Param(0.0, "dimensionless", False, f"PD state {sid}")
-    spec.initial["spine_density"] = "1 - synapse_deficit"
-    r = spec.rate_rules
-    r["interneuron_adaptation"] = "(interneuron_silencing - interneuron_adaptation) / adaptation_time_h"
-    r["glutamate_excess"] = ("(glutamate_surge_max * max(interneuron_silencing - interneuron_adaptation, 0)"
-                             " * pyramidal_capacity - glutamate_excess) / glutamate_time_h")
-    r["bdnf_excess"] = "(glutamate_excess - bdnf_excess) / bdnf_time_h"
-    r["mtor_excess"] = "(bdnf_excess - mtor_excess) / mtor_time_h"
-    r["synaptic_proteins"] = "(mtor_excess - synaptic_proteins) / protein_time_h"
-    r["spine_density"] = ("(1 - synapse_deficit - spine_density) / (spine_turnover_time_d * hours_per_day)"
-                          " + (synaptogenesis_rate_1_h * plasticity_gain * max(synaptic_proteins, 0)"
-                          " + monoaminergic_synaptogenesis_rate_1_h * max(monoaminergic_drive, 0))"
-                          " * max(1 - spine_density, 0)")
-    r["autoreceptor_desensitised"] = ("(sert_occupancy - autoreceptor_desensitised)"
-                                      " / (autoreceptor_desensitisation_time_d * hours_per_day)")
-    r["monoaminergic_drive"] = ("(sert_occupancy * autoreceptor_desensitised * monoaminergic_responsiveness"
-                                " - monoaminergic_drive) / (monoaminergic_drive_time_d * hours_per_day)")
-    r["dissociation_tolerance"] = ("dissociation_tolerance_rate_1_h * dissociation * (1 - dissociation_tolerance)"
-                                   " - dissociation_tolerance / (dissociation_tolerance_time_d * hours_per_day)")
-    r["expectancy"] = ("perceived_expectancy_rate_1_h * perceived_effect"
-                       " - expectancy / (expectancy_time_d * hours_per_day)")
-    # outputs (ArmModel.outputs, _symptoms.madrs)
-    out("glutamate", "1 + glutamate_excess")
-    out("bdnf", "1 + bdnf_excess")
-    out("mtor", "1 + mtor_excess")
-    out("contact_days", "max(time, 0 hour) / hours_per_day", "day", "days since the first trial visit (time 0)")
-    out("contact_fraction", "contact_days^2 / (contact_days^2 + contact_half_time_d^2)")
-    out("acute_relief", "acute_relief_max * max(mtor_excess, 0) * plasticity_gain"
-                        " / (max(mtor_excess, 0) * plasticity_gain + acute_mtor50)")
-    out("deficit_left", "max(1 - spine_density, 0) / max(synapse_deficit, 1e-9)",
-        name="synapse deficit left, relative to the untreated deficit")
-    out("drug_relief", "drug_relief_max * (1 - deficit_left^deficit_symptom_exponent * (1 - acute_relief))")
-    out("expectancy_relief", "min(max(placebo_responsiveness * (contact_improvement_max * contact_fraction"
-                             " + expectancy), 0), expectancy_fraction_max)")
-    out("larger_relief", "max(drug_relief, expectancy_relief)")
-    out("smaller_relief", "min(drug_relief, expectancy_relief)")
-    out("relief", "larger_relief + (1 - expectancy_overlap) * smaller_relief * (1 - larger_relief)")
-    out("madrs", "min(max(untreated_madrs * (1 - relief), 0), 60)", name="MADRS (0-60)")
-    out("sbp_mmhg", "sbp0_mmhg + sbp_max_mmhg * pressor", "mmHg")
-    out("dbp_mmhg", "dbp0_mmhg + dbp_max_mmhg * pressor", "mmHg")
-    out("hr_bpm", "hr0_bpm + hr_max_bpm * pressor", "bpm")
-    out("cadss", "cadss_max * dissociation * (1 - dissociation_tolerance)")
     for name, terms in plasma.items():
         out(f"plasma_{name}_ng_ml", _sum(terms, "0 ng_per_ml"), "ng_per_ml", f"plasma {name}")
     return spec, f"ketasim: {regimen.name or 'regimen'}, {days:g} d"
+
+
+def _add_mechanism(spec: _Spec, ratios: dict[str, list[str]]) -> None:
+    """Receptor, circuit, plasticity, monoamine, symptom and vitals rules, generated from `model.mechanism`.
+
+    The mechanism's functions are evaluated on sympy symbols named after the SBML ids (parameters,
+    patient fields, states, `time`, `hours_per_day`) and printed as L3 infix: named intermediate
+    signals and the receptor occupancies become assignment rules, the rates rate rules, the
+    observables the output rules, `mechanism.initial_state` the initial assignments.
+    """
+    xp = sympy_namespace()
+    params = symbols(model_values())
+    patient = symbols(mechanism.PD_PATIENT_FIELDS)
+    states = list(symbols(PD_STATE_IDS).values())
+    time = symbols(["time"])["time"]
+    for kind, terms in ratios.items():
+        spec.output(f"{kind}_ratio_sum", _sum(terms), name=f"sum of effect-site concentration / K ({kind})")
+    ratio = symbols([f"{kind}_ratio_sum" for kind in ratios])
+    occ = mechanism.occupancy(xp, ratio["nmda_ratio_sum"], ratio["sert_ratio_sum"], ratio["sedation_ratio_sum"],
+                              symbols(["sert_max_occupancy"])["sert_max_occupancy"])
+    for sid, value in (("nmda_occupancy", occ.nmda), ("sert_occupancy", occ.sert), ("sedation", occ.sedation)):
+        spec.output(sid, infix(value))
+    occ_ids = mechanism.Occupancy(*symbols(["nmda_occupancy", "sert_occupancy", "sedation"]).values())
+    signals = mechanism.signals(xp, occ_ids, states, patient, params)
+    for name, value in signals.items():
+        spec.output(name, infix(value))
+    rates = mechanism.rates(xp, states, occ_ids, symbols(signals), patient, params)
+    for sid, state, rate, initial in zip(PD_STATE_IDS, mechanism.STATES, rates, mechanism.initial_state(patient),
+                                         strict=True):
+        spec.params[sid] = _Param(0.0, "dimensionless", False, f"PD state {state.name}: {state.description}")
+        spec.rate_rules[sid] = infix(rate)
+        if initial != 0:
+            spec.initial[sid] = infix(initial)
+    for name, value in mechanism.observables(xp, time, states, occ_ids, patient, params).items():
+        if str(value) == name:
+            continue  # the output is a state or an occupancy, already defined
+        described = OUTPUT_SPECS[name]
+        spec.output(name, infix(value), _SBML_OUTPUT_UNITS.get(described.unit, "dimensionless"), described.description)
+
+
+#: output unit (mechanism.OUTPUTS) -> SBML unit id
+_SBML_OUTPUT_UNITS = {"mmHg": "mmHg", "bpm": "bpm"}
+OUTPUT_SPECS = {o.name: o for o in mechanism.OUTPUTS}
 
 
 def _document(spec: _Spec, title: str) -> Any:
