@@ -58,7 +58,7 @@ def solve_fast(model: ArmModel, times_h: np.ndarray, y0: np.ndarray,
 _A_ROWS = [np.array(row) for row in A]
 #: compact the working set (gather only the patients still running) once fewer than this
 #: fraction of it is still running; below it, the gathers cost less than the wasted stages
-_COMPACT_BELOW = 0.8
+COMPACT_BELOW = 0.8
 
 
 class _Work:
@@ -119,7 +119,7 @@ def _advance(model: ArmModel, k: int, y: np.ndarray, t0: float, t1: float, h: np
     """Advance y (N, m) in place from t0 to t1 inside segment k; returns the next step sizes.
 
     Only patients still running are computed: they are gathered into a working set, which is
-    compacted again whenever fewer than _COMPACT_BELOW of it still run. Each patient's numbers
+    compacted again whenever fewer than COMPACT_BELOW of it still run. Each patient's numbers
     do not depend on who else is in the chunk (every operation is per patient).
     """
     h = np.minimum(h, t1 - t0)
@@ -136,7 +136,7 @@ def _advance(model: ArmModel, k: int, y: np.ndarray, t0: float, t1: float, h: np
         count = int(np.count_nonzero(running))
         if count == 0:
             break
-        if count < _COMPACT_BELOW * running.size:
+        if count < COMPACT_BELOW * running.size:
             work.give_back(y, h, last_h, status, steps, ~running)
             work = work.compacted(np.nonzero(running)[0], model)
             running = np.ones(count, dtype=bool)
