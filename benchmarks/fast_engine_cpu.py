@@ -23,7 +23,8 @@ except ImportError:
     from ketasim._population import PopulationSettings, draw_candidates, population_values  # type: ignore[no-redef]
     from ketasim._regimen import Regimen, dose  # type: ignore[no-redef]
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-reg = Regimen.of(dose("ketamine", "iv", "0.5 mg/kg", infusion="40 min", at=["0 d", "3 d", "7 d", "10 d", "14 d", "17 d", "21 d", "24 d"]),
+DAYS = ["0 d", "3 d", "7 d", "10 d", "14 d", "17 d", "21 d", "24 d"]
+reg = Regimen.of(dose("ketamine", "iv", "0.5 mg/kg", infusion="40 min", at=DAYS),
                  dose("escitalopram", "oral", "10 mg", every="1 d"))
 pat = draw_candidates(1, 0, np.arange(n), population_values(), PopulationSettings())
 times = np.array([0, 1, 7, 14, 21, 28, 42, 56]) * 24.0
