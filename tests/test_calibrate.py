@@ -6,9 +6,9 @@ import shutil
 import tomllib
 from pathlib import Path
 
-from ketasim._calibrate import calibrate, format_report, robust_loss, write_calibrated
-from ketasim._cli import main
-from ketasim._validate import TargetCheck, shipped_calibration_dir
+from ketasim.apps.cli import main
+from ketasim.trials.calibrate import calibrate, format_report, robust_loss, write_calibrated
+from ketasim.trials.validate import TargetCheck, shipped_calibration_dir
 
 
 def _folder(tmp_path: Path) -> Path:

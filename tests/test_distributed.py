@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ketasim import _trial
-from ketasim._distributed import ADDRESS_ENV, make_mapper
-from ketasim._errors import KetasimInputError
-from ketasim._trial import ArmJob, run_trial, screen_chunk, select_patients, solve_chunk
-from ketasim._trial_spec import TrialSpec, load_trial
+from ketasim.errors import KetasimInputError
+from ketasim.io.trial_spec import TrialSpec, load_trial
+from ketasim.trials import trial as _trial
+from ketasim.trials.distributed import ADDRESS_ENV, make_mapper
+from ketasim.trials.trial import ArmJob, run_trial, screen_chunk, select_patients, solve_chunk
 
 TRIAL = """\
 name = "distributed: ketamine vs saline in TRD"
@@ -70,9 +70,9 @@ def cluster() -> Iterator[object]:
 
 def _job(spec: TrialSpec, arm_index: int = 0) -> ArmJob:
     """The job simulate_arm builds for one arm (default parameters)."""
-    from ketasim._engine import SolverSettings
-    from ketasim._model import model_values
-    from ketasim._population import population_values
+    from ketasim.engines.solvers import SolverSettings
+    from ketasim.model.arm import model_values
+    from ketasim.trials.population import population_values
 
     return ArmJob(spec, arm_index, "fast", model_values(), population_values(), SolverSettings(),
                   _trial._output_times(spec, 0.0, False))

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ketasim import _trial
-from ketasim._engine import SolverSettings, solve_fast, solve_reference
-from ketasim._model import ArmModel, initial_state, model_values
-from ketasim._population import PopulationSettings, draw_candidates, population_values, visit_noise
-from ketasim._regimen import Regimen, dose
-from ketasim._trial import run_trial
-from ketasim._trial_spec import load_trial
+from ketasim.engines.solvers import SolverSettings, solve_fast, solve_reference
+from ketasim.io.regimen import Regimen, dose
+from ketasim.io.trial_spec import load_trial
+from ketasim.model.arm import ArmModel, initial_state, model_values
+from ketasim.trials import trial as _trial
+from ketasim.trials.population import PopulationSettings, draw_candidates, population_values, visit_noise
+from ketasim.trials.trial import run_trial
 
 # TRD on a steady-state escitalopram background (the run-in path), one arm to keep it quick
 TRD_BACKGROUND = """\

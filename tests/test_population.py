@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ketasim._outcomes import relapse_summary, responders, visit_summary, wilson_interval
-from ketasim._population import PopulationSettings, draw_candidates, population_values
-from ketasim._trial import run_trial
-from ketasim._trial_spec import parse_trial
+from ketasim.io.trial_spec import parse_trial
+from ketasim.trials.outcomes import relapse_summary, responders, visit_summary, wilson_interval
+from ketasim.trials.population import PopulationSettings, draw_candidates, population_values
+from ketasim.trials.trial import run_trial
 
 
 def _spec(kind: str = "trd", background: bool = False, n: int = 30) -> object:

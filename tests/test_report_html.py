@@ -11,7 +11,7 @@ from PIL import Image, ImageStat
 
 import ketasim as ks
 from _web_server import chromium_path
-from ketasim._cli import main
+from ketasim.apps.cli import main
 
 TRIAL = Path(__file__).resolve().parents[1] / "src" / "ketasim" / "data" / "calibration" / "murrough-2013-ajp.toml"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ketasim._cli import main
+from ketasim.apps.cli import main
 
 TRIAL = Path(__file__).resolve().parents[1] / "src" / "ketasim" / "data" / "calibration" / "murrough-2013-ajp.toml"
 METRICS = ("madrs_mean", "change_mean", "change_sd", "response_rate", "remission_rate")

@@ -10,10 +10,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from ketasim import _cli
-from ketasim._report import PatientsWriter, patients_frame
-from ketasim._trial import run_trial
-from ketasim._trial_spec import TrialSpec, load_trial
+from ketasim.apps import cli as _cli
+from ketasim.apps.report import PatientsWriter, patients_frame
+from ketasim.io.trial_spec import TrialSpec, load_trial
+from ketasim.trials.trial import run_trial
 
 TRIAL = """\
 name = "streaming: ketamine vs saline in MDD"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import ketasim
-from ketasim._errors import KetasimInputError
-from ketasim._trial_spec import RelapseSpec, load_trial, parse_trial
+from ketasim.errors import KetasimInputError
+from ketasim.io.trial_spec import RelapseSpec, load_trial, parse_trial
 
 
 def _calibration_dir() -> Path:

@@ -14,8 +14,8 @@ import pytest
 
 import ketasim as ks
 from _web_server import served, wait_for
-from ketasim._cli import main
 from ketasim.apps import _internal
+from ketasim.apps.cli import main
 
 EXAMPLE = (Path(__file__).resolve().parents[1] / "src" / "ketasim" / "apps" / "web" / "static" / "example-trial.toml").read_text()
 MAX_UPLOAD = 65536

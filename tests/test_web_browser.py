@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageStat
 
 from _web_server import chromium_path, served
-from ketasim._cli import main
+from ketasim.apps.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "ketasim" / "apps" / "web" / "static" / "example-trial.toml"
 PAGES = ("/", "/trial", "/validation", "/runs", "/forecast")

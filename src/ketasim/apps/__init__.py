@@ -1,4 +1,4 @@
-"""Applications on top of the public API: the web explorer, the run store and self-contained reports.
+"""User-facing applications: the command line, figures, reports, the web explorer and the run store.
 
 Research software, not a medical device: it informs; it does not prescribe.
 """

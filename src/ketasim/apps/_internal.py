@@ -11,14 +11,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import ketasim as ks
+from ketasim.disclaimer import DISCLAIMER
+from ketasim.engines.solvers import STATUS_OK
+from ketasim.io.regimen import regimen_from_entries
+from ketasim.io.trial_spec import parse_trial
+from ketasim.trials.outcomes import Z95, responders, wilson_interval
+from ketasim.trials.validate import check_targets, shipped_calibration_dir
 
-from .._disclaimer import DISCLAIMER
-from .._engine import STATUS_OK
-from .._outcomes import Z95, responders, wilson_interval
-from .._regimen import regimen_from_entries
-from .._report import dumps, trial_json
-from .._trial_spec import parse_trial
-from .._validate import check_targets, shipped_calibration_dir
+from .report import dumps, trial_json
 
 __all__ = [
     "DISCLAIMER", "STATUS_OK", "Z95", "check_targets", "dumps", "parse_overrides", "patient_from", "regimen_from_doses",
@@ -42,13 +42,13 @@ def trial_from_text(text: str, source: str) -> ks.TrialSpec:
 
 def parse_overrides(items: list[str]) -> tuple[dict[str, float], dict[str, float]]:
     """`--set NAME=VALUE` items as (patient overrides, model overrides), with the CLI's messages."""
-    from .._cli import _parse_overrides
+    from .cli import _parse_overrides  # late: apps.cli imports apps.cli_commands
 
     return _parse_overrides(items)
 
 
 def patient_from(name: str, overrides: dict[str, float]) -> ks.Patient:
     """A typical patient with overrides, with the CLI's `--patient` messages."""
-    from .._cli import _patient
+    from .cli import _patient
 
     return _patient(name, overrides)

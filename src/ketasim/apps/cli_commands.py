@@ -1,6 +1,6 @@
 """Subcommands `serve`, `runs` and `report`, and the `--store` hooks of `simulate` and `trial`.
 
-Registered in ketasim._cli.COMMANDS as (_add_<name>, _cmd_<name>) pairs like every subcommand. Heavy
+Registered in ketasim.apps.cli.COMMANDS as (_add_<name>, _cmd_<name>) pairs like every subcommand. Heavy
 modules are imported inside the commands, so other subcommands do not pay for them at start-up.
 """
 
@@ -18,7 +18,7 @@ import ketasim as ks
 
 from .store import RunStore, default_store
 
-Subparsers = Any  # argparse's _SubParsersAction, as ketasim._cli passes it
+Subparsers = Any  # argparse's _SubParsersAction, as ketasim.apps.cli passes it
 
 STORE_HELP = f"run store folder (default ${'{'}KETASIM_STORE{'}'} or {default_store()})"
 
@@ -222,5 +222,5 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-#: (add, run) pairs for ketasim._cli.COMMANDS
+#: (add, run) pairs for ketasim.apps.cli.COMMANDS
 COMMANDS = [(_add_serve, _cmd_serve), (_add_runs, _cmd_runs), (_add_report, _cmd_report)]
