@@ -177,10 +177,6 @@ class Regimen:
         out = [DoseEvent(t, d.drug, d.route, d.amount, d.infusion_h) for d in self.doses for t in d.times(horizon_h)]
         return sorted(out, key=lambda e: (e.time_h, e.drug))
 
-    def first_dose_h(self) -> float:
-        times = [e.time_h for e in self.events(1e9)]
-        return min(times) if times else 0.0
-
 
 def regimen_from_entries(entries: Iterable[Mapping[str, object]], where: str, name: str = "") -> Regimen:
     """A Regimen from a list of dose entries (TOML inline tables)."""
