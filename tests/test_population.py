@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ketasim.io.trial_spec import parse_trial
-from ketasim.trials.outcomes import relapse_summary, responders, visit_summary, wilson_interval
+from ketasim.trials.endpoints import VisitValues, visit_summary
+from ketasim.trials.outcomes import relapse_summary, responders, wilson_interval
 from ketasim.trials.population import PopulationSettings, draw_candidates, population_values
 from ketasim.trials.trial import run_trial
 
@@ -69,7 +70,7 @@ def test_patient_draws_depend_only_on_their_key() -> None:
 def test_endpoint_statistics() -> None:
     baseline = np.array([30.0, 30.0, 30.0, 30.0])
     madrs = np.array([10.0, 15.0, 16.0, 30.0])
-    s = visit_summary(baseline, madrs, 0.5, 10.0)
+    s = visit_summary(VisitValues(baseline, {"madrs": madrs}, 0.5, 10.0))
     assert s["response_rate"] == 0.5 and s["remission_rate"] == 0.25
     assert s["change_mean"] == np.mean(madrs - baseline)
     assert list(responders(baseline, madrs, 0.5)) == [True, True, False, False]

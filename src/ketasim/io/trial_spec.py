@@ -70,7 +70,7 @@ RELAPSE_AMONG = ("responders", "remitters")
 METRICS: tuple[str, ...] = tuple(METRIC_REGISTRY)
 VISIT_METRICS: tuple[str, ...] = tuple(name for name, m in METRIC_REGISTRY.items() if m.at_visit)
 
-_TOP_KEYS = ("name", "seed", "patients_per_arm", "design", "population", "arms", "endpoints", "published")
+_TOP_KEYS = ("name", "seed", "patients_per_arm", "population", "arms", "endpoints", "published", "design")
 _DESIGN_KEYS = ("blinded",)
 _POPULATION_KEYS = ("kind", "min_failed_treatments", "baseline_madrs", "weight_kg", "age", "background")
 _ARM_KEYS = ("name", "doses")
