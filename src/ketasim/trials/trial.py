@@ -1,7 +1,8 @@
 """Virtual clinical trials: screen a population per arm, simulate it in chunks, reduce to endpoints.
 
-Per patient only what the endpoints need is kept: baseline, visit values, daily relapse
-assessments and the first session's vitals (plus a daily MADRS course when asked for plots).
+Per patient only what the endpoints need is kept (a SolvedChunk): baseline, the registry's visit
+values, relapse assessments and the first session's vitals (plus a daily MADRS course when asked for
+plots). The summaries are computed by the endpoint registry (:mod:`ketasim.trials.endpoints`).
 """
 
 from __future__ import annotations
@@ -322,7 +323,7 @@ def simulate_arm(spec: TrialSpec, arm_index: int, n_patients: int, *, engine: st
     """Screen, simulate and reduce one arm; deterministic for (seed, arm, patient) whatever the chunking.
 
     on_chunk: called with every solved chunk as it arrives (to stream per-patient rows to a
-    file); the patients' parameters (`patient.<name>`) then go to it only and are not kept in
+    file); the patients' parameters (SolvedChunk.patients) then go to it only and are not kept in
     the ArmResult, so memory does not grow with them.
     """
     arm = spec.arms[arm_index]
