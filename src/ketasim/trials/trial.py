@@ -26,6 +26,7 @@ from ketasim.trials.population import (
     draw_candidates,
     failed_courses,
     population_values,
+    take,
     visit_noise,
 )
 from ketasim.trials.results import ArmResult, SolvedChunk, TrialResult
@@ -183,19 +184,18 @@ def _prepare(job: ArmJob, index: np.ndarray) -> _Enrolled:
     if background is None:
         observed = np.clip(untreated + noise, 0.0, 60.0)
         mask &= (observed >= lo) & (observed <= hi)
-        patients = {k: v[mask] for k, v in patients.items()}
+        patients = take(patients, mask)
         return _Enrolled(mask, patients, initial_state(patients), None, observed[mask])
     # a non-responder to the background keeps more than half of the untreated score: run the
     # run-in only for candidates who could be in the window whatever it does
     mask &= (untreated + noise >= lo) & (0.5 * untreated + noise <= hi)
-    patients = {k: v[mask] for k, v in patients.items()}
+    patients = take(patients, mask)
     y0, pk0, true_baseline, solved = _run_in(job, background, index[mask], patients)
     observed = np.clip(true_baseline + noise[mask], 0.0, 60.0)
     # the background is a failed course: no response to it
     ok = solved & (true_baseline > 0.5 * patients["untreated_madrs"]) & (observed >= lo) & (observed <= hi)
     mask[mask] = ok
-    return _Enrolled(mask, {k: v[ok] for k, v in patients.items()}, y0[ok], {k: v[ok] for k, v in pk0.items()},
-                     observed[ok])
+    return _Enrolled(mask, take(patients, ok), y0[ok], take(pk0, ok), observed[ok])
 
 
 #: run-in results of the latest arm in this process, by candidate: screening and solving share them
@@ -219,7 +219,7 @@ def _run_in(job: ArmJob, background: Regimen, index: np.ndarray, patients: dict[
         cache = _RUN_IN_CACHE.setdefault(key, {})
     missing = np.array([i not in cache for i in index.tolist()], dtype=bool)
     if missing.any():
-        todo = {k: v[missing] for k, v in patients.items()}
+        todo = take(patients, missing)
         run_in = ArmModel(background, todo, job.params, -RUN_IN_H, 0.0)
         sol = job.solve(run_in, np.array([0.0]), initial_state(todo))
         y0 = np.nan_to_num(sol.states[0])
