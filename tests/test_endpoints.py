@@ -118,26 +118,45 @@ def test_relapse_checks_follow_assess_every(trial: ks.TrialResult) -> None:
 def test_visit_statistics() -> None:
     baseline = np.array([30.0, 30.0, 30.0, 30.0, 30.0])
     madrs = np.array([10.0, 15.0, 16.0, 30.0, np.nan])  # the last patient was not assessed
-    s = visit_summary(VisitValues(baseline, {"madrs": madrs}, 0.5, 12.0))
+    s = visit_summary(VisitValues({"madrs": baseline}, {"madrs": madrs}, 0.5, 12.0))
     assert s["madrs_mean"] == pytest.approx(17.75) and s["change_mean"] == pytest.approx(-12.25)
     assert s["response_rate"] == 0.5 and s["remission_rate"] == 0.25
     assert s["change_sd"] == pytest.approx(np.std([-20.0, -15.0, -14.0, 0.0], ddof=1))
     lo, hi = s["change_mean_ci"]
     assert lo < -12.25 < hi
     assert s["response_rate_ci"] == list(wilson_interval(2, 4))
-    empty = visit_summary(VisitValues(baseline[:0], {"madrs": madrs[:0]}, 0.5, 12.0))
+    empty = visit_summary(VisitValues({"madrs": baseline[:0]}, {"madrs": madrs[:0]}, 0.5, 12.0))
     assert all(math.isnan(v) for k, v in empty.items() if not k.endswith("_ci"))
 
 
 def test_a_new_visit_metric_is_one_entry(monkeypatch: pytest.MonkeyPatch) -> None:
     """A metric added to VISIT_METRICS appears in every visit's JSON with its interval; NaN patients are left out."""
-    worst = VisitMetric("madrs_at_least_30_rate", "fraction", lambda v: (v.madrs >= 30).astype(float),
-                        endpoints.proportion_estimate, with_ci=True, label="severe")
-    monkeypatch.setattr(endpoints, "VISIT_METRICS", (*VISIT_METRICS, worst))
-    s = visit_summary(VisitValues(np.full(4, 30.0), {"madrs": np.array([10.0, 35.0, 30.0, 20.0])}, 0.5, 12.0))
+    severe = VisitMetric("madrs_at_least_30_rate", "fraction", lambda v: (v.madrs >= 30).astype(float),
+                         endpoints.proportion_estimate, with_ci=True, label="severe")
+    monkeypatch.setattr(endpoints, "VISIT_METRICS", (*VISIT_METRICS, severe))
+    values = VisitValues({"madrs": np.full(4, 30.0)}, {"madrs": np.array([10.0, 35.0, 30.0, 20.0])}, 0.5, 12.0)
+    s = visit_summary(values)
     assert s["madrs_at_least_30_rate"] == 0.5 and len(s["madrs_at_least_30_rate_ci"]) == 2
     halves = VisitMetric("half", "MADRS points", lambda v: np.where(v.madrs > 15, v.madrs / 2, np.nan), mean_estimate)
-    assert halves.estimate(VisitValues(np.full(3, 30.0), {"madrs": np.array([10.0, 20.0, 40.0])}, 0.5, 12.0)).value == 15.0
+    assert halves.estimate(values).value == pytest.approx((35.0 + 30.0 + 20.0) / 6)
+
+
+def test_an_output_the_model_lacks_is_null(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A new per-patient output (optional: the model may not have it) and a metric on it: null, not an error."""
+    item10 = endpoints.VisitOutput("item10", "points (0-6)", optional=True)
+    mean = VisitMetric("item10_change_mean", "points", lambda v: v.change("item10"), mean_estimate, with_ci=True)
+    outputs = (*VISIT_OUTPUTS, item10)
+    monkeypatch.setattr(endpoints, "VISIT_METRICS", (*VISIT_METRICS, mean))
+    for module in ("ketasim.trials.trial", "ketasim.apps.report"):  # the names those modules imported
+        monkeypatch.setattr(f"{module}.VISIT_OUTPUTS", outputs)
+    path = tmp_path / "trial.toml"
+    path.write_text(TRIAL)
+    result = ks.run_trial(ks.load_trial(path), patients_per_arm=3, show_progress=False)
+    visit = result.to_json()["arms"]["ketamine"]["visits"]["1 d"]
+    assert visit["item10_change_mean"] is None and visit["item10_change_mean_ci"] == [None, None]
+    assert visit["change_mean"] is not None
+    frame = patients_frame(result)
+    assert frame["item10_1 d"].isna().all() and frame["baseline_item10"].isna().all()
 
 
 def test_unknown_metric_is_an_error_naming_file_and_target(tmp_path: Path) -> None:

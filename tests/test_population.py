@@ -70,7 +70,7 @@ def test_patient_draws_depend_only_on_their_key() -> None:
 def test_endpoint_statistics() -> None:
     baseline = np.array([30.0, 30.0, 30.0, 30.0])
     madrs = np.array([10.0, 15.0, 16.0, 30.0])
-    s = visit_summary(VisitValues(baseline, {"madrs": madrs}, 0.5, 10.0))
+    s = visit_summary(VisitValues({"madrs": baseline}, {"madrs": madrs}, 0.5, 10.0))
     assert s["response_rate"] == 0.5 and s["remission_rate"] == 0.25
     assert s["change_mean"] == np.mean(madrs - baseline)
     assert list(responders(baseline, madrs, 0.5)) == [True, True, False, False]

@@ -118,8 +118,9 @@ def patient_rows(spec: TrialSpec, arm: str, part: SolvedChunk, first: int = 0) -
     n = part.n
     columns: dict[str, Any] = {"arm": np.full(n, arm, dtype=object), "patient": np.arange(first, first + n, dtype=np.int64),
                                "candidate_index": np.asarray(part.index).astype(np.int64),
-                               "status": np.asarray(part.status).astype(np.int64), "baseline_madrs": part.baseline}
+                               "status": np.asarray(part.status).astype(np.int64)}
     for output in VISIT_OUTPUTS:
+        columns[f"baseline_{output.name}"] = part.baselines[output.name]
         columns.update({f"{output.name}_{key}": part.visits[output.name][v]
                         for v, key in enumerate(spec.endpoints.visit_keys)})
     columns.update({f"param_{k}": v for k, v in part.patients.items()})
@@ -129,9 +130,9 @@ def patient_rows(spec: TrialSpec, arm: str, part: SolvedChunk, first: int = 0) -
 
 
 def patients_frame(result: TrialResult) -> pd.DataFrame:
-    """One row per patient: arm, patient (0..n-1), candidate_index, status, baseline_madrs (points),
-    `<output>_<visit key>` for each VISIT_OUTPUTS value (`madrs_<visit key>`, points) and the
-    patient's parameters `param_<name>`."""
+    """One row per patient: arm, patient (0..n-1), candidate_index, status, then for each VISIT_OUTPUTS
+    value `baseline_<output>` and `<output>_<visit key>` (baseline_madrs, madrs_<visit key>: points),
+    and the patient's parameters `param_<name>`."""
     frames = [patient_rows(result.spec, name, arm.per_patient()) for name, arm in result.arms.items()]
     return pd.concat(frames, ignore_index=True)
 

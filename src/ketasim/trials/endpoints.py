@@ -3,8 +3,8 @@ the Parquet columns, the trial-file parser and `validate`.
 
 Three kinds of entries:
 
-- :class:`VisitOutput`: a per-patient value kept at every visit (``madrs``: the rater's score, points).
-  It becomes the Parquet columns ``<name>_<visit key>``.
+- :class:`VisitOutput`: a per-patient value kept before the first dose and at every visit (``madrs``:
+  the rater's score, points). It becomes the Parquet columns ``baseline_<name>`` and ``<name>_<visit key>``.
 - :class:`VisitMetric`: a summary over patients at each visit (JSON ``visits.<key>.<name>`` and
   ``<name>_ci`` when it has an interval; a column of the text table when it has a label).
 - :class:`VitalsMetric`: a per-patient value over the first dosing session, averaged per arm
@@ -60,14 +60,19 @@ def proportion_estimate(hits: np.ndarray) -> Estimate:
 
 @dataclass(frozen=True)
 class VisitOutput:
-    """A per-patient value kept at every visit: a model output (``observed``: the rater's MADRS with visit noise)."""
+    """A per-patient value kept before the first dose and at every visit: the model output `name`.
+
+    observed: the rater's MADRS (model MADRS plus visit noise, 0-60; its baseline is the screening
+    score). optional: a model that lacks this output gives NaN (its metrics are null in the JSON).
+    """
 
     name: str
     unit: str
     observed: bool = False
+    optional: bool = False
 
 
-#: values kept at every visit, in Parquet column order (``<name>_<visit key>``)
+#: values kept before the first dose and at every visit, in Parquet column order
 VISIT_OUTPUTS: tuple[VisitOutput, ...] = (
     VisitOutput("madrs", "MADRS points (0-60)", observed=True),
 )
@@ -77,17 +82,28 @@ VISIT_OUTPUTS: tuple[VisitOutput, ...] = (
 class VisitValues:
     """Per-patient values at one visit of the patients assessed there.
 
-    baseline: MADRS before the first dose (points); outputs: the VISIT_OUTPUTS at the visit, by name.
+    baselines and outputs: each VISIT_OUTPUTS value before the first dose and at the visit, by name
+    (``madrs``: observed, points). response_fraction and remission_at_most: the file's criteria.
     """
 
-    baseline: np.ndarray
+    baselines: Mapping[str, np.ndarray]
     outputs: Mapping[str, np.ndarray]
     response_fraction: float
     remission_at_most: float
 
     @property
+    def baseline(self) -> np.ndarray:
+        """Observed MADRS before the first dose (points)."""
+        return self.baselines["madrs"]
+
+    @property
     def madrs(self) -> np.ndarray:
+        """Observed MADRS at the visit (points)."""
         return self.outputs["madrs"]
+
+    def change(self, name: str = "madrs") -> np.ndarray:
+        """Output `name` at the visit minus before the first dose."""
+        return self.outputs[name] - self.baselines[name]
 
 
 @dataclass(frozen=True)
@@ -116,15 +132,12 @@ class VisitMetric:
         return self.statistic(per_patient[np.isfinite(per_patient)])
 
 
-def _change(v: VisitValues) -> np.ndarray:
-    return v.madrs - v.baseline
-
-
 #: metrics at every visit, in JSON order
 VISIT_METRICS: tuple[VisitMetric, ...] = (
     VisitMetric("madrs_mean", "MADRS points", lambda v: v.madrs, mean_estimate, label="MADRS"),
-    VisitMetric("change_mean", "MADRS points", _change, mean_estimate, with_ci=True, label="change", signed=True),
-    VisitMetric("change_sd", "MADRS points", _change, sd_estimate),
+    VisitMetric("change_mean", "MADRS points", VisitValues.change, mean_estimate, with_ci=True, label="change",
+                signed=True),
+    VisitMetric("change_sd", "MADRS points", VisitValues.change, sd_estimate),
     VisitMetric("response_rate", FRACTION, lambda v: responders(v.baseline, v.madrs, v.response_fraction),
                 proportion_estimate, with_ci=True, label="response"),
     VisitMetric("remission_rate", FRACTION, lambda v: v.madrs <= v.remission_at_most + 1e-9, proportion_estimate,
@@ -135,7 +148,7 @@ VISIT_METRICS: tuple[VisitMetric, ...] = (
 def visit_summary(values: VisitValues) -> dict[str, Any]:
     """The JSON object of one visit: every VISIT_METRICS value, then the intervals (``<name>_ci``)."""
     ok = np.isfinite(values.baseline) & np.isfinite(values.madrs)
-    assessed = VisitValues(values.baseline[ok], {k: v[ok] for k, v in values.outputs.items()},
+    assessed = VisitValues({k: v[ok] for k, v in values.baselines.items()}, {k: v[ok] for k, v in values.outputs.items()},
                            values.response_fraction, values.remission_at_most)
     estimates = {m.name: m.estimate(assessed) for m in VISIT_METRICS}
     out: dict[str, Any] = {name: e.value for name, e in estimates.items()}

@@ -21,8 +21,9 @@ def _concat(arrays: Sequence[np.ndarray | None]) -> np.ndarray | None:
 class SolvedChunk:
     """What is kept of n solved patients: only what the endpoints and the per-patient file need.
 
-    index: candidate numbers (n,); status: solver status (n,), 0 ok; baseline: observed MADRS before
-    the first dose (n,), points; visits: each VISIT_OUTPUTS value at the visits, (V, n); relapse:
+    index: candidate numbers (n,); status: solver status (n,), 0 ok; baselines: each VISIT_OUTPUTS
+    value before the first dose (n,) ("madrs": the observed screening score, points); visits: each
+    VISIT_OUTPUTS value at the visits, (V, n); relapse:
     observed MADRS at the relapse checks (D, n) and relapse_at at `at` (n,); vitals: each
     VITALS_METRICS per-patient value (n,); course: daily observed MADRS (T, n) float32, when asked
     for; patients: the patients' parameters (n,) each.
@@ -30,7 +31,7 @@ class SolvedChunk:
 
     index: np.ndarray
     status: np.ndarray
-    baseline: np.ndarray
+    baselines: dict[str, np.ndarray]
     visits: dict[str, np.ndarray]
     relapse: np.ndarray | None = None
     relapse_at: np.ndarray | None = None
@@ -41,6 +42,11 @@ class SolvedChunk:
     @property
     def n(self) -> int:
         return int(self.index.size)
+
+    @property
+    def baseline(self) -> np.ndarray:
+        """Observed MADRS before the first dose (points), (n,)."""
+        return self.baselines["madrs"]
 
     def without_patients(self) -> SolvedChunk:
         return replace(self, patients={})
@@ -54,7 +60,7 @@ class SolvedChunk:
             return {k: np.concatenate([get(p)[k] for p in parts], axis=-1) for k in get(first)}
 
         return SolvedChunk(np.concatenate([p.index for p in parts]), np.concatenate([p.status for p in parts]),
-                           np.concatenate([p.baseline for p in parts]), joined(lambda p: p.visits),
+                           joined(lambda p: p.baselines), joined(lambda p: p.visits),
                            _concat([p.relapse for p in parts]), _concat([p.relapse_at for p in parts]),
                            joined(lambda p: p.vitals), _concat([p.course for p in parts]), joined(lambda p: p.patients))
 
@@ -65,7 +71,7 @@ class ArmResult:
 
     name: str
     candidate_index: np.ndarray
-    baseline: np.ndarray
+    baseline_values: dict[str, np.ndarray]  # VISIT_OUTPUTS before the first dose, (N,); "madrs" observed
     visit_values: dict[str, np.ndarray]  # VISIT_OUTPUTS at the visits, (V, N); "madrs" observed
     status: np.ndarray
     candidates_screened: int
@@ -79,13 +85,18 @@ class ArmResult:
     summary: dict = field(default_factory=dict)
 
     @property
+    def baseline(self) -> np.ndarray:
+        """Observed MADRS before the first dose (points), (N,)."""
+        return self.baseline_values["madrs"]
+
+    @property
     def visits(self) -> np.ndarray:
         """Observed MADRS (points) at the visits, (V, N)."""
         return self.visit_values["madrs"]
 
     def per_patient(self) -> SolvedChunk:
         """The arm's patients as one chunk (what the per-patient file is written from)."""
-        return SolvedChunk(self.candidate_index, self.status, self.baseline, self.visit_values,
+        return SolvedChunk(self.candidate_index, self.status, self.baseline_values, self.visit_values,
                            self.relapse_assessments, self.relapse_at, self.vitals or {}, self.course, self.patients)
 
 

@@ -21,9 +21,10 @@ def summarise_arm(arm: ArmResult, ep: EndpointsSpec) -> dict[str, Any]:
     summary: dict[str, Any] = {"n": int(arm.baseline.size), "baseline_madrs_mean": float(base.mean()) if base.size else None,
                                "failed_solves": int((~good).sum()), "candidates_screened": arm.candidates_screened,
                                "visits": {}}
+    baselines = {name: values[good] for name, values in arm.baseline_values.items()}
     for v, key in enumerate(ep.visit_keys):
         outputs = {name: values[v][good] for name, values in arm.visit_values.items()}
-        summary["visits"][key] = visit_summary(VisitValues(base, outputs, ep.response_fraction, ep.remission_at_most))
+        summary["visits"][key] = visit_summary(VisitValues(baselines, outputs, ep.response_fraction, ep.remission_at_most))
     rel = ep.relapse
     if rel is not None and arm.relapse_assessments is not None and arm.relapse_at is not None \
             and arm.relapse_days is not None:

@@ -20,7 +20,7 @@ from ketasim.errors import KetasimInputError
 from ketasim.io.regimen import Dose, Regimen
 from ketasim.io.trial_spec import TrialSpec
 from ketasim.model.arm import IDX, ArmModel, initial_state, model_values
-from ketasim.trials.endpoints import VISIT_OUTPUTS, VITALS_METRICS
+from ketasim.trials.endpoints import VISIT_OUTPUTS, VITALS_METRICS, VisitOutput
 from ketasim.trials.population import (
     PopulationSettings,
     draw_candidates,
@@ -258,16 +258,25 @@ def solve_chunk(job: ArmJob, index: np.ndarray) -> SolvedChunk:
     out = model.outputs(times.all_h, sol.states)
     noise = visit_noise(spec.seed, job.arm_index, index, times.all_h, job.pop["visit_noise_sd_madrs"])
     madrs = np.clip(out["madrs"] + noise, 0.0, 60.0)
+    values = {o.name: madrs if o.observed else _output(out, o) for o in VISIT_OUTPUTS}
     # reduced outputs: what the endpoints need, not every state at every time
     relapse = times.relapse is not None and times.relapse_at is not None
     return SolvedChunk(
-        index, sol.status, enrolled.baseline,
-        visits={o.name: (madrs if o.observed else out[o.name])[times.visits] for o in VISIT_OUTPUTS},
+        index, sol.status,
+        baselines={o.name: enrolled.baseline if o.observed else values[o.name][times.baseline] for o in VISIT_OUTPUTS},
+        visits={name: v[times.visits] for name, v in values.items()},
         relapse=madrs[times.relapse] if relapse else None,
         relapse_at=madrs[times.relapse_at] if relapse else None,
         vitals={} if times.vitals is None else {m.name: m.per_patient(out[m.output][times.vitals]) for m in VITALS_METRICS},
         course=None if times.course is None else madrs[times.course].astype(np.float32),
         patients=enrolled.patients if job.keep_patients else {})
+
+
+def _output(outputs: dict[str, np.ndarray], output: VisitOutput) -> np.ndarray:
+    """Model output `output.name` (T, n); NaN where an optional output is not in the model."""
+    if output.name in outputs or not output.optional:
+        return outputs[output.name]
+    return np.full_like(outputs["madrs"], np.nan)
 
 
 #: working memory one chunk may use (bytes); chunks are sized from it
@@ -347,7 +356,7 @@ def simulate_arm(spec: TrialSpec, arm_index: int, n_patients: int, *, engine: st
             progress(part.n)
     merged = SolvedChunk.concat(collected)
     result = ArmResult(
-        name=arm.name, candidate_index=merged.index, baseline=merged.baseline, visit_values=merged.visits,
+        name=arm.name, candidate_index=merged.index, baseline_values=merged.baselines, visit_values=merged.visits,
         status=merged.status, candidates_screened=screened, relapse_assessments=merged.relapse,
         relapse_at=merged.relapse_at, relapse_days=times.relapse_days, vitals=merged.vitals or None,
         course_times_h=None if times.course is None else times.all_h[times.course] - _first_dose_h(spec, arm_index),
