@@ -84,7 +84,8 @@ def format_trial(result: TrialResult) -> str:
     lines += text_table(["arm", "visit", "n", "baseline", *(m.label for m in shown)], rows)
     if ep.relapse is not None:
         rel = ep.relapse
-        lines += ["", f"relapse: MADRS >= {rel.madrs_at_least:g} at a daily assessment after {rel.at_key} "
+        checks = "a daily assessment" if rel.assess_every_key is None else f"an assessment every {rel.assess_every_key}"
+        lines += ["", f"relapse: MADRS >= {rel.madrs_at_least:g} at {checks} after {rel.at_key} "
                       f"up to {rel.until_h / 24.0:g} d, among {rel.among} at {rel.at_key}"]
         rows = []
         for name, arm in result.arms.items():

@@ -68,7 +68,7 @@ RELAPSE_AMONG = ("responders", "remitters")
 
 #: every metric a [[published]] target may name (the registry's names)
 METRICS: tuple[str, ...] = tuple(METRIC_REGISTRY)
-VISIT_METRICS: tuple[str, ...] = tuple(name for name, m in METRIC_REGISTRY.items() if m.at_visit)
+_VISIT_METRIC_NAMES = tuple(name for name, m in METRIC_REGISTRY.items() if m.at_visit)
 
 _TOP_KEYS = ("name", "seed", "patients_per_arm", "population", "arms", "endpoints", "published", "design")
 _DESIGN_KEYS = ("blinded",)
@@ -383,7 +383,7 @@ def _target_visit(r: _Reader, table: Mapping[str, Any], path: str, metric: str,
             r.fail(f"{path}.visit", f"unknown visit {_show(visit)}; expected one of the endpoints.visits: {keys}")
         return str(visit)
     if "visit" in table:
-        r.fail(f"{path}.visit", f"{metric} takes no visit; remove 'visit' (it is for {', '.join(VISIT_METRICS)})")
+        r.fail(f"{path}.visit", f"{metric} takes no visit; remove 'visit' (it is for {', '.join(_VISIT_METRIC_NAMES)})")
     section = SECTIONS[entry.section]  # type: ignore[index]
     if not section.enabled(endpoints):
         r.fail(f"{path}.metric", f"{metric} needs {section.needs}")
