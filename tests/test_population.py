@@ -80,3 +80,21 @@ def test_endpoint_statistics() -> None:
     assessments = np.array([[12.0, 25.0, 10.0, 40.0], [23.0, 10.0, 10.0, 40.0]])
     r = relapse_summary(baseline, madrs, assessments, np.array([1.0, 2.0]), "responders", 0.5, 10.0, 22.0)
     assert r["count"] == 2 and r["rate"] == 1.0 and r["median_days"] == 1.0
+
+
+def test_age_window_like_weight() -> None:
+    """population.age is an inclusion window: every enrolled patient's age lies in it."""
+    older = parse_trial({**_as_data(), "population": {"kind": "mdd", "baseline_madrs": [22, 60], "age": [65, 90]}},
+                        "older.toml")
+    assert older.population.age == (65.0, 90.0)
+    result = run_trial(older, show_progress=False)
+    for arm in result.arms.values():
+        assert np.all((arm.patients["age_y"] >= 65.0) & (arm.patients["age_y"] <= 90.0))
+
+
+def _as_data() -> dict:
+    """A one-arm trial file as a dict, without its population table."""
+    return {"name": "test", "seed": 7, "patients_per_arm": 20,
+            "arms": [{"name": "saline", "doses": [{"drug": "saline", "route": "iv", "amount": "0 mg",
+                                                  "infusion": "40 min", "at": "0 d"}]}],
+            "endpoints": {"visits": ["1 d"], "response": "50%", "remission": 10}}
