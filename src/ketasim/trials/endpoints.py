@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -229,7 +229,7 @@ class Metric:
     name: str
     unit: str
     section: str | None = None
-    key: str = field(default="")
+    key: str = ""
 
     @property
     def at_visit(self) -> bool:
