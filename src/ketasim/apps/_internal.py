@@ -13,12 +13,13 @@ from typing import Any
 import ketasim as ks
 from ketasim.disclaimer import DISCLAIMER
 from ketasim.engines.solvers import STATUS_OK
+from ketasim.io.jsonsafe import dumps
 from ketasim.io.regimen import regimen_from_entries
 from ketasim.io.trial_spec import parse_trial
 from ketasim.trials.outcomes import Z95, responders, wilson_interval
 from ketasim.trials.validate import check_targets, shipped_calibration_dir
 
-from .report import dumps, trial_json
+from .report import trial_json
 
 __all__ = [
     "DISCLAIMER", "STATUS_OK", "Z95", "check_targets", "dumps", "parse_overrides", "patient_from", "regimen_from_doses",

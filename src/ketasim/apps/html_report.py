@@ -113,7 +113,8 @@ def _trial_body(store: RunStore, run: dict[str, Any]) -> tuple[str, str, str]:
     if targets.empty:
         out.append("<p>The trial file has no [[published]] targets.</p>")
     else:
-        rows = [[escape(str(t["arm"])), escape(str(t["visit"] or "-")), escape(t["metric"]), _num(t["published"], ".3g"),
+        rows = [[escape(str(t["arm"])), escape(str(t["visit"] or "-")),
+                 escape(t["metric"] + (f" (vs {t['versus']})" if t.get("versus") else "")), _num(t["published"], ".3g"),
                  _num(t["simulated"], ".3g"), _num(t["tolerance"], ".3g"),
                  "<span class='pass'>pass</span>" if t["pass"] else "<span class='miss'>MISS</span>",
                  escape(t["source"])] for t in targets.to_dict("records")]

@@ -18,8 +18,10 @@ import ketasim as ks
 
 from . import _internal as internal
 
-#: visit metrics compared by `runs compare`, in order
-VISIT_METRICS: tuple[str, ...] = ("madrs_mean", "change_mean", "change_sd", "response_rate", "remission_rate")
+#: visit metrics (the public registry ks.VISIT_METRICS), as `runs compare` lists them
+VISIT_METRICS: tuple[str, ...] = tuple(m.name for m in ks.VISIT_METRICS)
+#: visit metrics with a 95% CI (<name>_ci in the JSON; <name>_lo, <name>_hi in the visits table)
+CI_METRICS: tuple[str, ...] = tuple(m.name for m in ks.VISIT_METRICS if m.with_ci)
 
 
 def visits_table(summary: dict) -> pd.DataFrame:
@@ -29,7 +31,7 @@ def visits_table(summary: dict) -> pd.DataFrame:
         for visit, v in s["visits"].items():
             row = {"arm": arm, "visit": visit, "n": s["n"], "baseline_madrs_mean": s["baseline_madrs_mean"]}
             row.update({m: v.get(m) for m in VISIT_METRICS})
-            for m in ("change_mean", "response_rate", "remission_rate"):
+            for m in CI_METRICS:
                 lo, hi = v.get(f"{m}_ci") or (None, None)
                 row[f"{m}_lo"], row[f"{m}_hi"] = lo, hi
             rows.append(row)
@@ -77,11 +79,12 @@ def course_table(result: ks.TrialResult) -> pd.DataFrame:
 def targets_table(result: ks.TrialResult) -> pd.DataFrame:
     """The file's [[published]] targets against the simulation (empty when it has none)."""
     checks = internal.check_targets(result.spec, result, result.spec.name)
-    columns = ["arm", "visit", "metric", "published", "simulated", "tolerance", "pass", "source"]
+    columns = ["arm", "visit", "metric", "versus", "published", "simulated", "tolerance", "pass", "source"]
     rows = []
     for c in checks:
         row = c.to_json()
-        row["arm"] = " + ".join(row["arm"]) if isinstance(row["arm"], list) else row["arm"]
+        for key in ("arm", "versus"):
+            row[key] = " + ".join(row[key]) if isinstance(row.get(key), list) else row.get(key)
         rows.append({k: row[k] for k in columns})
     return pd.DataFrame(rows, columns=columns).astype({"published": float, "simulated": float, "tolerance": float})
 

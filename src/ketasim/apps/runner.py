@@ -136,9 +136,9 @@ def run_trial_text(text: str, source: str, *, patients_per_arm: int | None = Non
     n = spec.patients_per_arm
     total, done = n * len(spec.arms), 0
 
-    def chunk_done(arm_index: int, arm: str, part: dict, first: int) -> None:
+    def chunk_done(arm_index: int, arm: str, part: Any, first: int) -> None:
         nonlocal done
-        done += int(part["index"].size)
+        done += int(part.index.size)  # a solved chunk (ketasim.trials.results.SolvedChunk)
         if on_progress is not None:
             on_progress(done, total)
 
@@ -166,7 +166,8 @@ def run_validation(*, patients_per_arm: int, engine: str = "fast", folder: Path 
         for check in ks.validate([path], patients_per_arm=patients_per_arm, engine=engine, show_progress=False):
             row = check.to_json()
             row["file"] = path.stem
-            row["arm"] = " + ".join(row["arm"]) if isinstance(row["arm"], list) else row["arm"]
+            for key in ("arm", "versus"):
+                row[key] = " + ".join(row[key]) if isinstance(row.get(key), list) else row.get(key)
             rows.append(row)
         if on_progress is not None:
             on_progress(i + 1, len(files))
@@ -174,7 +175,7 @@ def run_validation(*, patients_per_arm: int, engine: str = "fast", folder: Path 
     summary = {"kind": "validate", "patients_per_arm": patients_per_arm, "engine": engine, "targets": rows,
                "passed": passed, "total": len(rows), "disclaimer": internal.DISCLAIMER}
     if folder is not None:
-        table = pd.DataFrame(rows, columns=["file", "arm", "visit", "metric", "published", "simulated", "tolerance",
-                                            "pass", "source"])
+        table = pd.DataFrame(rows, columns=["file", "arm", "visit", "metric", "versus", "published", "simulated",
+                                            "tolerance", "pass", "source"])
         write_results(folder, run_id, {"validation": table.astype({"simulated": float})}, internal.dumps(summary))
     return summary

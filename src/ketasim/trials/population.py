@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -24,6 +25,7 @@ from ketasim.model.symptoms import combine_relief, contact_fraction
 from ketasim.trials import random_streams
 
 P = Parameter
+K = TypeVar("K")
 _PEREZ = "Perez-Ruixo C et al. 2021, Clin Pharmacokinet 60:501 (IIV CV)"
 _CAL = "calibrated to data/calibration"
 
@@ -212,6 +214,6 @@ def failed_courses(seed: int, arm: int, index: np.ndarray, patients: dict[str, n
     return failed
 
 
-def take(patients: dict[str, np.ndarray], mask: np.ndarray | slice) -> dict[str, np.ndarray]:
-    """The patients selected by `mask`."""
+def take(patients: dict[K, np.ndarray], mask: np.ndarray | slice) -> dict[K, np.ndarray]:
+    """The patients (rows of every array) selected by `mask`."""
     return {k: v[mask] for k, v in patients.items()}

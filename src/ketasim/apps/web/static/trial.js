@@ -62,7 +62,7 @@ function drawTables(summary, targets) {
     parts.push(el("p", {}, "The trial file has no [[published]] targets."));
   } else {
     parts.push(table(["arm", "visit", "metric", "published", "simulated", "tolerance", "result", "source"],
-      targets.metric.map((m, i) => [targets.arm[i], targets.visit[i] ?? "-", m, num(targets.published[i], 3),
+      targets.metric.map((m, i) => [targets.arm[i], targets.visit[i] ?? "-", m + (targets.versus[i] ? ` (vs ${targets.versus[i]})` : ""), num(targets.published[i], 3),
         num(targets.simulated[i], 3), num(targets.tolerance[i], 3),
         el("span", {class: targets.pass[i] ? "pass" : "miss"}, targets.pass[i] ? "pass" : "MISS"), targets.source[i]]), 3));
   }

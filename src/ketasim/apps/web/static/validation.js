@@ -9,7 +9,7 @@ async function showTable(runId) {
   document.getElementById("result").replaceChildren(
     el("p", {id: "score"}, `${passed} of ${t.pass.length} targets within tolerance (run ${runId})`),
     table(["file", "arm", "visit", "metric", "published", "simulated", "tolerance", "result", "source"],
-      t.file.map((f, i) => [f, t.arm[i], t.visit[i] ?? "-", t.metric[i], num(t.published[i], 3), num(t.simulated[i], 3),
+      t.file.map((f, i) => [f, t.arm[i], t.visit[i] ?? "-", t.metric[i] + (t.versus[i] ? ` (vs ${t.versus[i]})` : ""), num(t.published[i], 3), num(t.simulated[i], 3),
         num(t.tolerance[i], 3), el("span", {class: t.pass[i] ? "pass" : "miss"}, t.pass[i] ? "pass" : "MISS"), t.source[i]]), 4));
 }
 
