@@ -37,7 +37,8 @@ MEMANTINE_PARAMETERS: dict[str, Parameter] = {
     "brain_partition": P(0.5, "1", "Valis M et al. 2019, Front Pharmacol 10:943: CSF/plasma 0.46-0.56 at 20 mg/day "
                          "(6-24 h after the dose); CSF assumed to stand for the unbound brain concentration",
                          "brain effect site / plasma concentration at equilibrium"),
-    "brain_ke0_1_h": P(1.0, "1/h", "assumed: brain equilibrates within hours; irrelevant at steady state (t1/2 70 h)",
+    "brain_ke0_1_h": P(0.5, "1/h", "assumed: brain equilibrates within hours (t1/2 1.4 h); irrelevant at steady state "
+                       "(t1/2 70 h); kept apart from ka so that the PK eigenvalues stay distinct",
                        "plasma-to-brain effect-site rate constant"),
     "ki_nmda_um": P(1.0, "uM", "Parsons CG, Danysz W & Quack G 1999, Neuropharmacology 38:735 (review, sec.): IC50 ~1 uM "
                     "at -70 mV and [3H]MK-801 Ki 0.5-1 uM; physiological Mg2+ lowers its potency at GluN2A/2B "
