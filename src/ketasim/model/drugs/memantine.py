@@ -1,7 +1,8 @@
 """Memantine, oral: an NMDA channel blocker that failed as an antidepressant (Zarate CA et al. 2006,
 Am J Psychiatry 163:153: no separation from placebo over 8 weeks at 5-20 mg/day).
 
-Gut depot -> one compartment (renal elimination, t1/2 ~70 h) -> brain effect site. The brain site
+Gut depot -> one compartment (renal elimination, t1/2 ~70 h) -> brain effect site. Checked against:
+20 mg/day gives steady-state plasma 70-150 ng/mL (0.5-1 uM) (Ebixa SmPC sec. 5.2, sec.). The brain site
 settles at the CSF/plasma ratio, taken as the unbound brain concentration; ketamine's effect site
 instead equals plasma (see `ketamine.py`), so the two Ki are applied to differently defined
 concentrations (a known inconsistency, not tuned). Nothing here is fitted to any outcome.
@@ -29,14 +30,15 @@ _LABEL = "Namenda label (memantine HCl), Clinical Pharmacology (sec.)"
 
 MEMANTINE_PARAMETERS: dict[str, Parameter] = {
     "v_l": P(700.0, "L", _LABEL + ": Vd 9-11 L/kg; 10 L/kg x 70 kg", "volume of distribution"),
-    "half_life_h": P(70.0, "h", _LABEL + ": terminal elimination half-life 60-80 h (mostly renal, ~48% unchanged)",
+    "half_life_h": P(70.0, "h", _LABEL + ": terminal elimination half-life 60-80 h (mostly renal, ~48% unchanged); "
+                     "the SmPC's CL 170 mL/min/1.73 m2 with Vd 10 L/kg would give ~48 h, so the label half-life is kept",
                      "elimination half-life (sets clearance = ln 2 x V / t1/2 = 6.9 L/h at 70 kg)"),
     "bioavailability": P(1.0, "1", _LABEL + ": absolute bioavailability ~100%", "oral bioavailability"),
     "ka_1_h": P(1.0, "1/h", "derived: Tmax 3-7 h (label) with t1/2 70 h needs ka 0.6-1.7 /h; 1 /h gives Tmax 4.7 h",
                 "absorption rate"),
-    "brain_partition": P(0.5, "1", "Valis M et al. 2019, Front Pharmacol 10:943: CSF/plasma 0.46-0.56 at 20 mg/day "
-                         "(6-24 h after the dose); CSF assumed to stand for the unbound brain concentration",
-                         "brain effect site / plasma concentration at equilibrium"),
+    "brain_partition": P(0.52, "1", "Ebixa SmPC (EMA) sec. 5.2 (sec.): mean CSF/serum ratio 0.52 at 5-30 mg/day; Valis M et "
+                         "al. 2019, Front Pharmacol 10:943: 0.46-0.56 at 20 mg/day; CSF assumed to stand for the "
+                         "unbound brain concentration", "brain effect site / plasma concentration at equilibrium"),
     "brain_ke0_1_h": P(0.5, "1/h", "assumed: brain equilibrates within hours (t1/2 1.4 h); irrelevant at steady state "
                        "(t1/2 70 h); kept apart from ka so that the PK eigenvalues stay distinct",
                        "plasma-to-brain effect-site rate constant"),
