@@ -7,6 +7,7 @@ volumes by W/70; Anderson BJ & Holford NHG 2008, Annu Rev Pharmacol Toxicol 48:3
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -75,6 +76,25 @@ class NoPk:
         return []
 
 
+#: a route-independent dosing rule: (system, amount mg (N,), time h, infusion duration h) -> inputs
+Dosing = Callable[[PkSystem, np.ndarray, float, float], list[CompartmentInput]]
+
+
+@dataclass(frozen=True)
+class SimplePk:
+    """Plug-in of a drug with one PK system for all its routes: a builder and a dosing rule."""
+
+    build: Callable[[dict[str, np.ndarray]], PkSystem]
+    dosing: Dosing
+
+    def build_pk(self, route: str, patient: dict[str, np.ndarray]) -> PkSystem | None:
+        return self.build(patient)
+
+    def dose_inputs(self, route: str, system: PkSystem, amount_mg: np.ndarray, time_h: float, duration_h: float,
+                    patient: dict[str, np.ndarray]) -> list[CompartmentInput]:
+        return self.dosing(system, amount_mg, time_h, duration_h)
+
+
 @dataclass(frozen=True)
 class PkVariability:
     """A patient field that scales a PK parameter between patients: lognormal, mean 1, CV `cv`.
@@ -139,10 +159,11 @@ def iv_central_inputs(system: PkSystem, amount_mg: np.ndarray, time_h: float,
     return [CompartmentInput(time_h, i, share, duration_h) for i in centrals]
 
 
-def oral_depot_inputs(system: PkSystem, amount_mg: np.ndarray, time_h: float,
-                      bioavailability: float) -> list[CompartmentInput]:
-    """Oral dose: the absorbed fraction (bioavailability, 1) into the gut depot as a bolus."""
-    return [CompartmentInput(time_h, system.state_names.index("gut_depot_mg"), amount_mg * bioavailability, 0.0)]
+def oral_dosing(bioavailability: float) -> Dosing:
+    """Oral dosing rule: the absorbed fraction (bioavailability, 1) of each dose into the gut depot as a bolus."""
+    def inputs(system: PkSystem, amount_mg: np.ndarray, time_h: float, duration_h: float) -> list[CompartmentInput]:
+        return [CompartmentInput(time_h, system.state_names.index("gut_depot_mg"), amount_mg * bioavailability, 0.0)]
+    return inputs
 
 
 def oral_effect_site_rates(n: int, v: np.ndarray, cl: np.ndarray, ka: float, ke0: float,

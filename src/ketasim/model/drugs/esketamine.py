@@ -18,7 +18,7 @@ from ketasim.model.drugs.base import (
     ki_mg_l,
     values,
 )
-from ketasim.model.drugs.ketamine import KETAMINE_PARAMETERS, MW_KETAMINE, MW_NORKETAMINE, KetamineIvPk
+from ketasim.model.drugs.ketamine import KETAMINE_PARAMETERS, MW_KETAMINE, MW_NORKETAMINE, ketamine_iv_pk
 from ketasim.model.parameters import Parameter
 
 _PEREZ = "Perez-Ruixo C et al. 2021, Clin Pharmacokinet 60:501, Table 3 (sec.)"
@@ -135,7 +135,7 @@ class EsketaminePk:
     """Plug-in of esketamine: intranasal (depots, devices) or IV (the ketamine family's S chain)."""
 
     def __init__(self) -> None:
-        self.iv = KetamineIvPk("esketamine")
+        self.iv = ketamine_iv_pk("esketamine")
 
     def build_pk(self, route: str, patient: dict[str, np.ndarray]) -> PkSystem | None:
         return build_esketamine_nasal(patient) if route == "intranasal" else self.iv.build_pk(route, patient)

@@ -7,15 +7,17 @@ builder with the S chain only (see `esketamine.py`).
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from ketasim.model.drugs.base import (
     CL_FACTOR,
     V_FACTOR,
-    CompartmentInput,
     DrugSpec,
     P,
     PkSystem,
+    SimplePk,
     fill_disposition,
     fill_effect_site,
     fill_metabolite,
@@ -120,25 +122,16 @@ def build_ketamine_family(drug: str, patient: dict[str, np.ndarray],
     return PkSystem(drug, tuple(names), rate, plasma, nmda_terms=nmda)
 
 
-class KetamineIvPk:
+def ketamine_iv_pk(drug: str) -> SimplePk:
     """Plug-in for a ketamine-family drug given IV (bolus or zero-order infusion into each chain)."""
-
-    def __init__(self, drug: str) -> None:
-        self.drug = drug
-
-    def build_pk(self, route: str, patient: dict[str, np.ndarray]) -> PkSystem | None:
-        return build_ketamine_family(self.drug, patient)
-
-    def dose_inputs(self, route: str, system: PkSystem, amount_mg: np.ndarray, time_h: float, duration_h: float,
-                    patient: dict[str, np.ndarray]) -> list[CompartmentInput]:
-        return iv_central_inputs(system, amount_mg, time_h, duration_h)
+    return SimplePk(partial(build_ketamine_family, drug), iv_central_inputs)
 
 
 KETAMINE = DrugSpec(
     "ketamine", "racemic ketamine (S and R tracked separately, with norketamine)", ("iv",), "nmda", {},
-    KETAMINE_PARAMETERS, KetamineIvPk("ketamine"), cmt={"iv": 1}, targets={"NMDA": KETAMINE_NMDA_TARGETS},
+    KETAMINE_PARAMETERS, ketamine_iv_pk("ketamine"), cmt={"iv": 1}, targets={"NMDA": KETAMINE_NMDA_TARGETS},
     variability=(CL_FACTOR, V_FACTOR))
 
 ARKETAMINE = DrugSpec(
-    "arketamine", "R-ketamine, IV", ("iv",), "nmda", {}, KETAMINE_PARAMETERS, KetamineIvPk("arketamine"),
+    "arketamine", "R-ketamine, IV", ("iv",), "nmda", {}, KETAMINE_PARAMETERS, ketamine_iv_pk("arketamine"),
     cmt={"iv": 4}, targets={"NMDA": ("ki_r_ketamine_um", "ki_r_norketamine_um")}, variability=(CL_FACTOR, V_FACTOR))

@@ -15,12 +15,12 @@ import numpy as np
 from ketasim.model.drugs.base import (
     CL_FACTOR,
     V_FACTOR,
-    CompartmentInput,
     DrugSpec,
     P,
     PkSystem,
+    SimplePk,
     ki_mg_l,
-    oral_depot_inputs,
+    oral_dosing,
     oral_effect_site_rates,
     values,
 )
@@ -64,18 +64,8 @@ def build_memantine(patient: dict[str, np.ndarray]) -> PkSystem:
                     nmda_terms=[(2, ki_mg_l(p["ki_nmda_um"], p["mw_g_mol"]))])
 
 
-class MemantinePk:
-    """Plug-in of memantine: each oral dose is a bolus into the gut depot (F ~1)."""
-
-    def build_pk(self, route: str, patient: dict[str, np.ndarray]) -> PkSystem | None:
-        return build_memantine(patient)
-
-    def dose_inputs(self, route: str, system: PkSystem, amount_mg: np.ndarray, time_h: float, duration_h: float,
-                    patient: dict[str, np.ndarray]) -> list[CompartmentInput]:
-        return oral_depot_inputs(system, amount_mg, time_h, MEMANTINE_PARAMETERS["bioavailability"].value)
-
-
 MEMANTINE = DrugSpec(
     "memantine", "NMDA channel blocker, oral, once daily (5-20 mg/day); not an antidepressant (Zarate 2006)",
-    ("oral",), "nmda", {"oral": 0.0}, MEMANTINE_PARAMETERS, MemantinePk(), cmt={"oral": 13},
+    ("oral",), "nmda", {"oral": 0.0}, MEMANTINE_PARAMETERS,
+    SimplePk(build_memantine, oral_dosing(MEMANTINE_PARAMETERS["bioavailability"].value)), cmt={"oral": 13},
     targets={"NMDA": ("ki_nmda_um", "brain_partition")}, variability=(CL_FACTOR, V_FACTOR))

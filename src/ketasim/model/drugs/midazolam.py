@@ -7,10 +7,10 @@ import numpy as np
 from ketasim.model.drugs.base import (
     CL_FACTOR,
     V_FACTOR,
-    CompartmentInput,
     DrugSpec,
     P,
     PkSystem,
+    SimplePk,
     fill_effect_site,
     iv_central_inputs,
     values,
@@ -40,18 +40,7 @@ def build_midazolam(patient: dict[str, np.ndarray]) -> PkSystem:
                     sedation_terms=[(1, p["sedation_ec50_ng_ml"] * 1e-3)])
 
 
-class MidazolamPk:
-    """Plug-in of midazolam: IV bolus or infusion into the central compartment."""
-
-    def build_pk(self, route: str, patient: dict[str, np.ndarray]) -> PkSystem | None:
-        return build_midazolam(patient)
-
-    def dose_inputs(self, route: str, system: PkSystem, amount_mg: np.ndarray, time_h: float, duration_h: float,
-                    patient: dict[str, np.ndarray]) -> list[CompartmentInput]:
-        return iv_central_inputs(system, amount_mg, time_h, duration_h)
-
-
 MIDAZOLAM = DrugSpec(
     "midazolam", "active placebo: sedation patients can feel, no antidepressant action", ("iv",), "sedative", {},
-    MIDAZOLAM_PARAMETERS, MidazolamPk(), cmt={"iv": 8}, targets={"sedation": ("sedation_ec50_ng_ml",)},
-    variability=(CL_FACTOR, V_FACTOR))
+    MIDAZOLAM_PARAMETERS, SimplePk(build_midazolam, iv_central_inputs), cmt={"iv": 8},
+    targets={"sedation": ("sedation_ec50_ng_ml",)}, variability=(CL_FACTOR, V_FACTOR))

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from ketasim.model.drugs.base import (
     V_FACTOR,
-    CompartmentInput,
     DrugSpec,
     P,
     PkSystem,
     PkVariability,
-    oral_depot_inputs,
+    SimplePk,
+    oral_dosing,
     oral_effect_site_rates,
     values,
 )
@@ -75,23 +77,11 @@ def build_ssri(drug: str, patient: dict[str, np.ndarray]) -> PkSystem:
                     sert_terms=[(2, p["sert_ec50_ng_ml"] * 1e-3)])
 
 
-class OralSsriPk:
-    """Plug-in of one oral SSRI: a bioavailable bolus into the gut depot per dose."""
-
-    def __init__(self, drug: str) -> None:
-        self.drug = drug
-
-    def build_pk(self, route: str, patient: dict[str, np.ndarray]) -> PkSystem | None:
-        return build_ssri(self.drug, patient)
-
-    def dose_inputs(self, route: str, system: PkSystem, amount_mg: np.ndarray, time_h: float, duration_h: float,
-                    patient: dict[str, np.ndarray]) -> list[CompartmentInput]:
-        return oral_depot_inputs(system, amount_mg, time_h, SSRI_TABLES[self.drug]["bioavailability"].value)
-
-
 def _ssri(name: str, description: str, cmt: int) -> DrugSpec:
+    """The entry of one oral SSRI: its table, one plug-in (gut depot at its bioavailability), its CMT number."""
+    pk = SimplePk(partial(build_ssri, name), oral_dosing(SSRI_TABLES[name]["bioavailability"].value))
     return DrugSpec(name, description, ("oral",), "ssri", {"oral": 0.0},
-                    {**SSRI_TABLES[name], "sert_max_occupancy": SERT_MAX_OCCUPANCY}, OralSsriPk(name), cmt={"oral": cmt},
+                    {**SSRI_TABLES[name], "sert_max_occupancy": SERT_MAX_OCCUPANCY}, pk, cmt={"oral": cmt},
                     targets={"SERT": ("sert_ec50_ng_ml", "sert_max_occupancy")}, variability=(V_FACTOR, SSRI_CL_FACTOR))
 
 
