@@ -42,7 +42,7 @@ MEMANTINE_PARAMETERS: dict[str, Parameter] = {
     "brain_ke0_1_h": P(0.5, "1/h", "assumed: brain equilibrates within hours (t1/2 1.4 h); irrelevant at steady state "
                        "(t1/2 70 h); kept apart from ka so that the PK eigenvalues stay distinct",
                        "plasma-to-brain effect-site rate constant"),
-    "ki_nmda_um": P(1.0, "uM", "Parsons CG, Danysz W & Quack G 1999, Neuropharmacology 38:735 (review, sec.): IC50 ~1 uM "
+    "ki_nmda_um": P(1.0, "uM", "Parsons CG et al. 1999, Neuropharmacology 38:735 (review, sec.): IC50 ~1 uM "
                     "at -70 mV and [3H]MK-801 Ki 0.5-1 uM; physiological Mg2+ lowers its potency at GluN2A/2B "
                     "receptors further (Kotermanski SE & Johnson JW 2009, J Neurosci 29:2774; not modelled)",
                     "NMDA channel-block Ki of memantine"),
