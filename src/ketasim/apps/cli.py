@@ -219,8 +219,8 @@ def _cmd_drugs(args: argparse.Namespace) -> int:
     cmt = ", ".join(f"{route} {number}" for route, number in spec.cmt.items())
     targets = "; ".join(f"{target}: {', '.join(names)}" for target, names in spec.targets.items()) or "none"
     fields = ", ".join(v.name for v in spec.variability) or "none"
-    print(f"NONMEM CMT: {cmt}; targets: {targets}; patient PK variability: {fields}")
     _print_table(("name", "value", "unit", "source"), table_rows(spec.parameters))
+    print(f"NONMEM CMT: {cmt}; targets: {targets}; patient PK variability: {fields}")
     return 0
 
 
