@@ -14,6 +14,7 @@ from scipy.linalg import expm
 
 from ketasim import KetasimInputError, Regimen, dose, simulate
 from ketasim.io.nonmem import CMT_TABLE, regimen_from_nonmem, write_nonmem_csv
+from ketasim.io.trial_spec import parse_trial
 from ketasim.model.drugs import (
     DRUGS,
     CompartmentInput,
@@ -33,6 +34,7 @@ from ketasim.model.drugs.base import CL_FACTOR
 from ketasim.model.patient import PATIENT_FIELDS, Patient, stack_patients
 from ketasim.model.pk import segment_boundaries, solve_modal, state_at
 from ketasim.trials.population import POPULATION_PARAMETERS, PopulationSettings, draw_candidates, population_values
+from ketasim.trials.trial import run_trial
 
 TOY_V_L, TOY_KE_1_H, TOY_KE0_1_H, TOY_KI_MG_L = 50.0, 0.2, 20.0, 0.05
 
@@ -90,6 +92,17 @@ def test_a_drug_registered_at_run_time_simulates_and_round_trips(toy: ToyPk, tmp
     back = regimen_from_nonmem(path)
     assert [(e.time_h, e.drug, e.route, e.amount.mg_for(70.0)) for e in back.events(48.0)] == \
         [(e.time_h, e.drug, e.route, e.amount.mg_for(70.0)) for e in regimen.events(48.0)]
+
+
+def test_a_drug_registered_at_run_time_runs_in_a_virtual_trial(toy: ToyPk) -> None:
+    spec = parse_trial({
+        "name": "toy vs saline", "seed": 1, "patients_per_arm": 12, "population": {"kind": "mdd", "baseline_madrs": [20, 60]},
+        "arms": [{"name": "toy", "doses": [{"drug": "toy", "route": "iv", "amount": "10 mg", "at": "0 d"}]},
+                 {"name": "saline", "doses": [{"drug": "saline", "route": "iv", "amount": "0 mg", "at": "0 d"}]}],
+        "endpoints": {"visits": ["1 d", "7 d"], "response": "50%", "remission": 10}}, "toy.toml")
+    result = run_trial(spec)
+    assert {name: arm.summary["n"] for name, arm in result.arms.items()} == {"toy": 12, "saline": 12}
+    assert any(call.startswith("build_pk") for call in toy.calls)
 
 
 def test_registration_checks_entries(toy: ToyPk) -> None:
