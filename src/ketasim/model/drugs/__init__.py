@@ -16,8 +16,9 @@ from ketasim.model.drugs.base import (
     P,
     PkSystem,
     PkVariability,
-    ki_mg_l,
+    SimplePk,
 )
+from ketasim.model.drugs.compartments import ki_mg_l
 from ketasim.model.drugs.esketamine import (
     ESKETAMINE,
     ESKETAMINE_NASAL_PARAMETERS,
@@ -89,6 +90,7 @@ __all__ = [
     "P",
     "PkSystem",
     "PkVariability",
+    "SimplePk",
     "build_esketamine_nasal",
     "build_ketamine_family",
     "build_memantine",

@@ -12,12 +12,8 @@ from ketasim.model.drugs.base import (
     P,
     PkSystem,
     PkVariability,
-    fill_disposition,
-    fill_effect_site,
-    fill_metabolite,
-    ki_mg_l,
-    values,
 )
+from ketasim.model.drugs.compartments import fill_disposition, fill_effect_site, fill_metabolite, ki_mg_l, values
 from ketasim.model.drugs.ketamine import KETAMINE_PARAMETERS, MW_KETAMINE, MW_NORKETAMINE, ketamine_iv_pk
 from ketasim.model.parameters import Parameter
 

@@ -18,6 +18,8 @@ from ketasim.model.drugs.base import (
     P,
     PkSystem,
     SimplePk,
+)
+from ketasim.model.drugs.compartments import (
     fill_disposition,
     fill_effect_site,
     fill_metabolite,

@@ -19,11 +19,8 @@ from ketasim.model.drugs.base import (
     P,
     PkSystem,
     SimplePk,
-    ki_mg_l,
-    oral_dosing,
-    oral_effect_site_rates,
-    values,
 )
+from ketasim.model.drugs.compartments import ki_mg_l, oral_dosing, oral_effect_site_rates, values
 from ketasim.model.parameters import Parameter
 
 _LABEL = "Namenda label (memantine HCl), Clinical Pharmacology (sec.)"

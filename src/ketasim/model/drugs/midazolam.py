@@ -11,10 +11,8 @@ from ketasim.model.drugs.base import (
     P,
     PkSystem,
     SimplePk,
-    fill_effect_site,
-    iv_central_inputs,
-    values,
 )
+from ketasim.model.drugs.compartments import fill_effect_site, iv_central_inputs, values
 from ketasim.model.parameters import Parameter
 
 MIDAZOLAM_PARAMETERS: dict[str, Parameter] = {

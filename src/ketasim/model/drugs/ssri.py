@@ -13,10 +13,8 @@ from ketasim.model.drugs.base import (
     PkSystem,
     PkVariability,
     SimplePk,
-    oral_dosing,
-    oral_effect_site_rates,
-    values,
 )
+from ketasim.model.drugs.compartments import oral_dosing, oral_effect_site_rates, values
 from ketasim.model.parameters import Parameter
 
 ESCITALOPRAM_PARAMETERS: dict[str, Parameter] = {
