@@ -73,3 +73,23 @@ def test_zarate_2006_file_is_a_prediction_not_a_calibration_target() -> None:
     assert not any("memantine" in f.read_text() for f in calibration.iterdir() if f.name.endswith(".toml"))
     result = run_trial(spec, patients_per_arm=20)
     assert set(result.arms) == {"memantine", "placebo"}
+
+
+def test_sbml_export_reproduces_memantine() -> None:
+    """The SBML export needs nothing drug-specific: libRoadRunner matches the reference engine for memantine."""
+    pytest.importorskip("libsbml")
+    roadrunner = pytest.importorskip("roadrunner")
+    from ketasim import SolverSettings
+    from ketasim.io.sbml import export_sbml
+
+    regimen, days = Regimen.of(dose("memantine", "oral", "20 mg", every="1 d")), 7.0
+    patient = Patient(untreated_madrs=30.0, synapse_deficit=0.30)
+    times = np.arange(0.0, days * 24.0 + 1e-9, 1.0)
+    table = simulate(regimen, patient, days, engine="reference", settings=SolverSettings(rtol=1e-9, atol=1e-11),
+                     times_h=times)
+    rr = roadrunner.RoadRunner(export_sbml(regimen, patient, days))
+    rr.integrator.relative_tolerance = 1e-10
+    rr.integrator.absolute_tolerance = [1e-12] * len(rr.integrator.getAbsoluteToleranceVector())
+    got = np.asarray(rr.simulate(times=times, selections=["time", "madrs", "plasma_memantine_ng_ml", "nmda_occupancy"]))
+    for i, column in enumerate(("madrs", "plasma_memantine_ng_ml", "nmda_occupancy"), start=1):
+        np.testing.assert_allclose(got[1:, i], table[column].to_numpy()[1:], rtol=1e-3, atol=1e-6, err_msg=column)
