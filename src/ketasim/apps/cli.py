@@ -221,7 +221,11 @@ def _cmd_drugs(args: argparse.Namespace) -> int:
         raise KetasimInputError(f"unknown drug {args.name!r}; known drugs: {', '.join(DRUG_NAMES)}")
     spec = DRUGS[args.name]
     print(f"{spec.name}: {spec.description} (routes: {', '.join(spec.routes)}; action: {spec.action})")
+    cmt = ", ".join(f"{route} {number}" for route, number in spec.cmt.items())
+    targets = "; ".join(f"{target}: {', '.join(names)}" for target, names in spec.targets.items()) or "none"
+    fields = ", ".join(v.name for v in spec.variability) or "none"
     _print_table(("name", "value", "unit", "source"), table_rows(spec.parameters))
+    print(f"NONMEM CMT: {cmt}; targets: {targets}; patient PK variability: {fields}")
     return 0
 
 
