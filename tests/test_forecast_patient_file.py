@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ketasim import KetasimInputError
-from ketasim._cli import main
+from ketasim.apps.cli import main
 from ketasim.forecast import load_patient_file
 
 #: the issue's example, verbatim (TOML 1.1: an inline table over two lines)

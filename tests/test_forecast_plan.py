@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import ketasim as ks
-from ketasim._cli import main
+from ketasim.apps.cli import main
 from ketasim.forecast import simulator as sim
 from ketasim.forecast.patient_file import Observation, PatientRecord
 from ketasim.forecast.planner import recommend

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from ketasim._model import model_values
-from ketasim._population import PopulationSettings, draw_candidates, failed_courses, population_values
-from ketasim._regimen import Regimen, dose
 from ketasim.forecast import simulator as sim
 from ketasim.forecast.posterior import log_likelihood, pareto_khat
+from ketasim.io.regimen import Regimen, dose
+from ketasim.model.arm import model_values
+from ketasim.trials.population import PopulationSettings, draw_candidates, failed_courses, population_values
 
 
 def test_traits_from_latent_are_the_population_draws() -> None:

@@ -37,7 +37,8 @@ def forecast(patient: str | os.PathLike[str] | PatientRecord, plan: Plan | Mappi
     `draws` simulated posterior draws (>= 300), `seed` for every random number. Returns a Forecast
     whose tables are pandas DataFrames. Research software; it informs, it does not prescribe.
     """
-    from .._errors import KetasimInputError
+    from ketasim.errors import KetasimInputError
+
     from .patient_file import parse_plan
 
     try:

@@ -1,4 +1,4 @@
-"""`ketasim forecast PATIENT.toml [--json] [--out DIR] [--draws N] [--seed S]`: declared here, registered in _cli.COMMANDS."""
+"""`ketasim forecast PATIENT.toml [--json] [--out DIR] [--draws N] [--seed S]`, registered in ketasim.apps.cli.COMMANDS."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._errors import KetasimInputError
+from ketasim.errors import KetasimInputError
 
 
 def add_forecast(subparsers: Any) -> argparse.ArgumentParser:

@@ -35,16 +35,18 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import tomli
 
-from .._errors import KetasimInputError
-from .._nonmem import _read_rows, read_nonmem_csv
-from .._regimen import Dose, Regimen, dose_from_entry, regimen_from_entries
-from .._units import format_time_h, parse_time_h
+from ketasim.errors import KetasimInputError
+from ketasim.io.nonmem import _read_rows, read_nonmem_csv
+from ketasim.io.regimen import Dose, Regimen, dose_from_entry, regimen_from_entries
+from ketasim.io.units import parse_time_h
+
+from .result import format_time_h
 from .simulator import Covariates
 
 #: measure -> (lowest, highest) value accepted
@@ -185,10 +187,27 @@ def parse_patient(table: Any, source: str, base_dir: Path) -> PatientRecord:
         if "doses" not in p:
             raise r.fail("patient", "missing 'doses' (or 'data', a NONMEM-style CSV file)")
         doses = regimen_from_entries(p["doses"], f"{source}: patient.doses", name="doses")
-        first = doses.first_dose_h()
+        first = _first_dose_h(doses)
         observations = _observations(p.get("observations"), first, r)
     return PatientRecord(source, Covariates(weight, age, 1.0 if sex == "female" else 0.0), failed, background, doses,
                          observations)
+
+
+def _first_dose_h(regimen: Regimen) -> float:
+    """Time of the first dose event (h)."""
+    return min((e.time_h for e in regimen.events(1e9)), default=0.0)
+
+
+def _shifted(regimen: Regimen, offset_h: float) -> Regimen:
+    """The same doses `offset_h` hours later."""
+    doses = []
+    for d in regimen.doses:
+        if d.every_h is None:
+            doses.append(replace(d, times_h=tuple(t + offset_h for t in d.times_h)))
+        else:
+            doses.append(replace(d, from_h=d.from_h + offset_h,
+                                 until_h=None if d.until_h is None else d.until_h + offset_h))
+    return Regimen(tuple(doses), "doses")
 
 
 def _observations(entries: Any, first_dose_h: float, r: _Reader) -> tuple[Observation, ...]:
@@ -243,7 +262,7 @@ def _from_csv(path: Path, subject: Any, r: _Reader) -> tuple[Regimen, tuple[Obse
         if key not in regimens:
             raise r.fail("patient.id", f"{source} has no dose records for ID {subject}; IDs: {', '.join(ids)}")
     doses = regimens[key]
-    first = doses.first_dose_h()
+    first = _first_dose_h(doses)
     out: list[Observation] = []
     for row in rows:
         if row.integer("EVID", default=1) != 0 or row.cells.get("ID", "").strip() not in (key, f"{key}.0"):
@@ -265,7 +284,7 @@ def _from_csv(path: Path, subject: Any, r: _Reader) -> tuple[Regimen, tuple[Obse
         out.append(Observation(time_h - first, measure, value))
     if not out:
         raise KetasimInputError(f"{source}: no observations (EVID 0 rows with DV) for ID {key}")
-    return Regimen(doses.shifted(-first).doses, "doses"), _checked(out, _Reader(source), f"ID {key}")
+    return _shifted(doses, -first), _checked(out, _Reader(source), f"ID {key}")
 
 
 def parse_plan(table: Any, source: str, record: PatientRecord) -> Plan:

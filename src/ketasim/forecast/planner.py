@@ -26,7 +26,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from .._regimen import Dose, Regimen
+from ketasim.io.regimen import Dose, Regimen
+
 from .patient_file import PatientRecord, Plan
 from .posterior import Posterior, full_regimen, infer, noise_sd
 from .result import QUANTILES, Forecast, interval_label

@@ -40,7 +40,8 @@ from numpyro import distributions as dist
 from scipy.special import logsumexp, ndtr, ndtri
 from scipy.stats import genpareto
 
-from .._parameters import Parameter
+from ketasim.model.parameters import Parameter
+
 from .patient_file import MEASURES, Observation, PatientRecord
 from .simulator import (
     LATENT_NAMES,

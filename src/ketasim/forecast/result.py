@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._disclaimer import DISCLAIMER, FIGURE_FOOTER
-from .._units import format_time_h
+from ketasim.disclaimer import DISCLAIMER, FIGURE_FOOTER
 
 if TYPE_CHECKING:
     from .patient_file import PatientRecord, Plan
@@ -25,6 +24,15 @@ SUMMARY_TRAITS: tuple[str, ...] = (
     "untreated_madrs", "synapse_deficit", "plasticity_gain", "monoaminergic_responsiveness", "placebo_responsiveness",
     "cl_factor", "dissociation_sensitivity", "cardiovascular_sensitivity", "sbp0_mmhg",
 )
+
+
+def format_time_h(hours: float) -> str:
+    """A compact time: '40 min', '36 h', '3 d'."""
+    if hours < 1.0:
+        return f"{hours * 60:g} min"
+    if hours < 48.0 or hours % 24:
+        return f"{hours:g} h"
+    return f"{hours / 24:g} d"
 
 
 def interval_label(hours: float) -> str:

@@ -3,12 +3,12 @@
 Everything else in `ketasim.forecast` uses only this module's interface:
 
 - `LATENT_NAMES`: the prior's latent standard-normal coordinates (one per random trait stream of
-  `_population.draw_candidates`; the plasticity responder uniform is Phi of its latent normal).
+  `trials.population.draw_candidates`; the plasticity responder uniform is Phi of its latent normal).
 - `traits_from_latent(z, covariates)`: patient traits (dict of (N,) arrays) from latent draws
-  z (N, d) ~ N(0, I): the same transforms as `_population.draw_candidates`, with the known
+  z (N, d) ~ N(0, I): the same transforms as `trials.population.draw_candidates`, with the known
   covariates (weight, age, sex) fixed.
 - `log_screening_factor(traits, courses)`: log P(all `courses` simulated adequate monoaminergic
-  courses fail | traits), the TRD screening of `_population.failed_courses` integrated over
+  courses fail | traits), the TRD screening of `trials.population.failed_courses` integrated over
   its course factor. The prior is N(0, I) times this factor (times the background condition).
 - `population_draws(seed, n, covariates, courses)`: the population's own sampler (draw and
   screen, as a trial does); used to make synthetic patients with known parameters.
@@ -25,10 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from .. import _random
-from .._engine import STATUS_OK, SolverSettings, solve_fast
-from .._model import IDX, ArmModel, initial_state, model_values
-from .._population import (
+from ketasim.engines.solvers import STATUS_OK, SolverSettings, solve_fast
+from ketasim.io.regimen import Dose, Regimen
+from ketasim.model.arm import IDX, ArmModel, initial_state, model_values
+from ketasim.model.drugs import pk_variability
+from ketasim.trials import random_streams as _random
+from ketasim.trials.population import (
     PopulationSettings,
     _lognormal_cv,
     course_responds,
@@ -36,19 +38,19 @@ from .._population import (
     failed_courses,
     population_values,
 )
-from .._regimen import Dose, Regimen
-from .._trial import RUN_IN_H
+from ketasim.trials.trial import RUN_IN_H
 
+#: PK variability fields (lognormal, mean 1), as the registered drugs declare them: name -> CV parameter name
+_PK_FACTORS: dict[str, str] = {v.name: v.cv_name for v in pk_variability()}
 #: latent N(0, 1) coordinates of the prior, by the trait they drive
 LATENT_NAMES: tuple[str, ...] = (
-    "cl_factor", "v_factor", "qh_factor", "esk_vc_factor", "esk_vp1_factor", "esk_ka_nasal_factor", "ssri_cl_factor",
-    "untreated_madrs", "synapse_deficit", "plasticity_gain", "plasticity_responder", "monoaminergic_responsiveness",
-    "placebo_responsiveness", "cardiovascular_sensitivity", "dissociation_sensitivity", "sbp0_mmhg", "dbp0_mmhg",
-    "hr0_bpm",
+    *_PK_FACTORS, "untreated_madrs", "synapse_deficit", "plasticity_gain", "plasticity_responder",
+    "monoaminergic_responsiveness", "placebo_responsiveness", "cardiovascular_sensitivity", "dissociation_sensitivity",
+    "sbp0_mmhg", "dbp0_mmhg", "hr0_bpm",
 )
-#: the `_random` stream name of each latent coordinate (as `draw_candidates` names them)
+#: the random stream name of each latent coordinate (as `draw_candidates` names them)
 _STREAMS: dict[str, str] = {
-    **{n: n for n in LATENT_NAMES[:7]}, "untreated_madrs": "untreated_madrs", "synapse_deficit": "synapse_deficit",
+    **{n: n for n in _PK_FACTORS}, "untreated_madrs": "untreated_madrs", "synapse_deficit": "synapse_deficit",
     "plasticity_gain": "plasticity_gain", "plasticity_responder": "plasticity_responder",
     "monoaminergic_responsiveness": "monoaminergic", "placebo_responsiveness": "placebo",
     "cardiovascular_sensitivity": "cardiovascular", "dissociation_sensitivity": "dissociation",
@@ -100,13 +102,7 @@ def traits_from_latent(z: np.ndarray, covariates: Covariates) -> dict[str, np.nd
         "weight_kg": np.full(n, covariates.weight_kg),
         "age_y": np.full(n, covariates.age_y),
         "female": np.full(n, covariates.female),
-        "cl_factor": _lognormal_cv(col["cl_factor"], pop["cl_cv"]),
-        "v_factor": _lognormal_cv(col["v_factor"], pop["v_cv"]),
-        "qh_factor": _lognormal_cv(col["qh_factor"], pop["qh_cv"]),
-        "esk_vc_factor": _lognormal_cv(col["esk_vc_factor"], pop["esk_vc_cv"]),
-        "esk_vp1_factor": _lognormal_cv(col["esk_vp1_factor"], pop["esk_vp1_cv"]),
-        "esk_ka_nasal_factor": _lognormal_cv(col["esk_ka_nasal_factor"], pop["esk_ka_nasal_cv"]),
-        "ssri_cl_factor": _lognormal_cv(col["ssri_cl_factor"], pop["ssri_cl_cv"]),
+        **{name: _lognormal_cv(col[name], pop[cv_name]) for name, cv_name in _PK_FACTORS.items()},
         "untreated_madrs": np.clip(pop["untreated_madrs_mean"] + pop["untreated_madrs_sd"] * col["untreated_madrs"],
                                    6.0, 60.0),
         "synapse_deficit": np.clip(pop["synapse_deficit_median"] * _lognormal_cv(col["synapse_deficit"],

@@ -1,0 +1,87 @@
+"""Virtual patients: named, typed parameter sets, with two typical patients to start from."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+
+from ketasim.errors import KetasimInputError
+
+
+@dataclass(frozen=True)
+class Patient:
+    """One virtual patient. Factors are multiplicative on the typical (population) value.
+
+    Units: weight kg, age years, MADRS points (0-60), blood pressure mmHg, heart rate bpm;
+    everything else is dimensionless.
+    """
+
+    weight_kg: float = 70.0
+    age_y: float = 45.0
+    female: float = 1.0  #: 1 female, 0 male (recorded; no sex effect in the PK models used)
+    # PK variability (1 = typical)
+    cl_factor: float = 1.0  #: ketamine / esketamine / midazolam / memantine clearance
+    v_factor: float = 1.0  #: volumes of distribution
+    qh_factor: float = 1.0  #: hepatic blood flow (esketamine first pass; Perez-Ruixo 2021)
+    esk_vc_factor: float = 1.0  #: esketamine central volume (Perez-Ruixo 2021)
+    esk_vp1_factor: float = 1.0  #: esketamine peripheral volume 1 (Perez-Ruixo 2021)
+    esk_ka_nasal_factor: float = 1.0  #: esketamine nasal absorption rate (Perez-Ruixo 2021)
+    ssri_cl_factor: float = 1.0  #: SSRI clearance (CYP2C19 / CYP2D6 variability)
+    # disease and response
+    untreated_madrs: float = 33.0  #: MADRS at the stress-induced synapse deficit, before any treatment
+    synapse_deficit: float = 0.35  #: fraction of healthy spine density lost to chronic stress
+    plasticity_gain: float = 1.0  #: strength of the BDNF/mTOR -> synapse path
+    monoaminergic_responsiveness: float = 1.0  #: strength of the serotonergic plasticity path
+    placebo_responsiveness: float = 1.0  #: expectancy / non-specific improvement
+    cardiovascular_sensitivity: float = 1.0  #: pressor and chronotropic response
+    dissociation_sensitivity: float = 1.0  #: CADSS response
+    sbp0_mmhg: float = 125.0  #: resting systolic blood pressure
+    dbp0_mmhg: float = 78.0  #: resting diastolic blood pressure
+    hr0_bpm: float = 72.0  #: resting heart rate
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int | float) or not np.isfinite(value):
+                raise KetasimInputError(f"patient.{f.name}: expected a finite number, got {value!r}")
+        if self.weight_kg <= 0:
+            raise KetasimInputError(f"patient.weight_kg: must be > 0 kg, got {self.weight_kg}")
+        if not 0.0 <= self.synapse_deficit < 1.0:
+            raise KetasimInputError(f"patient.synapse_deficit: must be in [0, 1), got {self.synapse_deficit}")
+        if not 0.0 <= self.untreated_madrs <= 60.0:
+            raise KetasimInputError(f"patient.untreated_madrs: must be in [0, 60], got {self.untreated_madrs}")
+
+    def with_(self, **overrides: float) -> Patient:
+        """A copy with some parameters changed; unknown names are an error."""
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise KetasimInputError(
+                f"unknown patient parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        return replace(self, **{k: float(v) for k, v in overrides.items()})
+
+
+PATIENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Patient))
+
+#: Typical patients: the population medians of ketasim's virtual populations.
+TYPICAL_PATIENTS: dict[str, Patient] = {
+    "typical-trd": Patient(untreated_madrs=33.0, synapse_deficit=0.35, monoaminergic_responsiveness=0.35),
+    "typical-mdd": Patient(untreated_madrs=30.0, synapse_deficit=0.30, monoaminergic_responsiveness=1.0),
+}
+
+
+def typical_patient(name: str) -> Patient:
+    """A typical patient by name ('typical-trd' or 'typical-mdd')."""
+    if name not in TYPICAL_PATIENTS:
+        raise KetasimInputError(f"unknown patient {name!r}; known: {', '.join(TYPICAL_PATIENTS)}")
+    return TYPICAL_PATIENTS[name]
+
+
+def stack_patients(patients: list[Patient]) -> dict[str, np.ndarray]:
+    """Patients as a dict of (N,) arrays, the form the model functions take."""
+    return {name: np.array([getattr(p, name) for p in patients], dtype=float) for name in PATIENT_FIELDS}
+
+
+def patient_dict(patient: Patient) -> dict[str, float]:
+    return asdict(patient)
