@@ -27,7 +27,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from ._dose_limits import dose_limits
 from ._errors import KetasimInputError
+from ._patient import PATIENT_RANGES
 from ._regimen import Dose, Regimen
 from ._units import Amount
 
@@ -47,6 +49,8 @@ CMT_TABLE: dict[int, tuple[str, str]] = {
     11: ("placebo", "oral"),
     12: ("saline", "iv"),
 }
+#: the heaviest valid patient (kg): an AMT above a mg/kg ceiling for this weight is impossible for anyone
+MAX_WEIGHT_KG = PATIENT_RANGES["weight_kg"][1][1]
 CMT_OF: dict[tuple[str, str], int] = {pair: cmt for cmt, pair in CMT_TABLE.items()}
 
 COLUMNS: tuple[str, ...] = ("ID", "TIME", "AMT", "RATE", "EVID", "CMT", "II", "ADDL", "DRUG", "ROUTE")
@@ -160,7 +164,16 @@ def _normalise_id(text: str) -> str:
 def _read_rows(path: str | os.PathLike[str]) -> tuple[str, list[_Row]]:
     """Header-checked rows of the file; comment rows (first cell starting with '#') are skipped."""
     source = os.fspath(path)
-    with open(path, newline="") as handle:
+    try:
+        return _read_rows_checked(path, source)
+    except UnicodeDecodeError as err:
+        raise KetasimInputError(f"{source}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
+    except csv.Error as err:
+        raise KetasimInputError(f"{source}: not a readable CSV file ({err})") from None
+
+
+def _read_rows_checked(path: str | os.PathLike[str], source: str) -> tuple[str, list[_Row]]:
+    with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header: list[str] | None = None
         rows: list[_Row] = []
@@ -215,6 +228,10 @@ def _dose_record(row: _Row) -> tuple[str, str, str, float, float, float, float, 
     if cmt not in CMT_TABLE:
         raise row.error("CMT", f"a compartment number ({_cmt_list()})")
     drug, route = CMT_TABLE[cmt]
+    limit = dose_limits().get((drug, route))
+    if limit is not None and amount_mg > limit.ceiling_dose * (MAX_WEIGHT_KG if limit.unit == "mg/kg" else 1.0):
+        raise row.error("AMT", f"a dose (mg) of {drug} {route} at most its hard ceiling of {limit.ceiling_dose:g} "
+                               f"{limit.unit}" + (f" (for {MAX_WEIGHT_KG:g} kg)" if limit.unit == "mg/kg" else ""))
     for column, expected in (("DRUG", drug), ("ROUTE", route)):
         given = row.cells.get(column, "").strip().lower()
         if given not in _MISSING and given != expected:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import numbers
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
+
+import numpy as np
 
 from ._errors import KetasimInputError
 
@@ -39,14 +42,15 @@ def range_text(valid: tuple[float, float] | None) -> str:
 
 def check_value(name: str, value: object, unit: str, valid: tuple[float, float] | None, where: str) -> float:
     """`value` as a float if it is a finite real number inside `valid`; else KetasimInputError naming `where`."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         raise KetasimInputError(f"{where}: {name}: expected a number ({unit}), got {type(value).__name__} {value!r}")
     number = float(value)
     if not math.isfinite(number):
         raise KetasimInputError(f"{where}: {name}: expected a finite number ({unit}), got {value!r}")
     if valid is not None and not valid[0] <= number <= valid[1]:
-        raise KetasimInputError(f"{where}: {name} = {number:g} {unit} is outside its valid range "
-                                f"{range_text(valid)} {unit}")
+        shown = "" if unit == "1" else f" {unit}"
+        raise KetasimInputError(f"{where}: {name} = {number:g}{shown} is outside its valid range "
+                                f"{range_text(valid)}{shown}")
     return number
 
 

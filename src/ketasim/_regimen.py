@@ -120,6 +120,12 @@ def dose_from_entry(entry: Mapping[str, object], where: str) -> Dose:
             raise KetasimInputError(f"{where}: missing key {key!r}")
         if not isinstance(entry[key], str):
             raise KetasimInputError(f"{where}: {key!r} must be a string, got {entry[key]!r}")
+    for key in ("at", "every", "from", "until", "infusion"):
+        values = entry.get(key)
+        for value in values if isinstance(values, list) else [values]:
+            if value is not None and not isinstance(value, str):
+                raise KetasimInputError(f"{where}: {key}: expected a time with a unit as a string, such as '5 h' or "
+                                        f"'2 d', got {value!r} (a bare number has no unit)")
     drug, route = str(entry["drug"]), str(entry["route"])
     get_drug(drug, f"{where}: drug")
     check_route(drug, route, f"{where}: route")

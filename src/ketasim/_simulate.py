@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,8 +11,11 @@ import pandas as pd
 
 from ._engine import ENGINES, SolverSettings
 from ._errors import KetasimInputError
-from ._model import ArmModel, initial_state, model_values
+from ._limits import check_simulate, heartbeat
+from ._model import ArmModel, calibrated_parameters, initial_state, model_values
+from ._parameters import check_overrides
 from ._patient import Patient, stack_patients, typical_patient
+from ._plausibility import report, simulate_flags
 from ._regimen import Regimen, preset
 
 #: CSV columns in order; plasma_<drug>_ng_ml columns follow for each drug given.
@@ -50,11 +55,29 @@ class SimulationResult:
 
 
 def resolve_regimen(regimen: Regimen | str) -> Regimen:
-    return preset(regimen) if isinstance(regimen, str) else regimen
+    if isinstance(regimen, str):
+        return preset(regimen)
+    if not isinstance(regimen, Regimen):
+        raise KetasimInputError(f"regimen: expected a preset name (str) or a ketasim.Regimen, got {type(regimen).__name__}")
+    return regimen
 
 
 def resolve_patient(patient: Patient | str) -> Patient:
-    return typical_patient(patient) if isinstance(patient, str) else patient
+    if isinstance(patient, str):
+        return typical_patient(patient)
+    if not isinstance(patient, Patient):
+        raise KetasimInputError(f"patient: expected a typical patient's name (str) or a ketasim.Patient, "
+                                f"got {type(patient).__name__}")
+    return patient
+
+
+def _check_days(days: object) -> float:
+    """`days` as a float: a real number > 0 (not a bool), at most MAX_HORIZON_D."""
+    if isinstance(days, bool | np.bool_) or not isinstance(days, numbers.Real):
+        raise KetasimInputError(f"days: expected a number of days > 0, got {type(days).__name__} {days!r}")
+    if not (days > 0 and math.isfinite(days)):
+        raise KetasimInputError(f"days: expected a finite number of days > 0, got {days!r}")
+    return float(days)
 
 
 def simulate(regimen: Regimen | str, patient: Patient | str = "typical-trd", days: float = 28.0, *,
@@ -74,23 +97,29 @@ def simulate_result(regimen: Regimen | str, patient: Patient | str = "typical-tr
                     engine: str = "reference", settings: SolverSettings = SolverSettings(),
                     times_h: np.ndarray | None = None, parameters: dict[str, float] | None = None) -> SimulationResult:
     """As `simulate`, also returning solver status and step count."""
-    if not days > 0:
-        raise KetasimInputError(f"days must be > 0, got {days}")
-    if engine not in ENGINES:
+    days = _check_days(days)
+    if not isinstance(engine, str) or engine not in ENGINES:
         raise KetasimInputError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
     reg = resolve_regimen(regimen)
-    pat = stack_patients([resolve_patient(patient)])
-    params = model_values(parameters)
+    person = resolve_patient(patient)
+    overrides = check_overrides(parameters, calibrated_parameters(), "parameters", "model parameter")
+    estimate_s = check_simulate(reg, days)
+    flags = report(simulate_flags(reg, person.weight_kg, person.age_y, days, f"regimen {reg.name}".rstrip()))
+    pat = stack_patients([person])
+    params = model_values(overrides)
     end = days * 24.0
     times = output_times_h(reg, days) if times_h is None else np.asarray(times_h, dtype=float)
     model = ArmModel(reg, pat, params, 0.0, end)
-    solution = ENGINES[engine](model, times, initial_state(pat), settings)
+    with heartbeat(f"simulating {days:g} d", estimate_s):
+        solution = ENGINES[engine](model, times, initial_state(pat), settings)
     outputs = model.outputs(times, solution.states)
     table = pd.DataFrame({"time_h": times})
     for name in CORE_COLUMNS[1:]:
         table[name] = outputs[name][:, 0]
     for name in sorted(k for k in outputs if k.startswith("plasma_")):
-        table[name] = outputs[name][:, 0]
+        # closed-form PK leaves rounding noise (-5e-14 ng/mL) where a drug is gone: a concentration is >= 0
+        table[name] = np.maximum(outputs[name][:, 0], 0.0)
+    table.attrs["flags"] = flags
     table.attrs["units"] = {**COLUMN_UNITS, **{c: "ng/mL" for c in table.columns if c.startswith("plasma_")}}
     table.attrs["status"] = int(solution.status[0])
     table.attrs["regimen"] = reg.name

@@ -19,7 +19,9 @@ from . import _outcomes
 from ._disclaimer import DISCLAIMER
 from ._engine import ENGINES, STATUS_OK, Solution, SolverSettings
 from ._errors import KetasimInputError
+from ._limits import HEARTBEAT_AFTER_S, MAX_PATIENTS_PER_ARM, check_memory, trial_estimate
 from ._model import IDX, ArmModel, initial_state, model_values
+from ._plausibility import report, trial_flags, trial_horizon_h
 from ._population import (
     PopulationSettings,
     draw_candidates,
@@ -61,11 +63,22 @@ class TrialResult:
     spec: TrialSpec
     arms: dict[str, ArmResult]
     engine: str
+    flags: tuple[str, ...] = ()  # "outside the calibrated range: ..." (see _plausibility)
 
     def to_json(self) -> dict:
         """The trial-spec output object (plus added keys); non-finite numbers become None."""
+        flags = {"flags": list(self.flags)} if self.flags else {}
         return _finite({"name": self.spec.name, "seed": self.spec.seed, "engine": self.engine,
-                        "disclaimer": DISCLAIMER, "arms": {name: arm.summary for name, arm in self.arms.items()}})
+                        "disclaimer": DISCLAIMER, **flags, "arms": {name: arm.summary for name, arm in self.arms.items()}})
+
+    def arm_failures(self) -> dict[str, tuple[int, int]]:
+        """(failed, total) patients of every arm with a solver failure."""
+        out = {}
+        for name, arm in self.arms.items():
+            failed = int(np.sum(arm.status != STATUS_OK))
+            if failed:
+                out[name] = (failed, int(arm.status.size))
+        return out
 
 
 def _finite(value: Any) -> Any:
@@ -78,6 +91,8 @@ def _finite(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, float) and abs(value) < 1e-12:  # rounding noise (a CI bound of 4e-19) is 0
+        return 0.0
     return value
 
 
@@ -400,10 +415,11 @@ def run_trial(spec: TrialSpec, *, engine: str = "fast", patients_per_arm: int | 
     if engine not in ENGINES:
         raise KetasimInputError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
     n = spec.patients_per_arm if patients_per_arm is None else patients_per_arm
-    if n <= 0:
-        raise KetasimInputError(f"patients per arm must be > 0, got {n}")
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0:
+        raise KetasimInputError(f"patients per arm: expected an integer > 0, got {n!r}")
+    estimate_s = check_trial_size(spec, int(n), with_course)
     arms: dict[str, ArmResult] = {}
-    bar = _progress_bar(n * len(spec.arms), spec.name, show_progress)
+    bar = _progress_bar(n * len(spec.arms), spec.name, show_progress, estimate_s)
     try:
         for i, arm in enumerate(spec.arms):
             arms[arm.name] = simulate_arm(spec, i, n, engine=engine, params=params, pop=pop, settings=settings,
@@ -413,12 +429,25 @@ def run_trial(spec: TrialSpec, *, engine: str = "fast", patients_per_arm: int | 
     finally:
         if bar is not None:
             bar.close()
-    return TrialResult(spec, arms, engine)
+    return TrialResult(spec, arms, engine, tuple(report(trial_flags(spec))))
 
 
-def _progress_bar(total: int, name: str, show: bool) -> Any:
+def check_trial_size(spec: TrialSpec, n: int, with_course: bool) -> float:
+    """Refuse a trial above the documented limits or this machine's memory; returns its estimated time (s)."""
+    if n > MAX_PATIENTS_PER_ARM:
+        raise KetasimInputError(f"{spec.path}: patients per arm: {n:,} is above the limit of {MAX_PATIENTS_PER_ARM:,}")
+    days = trial_horizon_h(spec) / 24.0
+    memory, seconds = trial_estimate(n * len(spec.arms), days, len(spec.endpoints.visit_keys), with_course)
+    check_memory(memory, f"{spec.path}: {n:,} patients per arm", "lower patients_per_arm (--patients-per-arm)")
+    return seconds
+
+
+def _progress_bar(total: int, name: str, show: bool, estimate_s: float = 0.0) -> Any:
     if not show:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=name[:40], unit="patient", file=sys.stderr, disable=None, leave=False)
+    # a progress bar on a terminal; in a log (not a terminal) too when the run is estimated to take a while
+    disable = None if estimate_s <= HEARTBEAT_AFTER_S else False
+    return tqdm(total=total, desc=name[:40], unit="patient", file=sys.stderr, disable=disable, leave=False,
+                mininterval=5.0 if disable is False else 0.1)

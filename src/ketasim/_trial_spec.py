@@ -45,6 +45,8 @@ from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
 from ._errors import KetasimInputError
+from ._limits import MAX_PATIENTS_PER_ARM
+from ._plausibility import check_trial_spec
 from ._regimen import Regimen, regimen_from_entries
 from ._units import parse_time_h
 
@@ -172,7 +174,11 @@ def parse_trial(data: Mapping[str, Any], source: str) -> TrialSpec:
     arms = _arms(r, r.require(top, "arms", "", "[[arms]] tables with name and doses"))
     endpoints = _endpoints(r, r.require(top, "endpoints", "", "an [endpoints] table"))
     published = _published(r, top.get("published", []), arms, endpoints)
-    return TrialSpec(source, name, seed, n, population, arms, endpoints, published)
+    if n > MAX_PATIENTS_PER_ARM:
+        r.fail("patients_per_arm", f"{n:,} is above the limit of {MAX_PATIENTS_PER_ARM:,} patients per arm")
+    spec = TrialSpec(source, name, seed, n, population, arms, endpoints, published)
+    check_trial_spec(spec)
+    return spec
 
 
 def _population(r: _Reader, value: object) -> PopulationSpec:
