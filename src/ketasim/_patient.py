@@ -78,6 +78,40 @@ TYPICAL_PATIENTS: dict[str, Patient] = {
 }
 
 
+#: what each typical patient stands for (`ketasim simulate --help`, docs/patient-file.md)
+TYPICAL_DESCRIPTIONS: dict[str, str] = {
+    "typical-trd": "treatment-resistant depression: MADRS 33 untreated, 35% of spines lost, weak monoaminergic "
+                   "response (0.35: SSRIs help little); 70 kg, 45 y",
+    "typical-mdd": "major depression, any history: MADRS 30 untreated, 30% of spines lost, typical monoaminergic "
+                   "response (1.0); 70 kg, 45 y",
+}
+
+
+def load_patient(path: str) -> Patient:
+    """A patient file: TOML with `base = "typical-trd"` (or typical-mdd) and any patient fields (docs/patient-file.md)."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as err:
+        raise KetasimInputError(f"{path}: cannot read the patient file ({err.strerror or err})") from None
+    except tomllib.TOMLDecodeError as err:
+        raise KetasimInputError(f"{path}: invalid TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise KetasimInputError(f"{path}: invalid TOML: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except RecursionError:
+        raise KetasimInputError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
+    base = data.pop("base", "typical-trd")
+    if base not in TYPICAL_PATIENTS:
+        raise KetasimInputError(f"{path}: base: expected one of {', '.join(TYPICAL_PATIENTS)}, got {base!r}")
+    unknown = sorted(set(data) - set(PATIENT_FIELDS))
+    if unknown:
+        raise KetasimInputError(f"{path}: unknown key {unknown[0]!r}; patient fields: {', '.join(PATIENT_FIELDS)}")
+    values = {k: check_value(k, v, *PATIENT_RANGES[k], path) for k, v in data.items()}
+    return replace(TYPICAL_PATIENTS[base], **values)
+
+
 def typical_patient(name: str) -> Patient:
     """A typical patient by name ('typical-trd' or 'typical-mdd')."""
     if not isinstance(name, str) or name not in TYPICAL_PATIENTS:

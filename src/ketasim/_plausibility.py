@@ -57,9 +57,10 @@ def simulate_flags(regimen: Regimen, weight_kg: float, age_y: float, days: float
     """Refuse ceilings; warn about doses the period cuts off; the flags of one simulation."""
     end = days * 24.0
     flags = check_regimen(regimen, end, weight_kg, where)
-    late = [d for d in regimen.doses if min(d.times_h, default=d.from_h) > end]
-    for d in late:
-        warn(f"{where}: a {d.drug} dose line starts after the simulated period ({days:g} d) and is ignored")
+    for d in regimen.doses:
+        late = sum(t > end for t in d.times_h) if d.every_h is None else int(d.from_h > end)
+        if late:
+            warn(f"{where}: {late} {d.drug} dose time(s) after the simulated period ({days:g} d) are never given")
     for d in regimen.doses:
         if d.infusion_h > end:
             warn(f"{where}: a {d.drug} infusion lasts {d.infusion_h:g} h, longer than the simulated period ({end:g} h)")
@@ -114,8 +115,9 @@ def check_trial_spec(spec: object) -> None:
         check_regimen(regimen if background is None else regimen + background, end, REFERENCE_WEIGHT_KG,
                       f"{path}: arms[{i}].doses")
         for d in regimen.doses:
-            if min(d.times_h, default=d.from_h) > end:
-                warn(f"{path}: arms[{i}].doses: a {d.drug} dose line starts after the last visit and is never given")
+            late = sum(t > end for t in d.times_h) if d.every_h is None else int(d.from_h > end)
+            if late:
+                warn(f"{path}: arms[{i}].doses: {late} {d.drug} dose time(s) after the last visit are never given")
     pop = spec.population  # type: ignore[attr-defined]
     shares = window_shares(pop.weight_kg, pop.age, pop.baseline_madrs, population_values())
     total = math.prod(shares.values())
