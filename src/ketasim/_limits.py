@@ -2,7 +2,7 @@
 
 Documented maxima (README, docs/): a simulated period of at most MAX_HORIZON_D days, at most
 MAX_DOSES dose events per patient, at most MAX_PATIENTS_PER_ARM patients per arm, and an
-estimated memory use within MEMORY_FRACTION of this machine's physical memory.
+estimated memory use within MEMORY_FRACTION of the memory available when the run starts.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ MAX_HORIZON_D = 730.0
 MAX_DOSES = 20_000
 #: most virtual patients per arm
 MAX_PATIENTS_PER_ARM = 10_000_000
-#: share of physical memory a run may plan to use
+#: share of the available memory a run may plan to use
 MEMORY_FRACTION = 0.7
 #: a run estimated to take longer than this (s) shows a heartbeat on stderr
 HEARTBEAT_AFTER_S = 5.0
@@ -61,8 +61,15 @@ def check_dose_count(regimen: Regimen, horizon_h: float, where: str) -> int:
     return count
 
 
-def physical_memory_bytes() -> int:
-    """This machine's physical memory (bytes); 8 GiB when it cannot be read."""
+def available_memory_bytes() -> int:
+    """Memory available to a new run (bytes): MemAvailable on Linux, else physical memory, else 8 GiB."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
     except (AttributeError, OSError, ValueError):
@@ -71,10 +78,11 @@ def physical_memory_bytes() -> int:
 
 def check_memory(estimate_bytes: float, what: str, lower: str) -> None:
     """Refuse a run whose estimated memory exceeds MEMORY_FRACTION of physical memory; `lower` says how to shrink it."""
-    limit = MEMORY_FRACTION * physical_memory_bytes()
+    limit = MEMORY_FRACTION * available_memory_bytes()
     if estimate_bytes > limit:
         raise KetasimInputError(f"{what} would need about {estimate_bytes / 2**30:,.1f} GiB of memory, more than the "
-                                f"{limit / 2**30:.1f} GiB allowed here ({MEMORY_FRACTION:.0%} of this machine's); {lower}")
+                                f"{limit / 2**30:.1f} GiB allowed here ({MEMORY_FRACTION:.0%} of the memory available "
+                                f"now); {lower}")
 
 
 def simulate_estimate(regimen: Regimen, days: float) -> tuple[float, float]:

@@ -439,6 +439,8 @@ def check_trial_size(spec: TrialSpec, n: int, with_course: bool) -> float:
     days = trial_horizon_h(spec) / 24.0
     memory, seconds = trial_estimate(n * len(spec.arms), days, len(spec.endpoints.visit_keys), with_course)
     check_memory(memory, f"{spec.path}: {n:,} patients per arm", "lower patients_per_arm (--patients-per-arm)")
+    if seconds > 60.0:
+        print(f"ketasim: {spec.path}: estimated {seconds / 60.0:,.0f} min on 2 cores; progress on stderr", file=sys.stderr)
     return seconds
 
 
