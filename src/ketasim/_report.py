@@ -226,10 +226,14 @@ def _axis(end_h: float) -> tuple[float, str]:
     return (1.0 if unit == "h" else 24.0), f"time after the first dose ({unit})"
 
 
-def _figure(title: str) -> Figure:
-    fig = Figure(figsize=(8.0, 5.0), dpi=110, layout=ConstrainedLayoutEngine(rect=(0.0, 0.03, 1.0, 0.97)))
+def _figure(title: str, flags: tuple[str, ...] = ()) -> Figure:
+    """A figure with the footer; flags ('outside the calibrated range: ...') in red above it."""
+    bottom = 0.03 + 0.025 * min(len(flags), 4)
+    fig = Figure(figsize=(8.0, 5.0), dpi=110, layout=ConstrainedLayoutEngine(rect=(0.0, bottom, 1.0, 0.97 - bottom + 0.03)))
     FigureCanvasAgg(fig)
     fig.suptitle(title, fontsize=11)
+    if flags:
+        fig.text(0.5, 0.03, "\n".join(flags[:4]), ha="center", va="bottom", fontsize=7, color="firebrick")
     fig.text(0.5, 0.005, FIGURE_FOOTER, ha="center", va="bottom", fontsize=7, color="0.4")
     return fig
 
@@ -238,7 +242,7 @@ def plot_madrs(result: TrialResult, path: str | os.PathLike[str]) -> Figure:
     """Mean observed MADRS (points) per arm over time, with the 95% confidence band of the mean."""
     lines = {name: _timeline(result, arm) for name, arm in result.arms.items()}
     scale, xlabel = _axis(max(float(t[-1]) for t, _, _ in lines.values()))
-    fig = _figure(f"{result.spec.name}: MADRS")
+    fig = _figure(f"{result.spec.name}: MADRS", result.flags)
     ax = fig.subplots()
     for i, (name, (times, madrs, _)) in enumerate(lines.items()):
         n = madrs.shape[1]
@@ -262,7 +266,7 @@ def plot_response(result: TrialResult, path: str | os.PathLike[str]) -> Figure:
     ep = result.spec.endpoints
     lines = {name: _timeline(result, arm) for name, arm in result.arms.items()}
     scale, xlabel = _axis(max(float(t[-1]) for t, _, _ in lines.values()))
-    fig = _figure(f"{result.spec.name}: response and remission")
+    fig = _figure(f"{result.spec.name}: response and remission", result.flags)
     ax = fig.subplots()
     for i, (times, madrs, base) in enumerate(lines.values()):
         n = madrs.shape[1]
