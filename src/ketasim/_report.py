@@ -143,7 +143,7 @@ def patient_rows(spec: TrialSpec, arm: str, part: dict[str, np.ndarray], first: 
     columns: dict[str, Any] = {"arm": np.full(n, arm, dtype=object), "patient": np.arange(first, first + n, dtype=np.int64),
                                "candidate_index": np.asarray(part["index"]).astype(np.int64),
                                "status": np.asarray(part["status"]).astype(np.int64), "baseline_madrs": part["baseline"]}
-    columns.update({f"madrs_{key}": part["visits"][v] for v, key in enumerate(spec.endpoints.visit_keys)})
+    columns.update({f"madrs_{'_'.join(key.split())}": part["visits"][v] for v, key in enumerate(spec.endpoints.visit_keys)})
     columns.update({f"param_{k.split('.', 1)[1]}": v for k, v in part.items() if k.startswith("patient.")})
     table = pd.DataFrame(columns)
     table["arm"] = table["arm"].astype(str)
@@ -152,7 +152,7 @@ def patient_rows(spec: TrialSpec, arm: str, part: dict[str, np.ndarray], first: 
 
 def patients_frame(result: TrialResult) -> pd.DataFrame:
     """One row per patient: arm, patient (0..n-1), candidate_index, status, baseline_madrs (points),
-    `madrs_<visit key>` (points) and the patient's parameters `param_<name>`."""
+    `madrs_<visit key, spaces as _>` (points, e.g. madrs_1_d) and the patient's parameters `param_<name>`."""
     frames = []
     for name, arm in result.arms.items():
         part = {"index": arm.candidate_index, "status": arm.status, "baseline": arm.baseline, "visits": arm.visits,
