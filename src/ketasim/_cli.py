@@ -202,7 +202,7 @@ def _write_outputs(table: pd.DataFrame, csv: str | None, plot: str | None, regim
 
 
 _PATIENT_HELP = ("a typical patient, " + "; ".join(f"{k}: {v}" for k, v in TYPICAL_DESCRIPTIONS.items())
-                 + " (default typical-trd); or a patient file (.toml, docs/patient-file.md)")
+                 + " (default typical-trd); or a patient file (.toml, docs/patient-file.md)").replace("%", "%%")
 
 
 # ---- simulate --------------------------------------------------------------------------------------

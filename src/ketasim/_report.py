@@ -23,6 +23,7 @@ from matplotlib.lines import Line2D
 from ._disclaimer import FIGURE_FOOTER
 from ._engine import STATUS_OK
 from ._outcomes import Z95, responders, wilson_interval
+from ._plausibility import escape
 from ._plot import HOURS_AXIS_MAX_H
 from ._trial import DISCLAIMER, ArmResult, TrialResult
 from ._trial_spec import TrialSpec
@@ -231,7 +232,7 @@ def _figure(title: str, flags: tuple[str, ...] = ()) -> Figure:
     bottom = 0.03 + 0.025 * min(len(flags), 4)
     fig = Figure(figsize=(8.0, 5.0), dpi=110, layout=ConstrainedLayoutEngine(rect=(0.0, bottom, 1.0, 0.97 - bottom + 0.03)))
     FigureCanvasAgg(fig)
-    fig.suptitle(title, fontsize=11)
+    fig.suptitle(escape(title), fontsize=11)
     if flags:
         fig.text(0.5, 0.03, "\n".join(flags[:4]), ha="center", va="bottom", fontsize=7, color="firebrick")
     fig.text(0.5, 0.005, FIGURE_FOOTER, ha="center", va="bottom", fontsize=7, color="0.4")
@@ -249,7 +250,7 @@ def plot_madrs(result: TrialResult, path: str | os.PathLike[str]) -> Figure:
         mean = madrs.mean(axis=1) if n else np.full(times.size, np.nan)
         half = Z95 * madrs.std(axis=1, ddof=1) / math.sqrt(n) if n > 1 else np.zeros(times.size)
         ax.fill_between(times / scale, mean - half, mean + half, color=f"C{i}", alpha=0.2, lw=0)
-        ax.plot(times / scale, mean, color=f"C{i}", marker="o", ms=3, lw=1.5, label=f"{name} (n={n})")
+        ax.plot(times / scale, mean, color=f"C{i}", marker="o", ms=3, lw=1.5, label=escape(f"{name} (n={n})"))
     remission = result.spec.endpoints.remission_at_most
     ax.axhline(remission, color="0.5", ls=":", lw=0.8, label=f"remission (MADRS <= {remission:g})")
     ax.set_xlabel(xlabel)
@@ -278,7 +279,7 @@ def plot_response(result: TrialResult, path: str | os.PathLike[str]) -> Figure:
             ax.fill_between(times / scale, band[:, 0], band[:, 1], color=f"C{i}", alpha=0.12, lw=0)
             ax.plot(times / scale, rate, color=f"C{i}", ls=style, marker="o", ms=3, lw=1.5)
     handles = [Line2D([], [], color=f"C{i}", lw=2) for i in range(len(lines))]
-    labels = [f"{name} (n={m.shape[1]})" for name, (_, m, _) in lines.items()]
+    labels = [escape(f"{name} (n={m.shape[1]})") for name, (_, m, _) in lines.items()]
     handles += [Line2D([], [], color="black", ls="-"), Line2D([], [], color="black", ls="--")]
     labels += [f"response (MADRS at least {100.0 * ep.response_fraction:g}% below baseline)",
                f"remission (MADRS <= {ep.remission_at_most:g})"]

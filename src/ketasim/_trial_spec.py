@@ -160,6 +160,8 @@ def load_trial(path: str | os.PathLike[str]) -> TrialSpec:
         raise KetasimInputError(f"{source}: invalid TOML: {err}") from None
     except UnicodeDecodeError as err:
         raise KetasimInputError(f"{source}: invalid TOML: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except RecursionError:
+        raise KetasimInputError(f"{source}: invalid TOML: arrays or tables nested too deeply") from None
     return parse_trial(data, source)
 
 
