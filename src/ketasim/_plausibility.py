@@ -106,9 +106,7 @@ def check_trial_spec(spec: object) -> None:
     background = spec.population.background  # type: ignore[attr-defined]
     for i, arm in enumerate(spec.arms):  # type: ignore[attr-defined]
         regimen = arm.regimen
-        first = min((e.time_h for e in regimen.events(horizon)), default=None)
-        if first is None:
-            raise KetasimInputError(f"{path}: arms[{i}].doses: no dose within the trial's {horizon / 24.0:g} d")
+        first = regimen.first_dose_h()
         check_horizon(first, f"{path}: arms[{i}].doses: first dose")
         end = first + horizon
         check_dose_count(regimen, end, f"{path}: arms[{i}].doses")
@@ -143,7 +141,7 @@ def trial_flags(spec: object) -> list[str]:
     background = spec.population.background  # type: ignore[attr-defined]
     for arm in spec.arms:  # type: ignore[attr-defined]
         regimen = arm.regimen if background is None else arm.regimen + background
-        first = min((e.time_h for e in arm.regimen.events(horizon)), default=0.0)
+        first = arm.regimen.first_dose_h()
         flags += [f"arm {arm.name!r}: {f}" for f in check_regimen(regimen, first + horizon, REFERENCE_WEIGHT_KG, "")]
     if horizon / 24.0 > CALIBRATED_HORIZON_D:
         flags.append(f"{horizon / 24.0:g} d, longer than the longest calibration trial ({CALIBRATED_HORIZON_D:g} d)")

@@ -184,8 +184,9 @@ class Regimen:
         return sorted(out, key=lambda e: (e.time_h, e.drug))
 
     def first_dose_h(self) -> float:
-        times = [e.time_h for e in self.events(1e9)]
-        return min(times) if times else 0.0
+        """Time of the first dose (h), 0 if none; computed from the dose lines, not by listing every event."""
+        firsts = [min(d.times_h) if d.every_h is None else d.from_h for d in self.doses if d.times_h or d.every_h]
+        return min(firsts) if firsts else 0.0
 
 
 def regimen_from_entries(entries: Iterable[Mapping[str, object]], where: str, name: str = "") -> Regimen:

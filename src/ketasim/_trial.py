@@ -352,7 +352,7 @@ def simulate_arm(spec: TrialSpec, arm_index: int, n_patients: int, *, engine: st
     the ArmResult, so memory does not grow with them.
     """
     arm = spec.arms[arm_index]
-    origin = min((e.time_h for e in arm.regimen.events()), default=0.0)
+    origin = arm.regimen.first_dose_h()  # not min(events()): an open-ended `every` has no last event
     times = _output_times(spec, origin, with_course)
     job = ArmJob(spec, arm_index, engine, model_values() if params is None else params,
                  population_values() if pop is None else pop, settings, times, keep_patients)
