@@ -24,8 +24,12 @@ from hypothesis import strategies as st
 
 from ketasim._cli import main
 
-SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, database=None,
+
+def _settings(examples: int) -> settings:
+    """Deterministic (derandomize, no example database) and bounded; searched at 300 examples and 3 seeds when written."""
+    return settings(max_examples=examples, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
 
 # ---- a small TOML writer (inline tables everywhere) ------------------------------------------------------
 
@@ -94,6 +98,8 @@ def mutated(draw: st.DrawFn, document: dict[str, Any]) -> dict[str, Any]:
     doc = json.loads(json.dumps(document))
     for _ in range(draw(st.integers(0, 2))):
         paths = _paths(doc)
+        if not paths:
+            break
         path = draw(st.sampled_from(paths))
         *parent_path, last = path
         parent: Any = doc
@@ -113,7 +119,11 @@ def mutated(draw: st.DrawFn, document: dict[str, Any]) -> dict[str, Any]:
 def trial_documents(draw: st.DrawFn) -> dict[str, Any]:
     base = {
         "name": "fuzz", "seed": draw(st.integers(0, 5)), "patients_per_arm": 2,
-        "population": {"kind": "mdd", "baseline_madrs": [10, 60]},
+        "population": draw(st.sampled_from([
+            {"kind": "mdd", "baseline_madrs": [10, 60]},
+            {"kind": "trd", "baseline_madrs": [20, 60], "weight_kg": [50, 120]},
+            {"kind": "trd", "min_failed_treatments": 1, "baseline_madrs": [20, 60],
+             "background": [{"drug": "escitalopram", "route": "oral", "amount": "10 mg", "every": "1 d"}]}])),
         "arms": [{"name": "a", "doses": [draw(dose_lines())]}, {"name": "b", "doses": [draw(dose_lines())]}],
         "endpoints": {"visits": ["2 h", "1 d"], "response": "50%", "remission": 10},
     }
@@ -192,7 +202,7 @@ def _check_failure(code: int, err: str, source: Path, outputs: list[Path]) -> No
         assert not path.exists() or (path.is_dir() and not any(path.iterdir())), f"{path} left behind"
 
 
-@SETTINGS
+@_settings(40)
 @given(trial_documents(), st.data())
 def test_any_trial_file_gives_a_result_or_one_error_line(document: dict[str, Any], data: st.DataObject) -> None:
     with tempfile.TemporaryDirectory() as folder:
@@ -209,7 +219,7 @@ def test_any_trial_file_gives_a_result_or_one_error_line(document: dict[str, Any
         assert np.isfinite(table.select_dtypes("number").to_numpy()).all()
 
 
-@SETTINGS
+@_settings(60)
 @given(regimen_documents(), st.data())
 def test_any_regimen_file_gives_a_result_or_one_error_line(document: dict[str, Any], data: st.DataObject) -> None:
     with tempfile.TemporaryDirectory() as folder:
@@ -222,7 +232,7 @@ def test_any_regimen_file_gives_a_result_or_one_error_line(document: dict[str, A
         assert np.isfinite(pd.read_csv(csv).to_numpy()).all()
 
 
-@SETTINGS
+@_settings(100)
 @given(nonmem_files(), st.data())
 def test_any_nonmem_csv_gives_a_result_or_one_error_line(text: str, data: st.DataObject) -> None:
     with tempfile.TemporaryDirectory() as folder:
