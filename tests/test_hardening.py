@@ -217,6 +217,11 @@ def test_set_refuses_values_outside_the_valid_range(capsys: pytest.CaptureFixtur
     (lambda: ks.Patient(age_y=-5), "age_y = -5 y is outside"),
     (lambda: ks.Patient(weight_kg="heavy"), "expected a number (kg), got str"),
     (lambda: ks.typical_patient(None), "unknown patient"),
+    (lambda: ks.simulate(ks.Regimen.of("x"), days=1), "expected ketasim.Dose objects"),
+    (lambda: ks.run_trial("file.toml"), "expected a TrialSpec"),
+    (lambda: ks.load_trial(5), "expected a file path"),
+    (lambda: ks.regimen_from_nonmem(5), "expected a file path"),
+    (lambda: ks.simulate("ketamine-iv-single", days=1, times_h="abc"), "times_h: expected a sequence"),
 ])
 def test_api_refuses_impossible_values_and_wrong_types(call, expected: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ks.KetasimInputError, match=expected.replace("(", r"\(").replace(")", r"\)")):

@@ -615,6 +615,9 @@ def _cmd_export_sbml(args: argparse.Namespace) -> int:
     regimen = _trial_arm_regimen(args.trial, args.arm) if args.trial else load_regimen(args.regimen, args.id)
     patient_overrides, model_overrides = _parse_overrides(args.overrides)
     patient = _patient(args.patient, patient_overrides)
+    where = args.trial or args.regimen
+    check_simulate(regimen, args.days, where)
+    check_regimen(regimen, args.days * 24.0, patient.weight_kg, f"{where}: doses")
     doc = sbml_document(regimen, patient, args.days, model_overrides or None)
     errors, warnings = consistency_messages(doc)
     for line in errors + warnings:

@@ -266,6 +266,8 @@ def _group_doses(records: Iterable[tuple[str, str, float, float, float, float, i
 
 def read_nonmem_csv(path: str | os.PathLike[str]) -> dict[str, Regimen]:
     """Regimens by subject ID from a NONMEM-style CSV (amounts absolute mg, times h)."""
+    if not isinstance(path, str | os.PathLike):
+        raise KetasimInputError(f"read_nonmem_csv: expected a file path (str or pathlib.Path), got {type(path).__name__}")
     source, rows = _read_rows(path)
     by_id: dict[str, list[tuple[str, str, float, float, float, float, int]]] = {}
     for row in rows:

@@ -158,6 +158,12 @@ class Regimen:
     doses: tuple[Dose, ...] = field(default_factory=tuple)
     name: str = ""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.doses, tuple) or not all(isinstance(d, Dose) for d in self.doses):
+            raise KetasimInputError(f"Regimen: expected ketasim.Dose objects (from ketasim.dose(...)), got {self.doses!r}")
+        if not isinstance(self.name, str):
+            raise KetasimInputError(f"Regimen: name: expected a str, got {type(self.name).__name__}")
+
     @staticmethod
     def of(*doses: Dose, name: str = "") -> Regimen:
         return Regimen(tuple(doses), name)

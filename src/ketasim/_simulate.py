@@ -71,6 +71,18 @@ def resolve_patient(patient: Patient | str) -> Patient:
     return patient
 
 
+def _check_times(times_h: object, days: float) -> np.ndarray:
+    """Output times (h): finite, increasing, within 0..days*24."""
+    try:
+        times = np.asarray(times_h, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise KetasimInputError(f"times_h: expected a sequence of numbers (h), got {times_h!r}") from None
+    if not (times.size and np.isfinite(times).all() and np.all(np.diff(times) > 0) and times[0] >= 0
+            and times[-1] <= days * 24.0 + 1e-9):
+        raise KetasimInputError(f"times_h: expected increasing finite times from 0 to {days * 24.0:g} h")
+    return times
+
+
 def _check_days(days: object) -> float:
     """`days` as a float: a real number > 0 (not a bool), at most MAX_HORIZON_D."""
     if isinstance(days, bool | np.bool_) or not isinstance(days, numbers.Real):
@@ -108,7 +120,7 @@ def simulate_result(regimen: Regimen | str, patient: Patient | str = "typical-tr
     pat = stack_patients([person])
     params = model_values(overrides)
     end = days * 24.0
-    times = output_times_h(reg, days) if times_h is None else np.asarray(times_h, dtype=float)
+    times = output_times_h(reg, days) if times_h is None else _check_times(times_h, days)
     model = ArmModel(reg, pat, params, 0.0, end)
     with heartbeat(f"simulating {days:g} d", estimate_s):
         solution = ENGINES[engine](model, times, initial_state(pat), settings)

@@ -412,6 +412,8 @@ def run_trial(spec: TrialSpec, *, engine: str = "fast", patients_per_arm: int | 
               show_progress: bool = True, mapper: Mapper = _in_process, keep_patients: bool = True,
               on_chunk: ChunkSink | None = None) -> TrialResult:
     """Run every arm of a trial file; progress on stderr. on_chunk: see simulate_arm."""
+    if not isinstance(spec, TrialSpec):
+        raise KetasimInputError(f"run_trial: expected a TrialSpec (ketasim.load_trial(path)), got {type(spec).__name__}")
     if engine not in ENGINES:
         raise KetasimInputError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
     n = spec.patients_per_arm if patients_per_arm is None else patients_per_arm

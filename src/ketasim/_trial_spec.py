@@ -150,6 +150,8 @@ class TrialSpec:
 
 def load_trial(path: str | os.PathLike[str]) -> TrialSpec:
     """Read and check the trial file at `path`."""
+    if not isinstance(path, str | os.PathLike):
+        raise KetasimInputError(f"load_trial: expected a file path (str or pathlib.Path), got {type(path).__name__}")
     source = os.fspath(path)
     try:
         with open(source, "rb") as handle:
