@@ -149,8 +149,10 @@ def _draw(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[str], titl
     scale, xlabel = _time_axis(tables)
     end_h = max(float(t["time_h"].max()) for t in tables.values())
     acute = end_h > HOURS_AXIS_MAX_H
+    flags = list(dict.fromkeys(f for table in tables.values() for f in table.attrs.get("flags", [])))[:4]
+    bottom = 0.015 + 0.009 * len(flags)
     fig = Figure(figsize=(14.0 if acute else 9.0, 15.0), dpi=110,
-                 layout=ConstrainedLayoutEngine(rect=(0.0, 0.015, 1.0, 0.985)))
+                 layout=ConstrainedLayoutEngine(rect=(0.0, bottom, 1.0, 1.0 - bottom)))
     FigureCanvasAgg(fig)
     if acute:
         grid = fig.subplots(len(PANELS), 2, sharex="col", gridspec_kw={"width_ratios": (1.0, 1.6)})
@@ -167,8 +169,7 @@ def _draw(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[str], titl
                    fontsize=9, title=title, title_fontsize=12, frameon=False)
     elif title:
         fig.suptitle(title)
-    flags = list(dict.fromkeys(f for table in tables.values() for f in table.attrs.get("flags", [])))
-    footer = FIGURE_FOOTER if not flags else "\n".join([*flags[:4], FIGURE_FOOTER])
+    footer = FIGURE_FOOTER if not flags else "\n".join([*flags, FIGURE_FOOTER])
     fig.text(0.5, 0.002, footer, ha="center", va="bottom", fontsize=6 if not flags else 7,
              color="0.4" if not flags else "firebrick")
     fig.savefig(path)
