@@ -341,6 +341,15 @@ def test_dose_after_the_period_and_long_infusion_warn(tmp_path: Path, capsys: py
     assert "infusion lasts 72 h, longer than the simulated period (48 h)" in err
 
 
+def test_trial_dose_after_the_last_visit_and_long_infusion_warn(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    trial = _trial_file(tmp_path, 'infusion = "40 min", at = "0 d" }', 'infusion = "9 d", at = ["0 d", "30 d"] }')
+    assert main(["trial", trial, "--patients-per-arm", "2", "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "arms[0].doses: 1 ketamine dose time(s) after the last visit are never given" in err
+    assert "arms[0].doses: a ketamine infusion lasts 216 h, longer than the trial (168 h after the first dose)" in err
+
+
 def test_bare_number_as_time_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     regimen = _regimen(tmp_path, '{ drug = "ketamine", route = "iv", amount = "0.5 mg/kg", at = 5 }')
     assert main(["simulate", "--regimen", regimen, "--days", "1"]) == 2

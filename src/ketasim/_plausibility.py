@@ -116,6 +116,9 @@ def check_trial_spec(spec: object) -> None:
             late = sum(t > end for t in d.times_h) if d.every_h is None else int(d.from_h > end)
             if late:
                 warn(f"{path}: arms[{i}].doses: {late} {d.drug} dose time(s) after the last visit are never given")
+            if d.infusion_h > horizon:
+                warn(f"{path}: arms[{i}].doses: a {d.drug} infusion lasts {d.infusion_h:g} h, longer than the trial "
+                     f"({horizon:g} h after the first dose)")
     pop = spec.population  # type: ignore[attr-defined]
     shares = window_shares(pop.weight_kg, pop.age, pop.baseline_madrs, population_values())
     total = math.prod(shares.values())
