@@ -413,6 +413,9 @@ def test_out_into_a_non_empty_folder_refuses_unless_force(tmp_path: Path, capsys
     (demo / "stale.csv").write_text("x")
     assert main(["demo", "--out", str(demo), "--days", "2"]) == 2
     assert "not empty (stale.csv)" in _error_line(capsys)
+    again = tmp_path / "again"
+    assert main(["demo", "--out", str(again), "--days", "2"]) == 0
+    assert main(["demo", "--out", str(again), "--days", "2"]) == 0  # an earlier demo's own files are replaced
 
 
 def test_tour_outputs_are_gitignored_and_readme_states_the_suite_duration() -> None:
