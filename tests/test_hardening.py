@@ -423,7 +423,7 @@ def test_tour_outputs_are_gitignored_and_readme_states_the_suite_duration() -> N
     for entry in ("/ketasim-demo/", "/run.csv", "/results/", "/examples/", "/ketamine.xml", "/calibrated.toml"):
         assert entry in ignored
     readme = (ROOT / "README.md").read_text()
-    assert "about 5 min on 2 cores" in readme and "../shared/data/calibration/murrough" not in readme
+    assert "about 5.5 min on 2 busy cores" in readme and "../shared/data/calibration/murrough" not in readme
 
 
 # ---- figures that show both timescales --------------------------------------------------------------------
