@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ketasim import Regimen, dose
-from ketasim._engine import Solution, SolverSettings, solve_fast
-from ketasim._model import ArmModel, initial_state, model_values
-from ketasim._population import PopulationSettings, draw_candidates, population_values, take
+from ketasim.engines.solvers import Solution, SolverSettings, solve_fast
+from ketasim.model.arm import ArmModel, initial_state, model_values
+from ketasim.trials.population import PopulationSettings, draw_candidates, population_values, take
 
 INFUSION_DAYS = ("0 d", "3 d", "7 d", "10 d", "14 d", "17 d", "21 d", "24 d")
 SEED = 1
@@ -62,7 +62,7 @@ Solver = Callable[[ArmModel, np.ndarray, np.ndarray], Solution]
 def run(engine: str, n: int, days: float, chunk: int, settings: SolverSettings) -> Run:
     """Both arms of n patients each, in chunks, with `engine` ("jax" on device auto, or "fast")."""
     if engine == "jax":
-        from ketasim import _engine_jax
+        from ketasim.engines import jax_engine as _engine_jax
 
         device = str(_engine_jax.pick_device("auto"))
     else:
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--days", type=float, default=84.0, help="trial length in days (default 84)")
     ap.add_argument("--tiny", action="store_true", help="50 patients, 7 days, chunks of 25 (a CPU smoke run)")
     args = ap.parse_args(argv)
-    from ketasim import _engine_jax
+    from ketasim.engines import jax_engine as _engine_jax
 
     on_gpu = _engine_jax.pick_device("auto").platform != "cpu"
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]

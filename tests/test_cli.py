@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from ketasim import DRUG_NAMES, PRESETS, simulate
-from ketasim._cli import main
-from ketasim._model import calibrated_parameters
+from ketasim.apps.cli import main
+from ketasim.model.arm import calibrated_parameters
 
 REQUIRED_COLUMNS = ["time_h", "madrs", "nmda_occupancy", "sert_occupancy", "glutamate", "bdnf", "mtor",
                     "spine_density", "sbp_mmhg", "dbp_mmhg", "hr_bpm", "cadss", "plasma_ketamine_ng_ml"]

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from ketasim import read_nonmem_csv
-from ketasim._cli import load_regimen, main
-from ketasim._patient import load_patient
-from ketasim._regimen import Regimen
-from ketasim._trial_spec import load_trial
+from ketasim.apps.cli import load_regimen, main
+from ketasim.io.regimen import Regimen
+from ketasim.io.trial_spec import load_trial
+from ketasim.model.patient import load_patient
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -59,7 +59,7 @@ def _tour() -> list[list[str]]:
 
 def test_readme_tour_runs_end_to_end_in_a_clean_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    from ketasim._validate import shipped_calibration_dir
+    from ketasim.trials.validate import shipped_calibration_dir
 
     monkeypatch.chdir(tmp_path)
     commands = _tour()

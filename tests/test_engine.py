@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ketasim as ks
-from ketasim._engine import STATUS_FAILED, SolverSettings, solve_fast, solve_reference
-from ketasim._model import ArmModel, initial_state, model_values
-from ketasim._patient import stack_patients
+from ketasim.engines.solvers import SolverSettings, SolverStatus, failure_counts, solve_fast, solve_reference
+from ketasim.model.arm import ArmModel, initial_state, model_values
+from ketasim.model.patient import stack_patients
 
 
 def test_tighter_tolerance_moves_madrs_little() -> None:
@@ -44,8 +44,18 @@ def test_a_failing_patient_gets_a_status_not_an_exception() -> None:
     y0[1, 0] = np.nan  # a corrupt state for the second patient only
     for solver in (solve_fast, solve_reference):
         sol = solver(model, np.array([0.0, 24.0, 48.0]), y0, SolverSettings())
-        assert sol.status[1] == STATUS_FAILED
-        assert sol.status[0] == 0 and np.all(np.isfinite(sol.states[:, 0]))
+        assert sol.status[1] in (SolverStatus.NON_FINITE, SolverStatus.INTEGRATOR_FAILED)
+        assert sol.status[0] == SolverStatus.OK and np.all(np.isfinite(sol.states[:, 0]))
+        assert np.all(np.isnan(sol.states[:, 1]))
+    assert solve_fast(model, np.array([0.0, 48.0]), y0, SolverSettings()).status[1] == SolverStatus.NON_FINITE
+
+
+def test_a_spent_step_budget_is_named() -> None:
+    patients = stack_patients([ks.Patient(), ks.Patient()])
+    model = ArmModel(ks.preset("ketamine-iv-single"), patients, model_values(), 0.0, 48.0)
+    sol = solve_fast(model, np.array([0.0, 48.0]), initial_state(patients), SolverSettings(max_steps=5))
+    assert sol.status.tolist() == [SolverStatus.MAX_STEPS] * 2
+    assert failure_counts(sol.status) == {"max_steps": 2}
 
 
 _drug_route = st.sampled_from([("ketamine", "iv", "mg/kg", 2.0), ("esketamine", "intranasal", "mg", 112.0),

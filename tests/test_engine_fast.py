@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 import ketasim as ks
-from ketasim import _engine
-from ketasim._engine import FAST_TIME_H, STATUS_OK, SolverSettings, fast_states, solve_fast
-from ketasim._model import ArmModel, initial_state, model_values
-from ketasim._population import PopulationSettings, draw_candidates, population_values, take
+from ketasim.engines import dopri, fast
+from ketasim.engines.dopri import FAST_TIME_H, fast_states
+from ketasim.engines.solvers import STATUS_OK, Solution, SolverSettings, solve_fast, solve_reference
+from ketasim.model.arm import ArmModel, initial_state, model_values
+from ketasim.trials.population import PopulationSettings, draw_candidates, population_values, take
 
 TIMES = np.array([0.0, 1.0, 24.0, 50.0, 96.0])
 REGIMEN = ks.Regimen.of(ks.dose("ketamine", "iv", "0.5 mg/kg", infusion="40 min", at=["0 d", "2 d"]),
@@ -26,12 +27,12 @@ def _model(n: int) -> tuple[ArmModel, dict[str, np.ndarray]]:
 
 
 @pytest.fixture(scope="module")
-def together() -> tuple[ArmModel, _engine.Solution]:
+def together() -> tuple[ArmModel, Solution]:
     model, patients = _model(24)
     return model, solve_fast(model, TIMES, initial_state(patients))
 
 
-def test_a_patient_is_bit_identical_whatever_its_chunk(together: tuple[ArmModel, _engine.Solution]) -> None:
+def test_a_patient_is_bit_identical_whatever_its_chunk(together: tuple[ArmModel, Solution]) -> None:
     _, whole = together
     assert np.all(whole.status == STATUS_OK)
     _, patients = _model(24)
@@ -43,10 +44,10 @@ def test_a_patient_is_bit_identical_whatever_its_chunk(together: tuple[ArmModel,
 
 
 @pytest.mark.parametrize("threshold", [0.0, 1.01])
-def test_compacting_the_working_set_changes_nothing(together: tuple[ArmModel, _engine.Solution],
+def test_compacting_the_working_set_changes_nothing(together: tuple[ArmModel, Solution],
                                                     monkeypatch: pytest.MonkeyPatch, threshold: float) -> None:
     model, whole = together
-    monkeypatch.setattr(_engine, "_COMPACT_BELOW", threshold)  # never / at every step
+    monkeypatch.setattr(fast, "COMPACT_BELOW", threshold)  # never / at every step
     again = solve_fast(model, TIMES, initial_state(model.patient))
     assert np.array_equal(again.states, whole.states)
     assert np.array_equal(again.steps, whole.steps)
@@ -59,9 +60,9 @@ def test_restricted_model_rhs_equals_the_gathering_rhs() -> None:
     y = rng.uniform(0.0, 1.0, (idx.size, initial_state(model.patient).shape[1]))
     for k in (0, 1, 4):
         t = rng.uniform(model.boundaries[k], model.boundaries[k + 1], idx.size)
-        sub = _engine._restricted(model, k, idx)
+        sub = model.restricted(k, idx)
         assert np.array_equal(sub.rhs(t, y, k), model.rhs(t, y, k, idx)), k
-    assert _engine._restricted(model, 0, np.arange(12)) is model
+    assert model.restricted(0, np.arange(12)) is model
 
 
 def test_integrating_factor_covers_the_fast_prefix() -> None:
@@ -76,14 +77,14 @@ def test_integrating_factor_covers_the_fast_prefix() -> None:
     assert np.all(np.abs(decay[nf:]) * FAST_TIME_H <= 1.0)
 
 
-def test_fast_engine_still_agrees_with_reference_at_tight_tolerance(together: tuple[ArmModel, _engine.Solution]) -> None:
+def test_fast_engine_still_agrees_with_reference_at_tight_tolerance(together: tuple[ArmModel, Solution]) -> None:
     model, _ = together
     tight = SolverSettings(rtol=1e-9, atol=1e-11)
     who = take(model.patient, slice(0, 3))
     small = ArmModel(REGIMEN, who, model_values(), 0.0, 96.0)
-    fast = solve_fast(small, TIMES, initial_state(who), tight)
-    ref = _engine.solve_reference(small, TIMES, initial_state(who), tight)
-    madrs_fast = small.outputs(TIMES, fast.states)["madrs"]
+    fast_sol = solve_fast(small, TIMES, initial_state(who), tight)
+    ref = solve_reference(small, TIMES, initial_state(who), tight)
+    madrs_fast = small.outputs(TIMES, fast_sol.states)["madrs"]
     madrs_ref = small.outputs(TIMES, ref.states)["madrs"]
     np.testing.assert_allclose(madrs_fast, madrs_ref, rtol=1e-6)
 
@@ -94,10 +95,10 @@ def test_no_or_every_state_with_the_integrating_factor(monkeypatch: pytest.Monke
     # state (nf = all) solves the same problem
     model, patients = _model(3)
     assert fast_states(model.decay_rates(), fast_time_h) in (0, model.decay_rates().size)
-    monkeypatch.setattr(_engine, "FAST_TIME_H", fast_time_h)
+    monkeypatch.setattr(dopri, "FAST_TIME_H", fast_time_h)
     tight = SolverSettings(rtol=1e-9, atol=1e-11)
-    fast = solve_fast(model, TIMES, initial_state(patients), tight)
-    ref = _engine.solve_reference(model, TIMES, initial_state(patients), tight)
-    assert np.all(fast.status == STATUS_OK)
-    np.testing.assert_allclose(model.outputs(TIMES, fast.states)["madrs"], model.outputs(TIMES, ref.states)["madrs"],
+    fast_sol = solve_fast(model, TIMES, initial_state(patients), tight)
+    ref = solve_reference(model, TIMES, initial_state(patients), tight)
+    assert np.all(fast_sol.status == STATUS_OK)
+    np.testing.assert_allclose(model.outputs(TIMES, fast_sol.states)["madrs"], model.outputs(TIMES, ref.states)["madrs"],
                                rtol=1e-6)

@@ -10,11 +10,12 @@ import pytest
 pytest.importorskip("jax")
 
 import ketasim as ks
-from ketasim import _engine_jax as ej
-from ketasim._model import ArmModel, initial_state, model_values
-from ketasim._patient import stack_patients
-from ketasim._trial import run_trial
-from ketasim._trial_spec import load_trial
+from ketasim.engines import jax_engine as ej
+from ketasim.engines.solvers import SolverStatus
+from ketasim.io.trial_spec import load_trial
+from ketasim.model.arm import ArmModel, initial_state, model_values
+from ketasim.model.patient import stack_patients
+from ketasim.trials.trial import run_trial
 
 TIMES = np.array([0.0, 1.0, 24.0, 48.0])
 REGIMEN = ks.Regimen.of(ks.dose("ketamine", "iv", "0.5 mg/kg", infusion="40 min", at="0 d"),
@@ -62,7 +63,7 @@ def test_padding_changes_no_number_and_reuses_the_compiled_shape() -> None:
     np.testing.assert_array_equal(padded.states, plain.states)
     np.testing.assert_array_equal(padded.steps, plain.steps)
     np.testing.assert_array_equal(padded.status, plain.status)
-    assert plain.status.tolist() == [0, 0, 1]
+    assert plain.status.tolist() == [SolverStatus.OK, SolverStatus.OK, SolverStatus.NON_FINITE]
     # five real patients have the padded call's shapes: nothing new to compile
     full = _model(5)
     ej.solve_fast_jax(full, TIMES, initial_state(full.patient), device="cpu")
@@ -72,9 +73,9 @@ def test_padding_changes_no_number_and_reuses_the_compiled_shape() -> None:
 def test_a_trial_compiles_once_per_arm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "trial.toml"
     path.write_text(TRIAL)
-    monkeypatch.setattr(ej, "_COMPILED", {})
+    monkeypatch.setattr(ej, "COMPILED", {})
     shapes = []
-    compiled = ej._compiled
+    compiled = ej.compiled_advance
 
     def counting(args: tuple, device: object) -> tuple:
         function, seconds = compiled(args, device)  # type: ignore[arg-type]
@@ -82,7 +83,7 @@ def test_a_trial_compiles_once_per_arm(tmp_path: Path, monkeypatch: pytest.Monke
             shapes.append(args[0].shape)
         return function, seconds
 
-    monkeypatch.setattr(ej, "_compiled", counting)
+    monkeypatch.setattr(ej, "compiled_advance", counting)
     result = run_trial(load_trial(path), engine="jax", chunk_size=4, show_progress=False)  # chunks of 4 and 2
     assert sorted(shapes) == [(4, 10), (4, 10)]  # one per arm (different PK systems), none for the chunks of 2
     assert all(arm.baseline.size == 6 and np.all(arm.status == 0) for arm in result.arms.values())

@@ -22,7 +22,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ketasim._cli import main
+from ketasim.apps.cli import main
 
 
 def _settings(examples: int) -> settings:

@@ -15,10 +15,11 @@ import pandas as pd
 import pytest
 
 import ketasim as ks
-from ketasim import _trial
-from ketasim._cli import main
-from ketasim._engine import STATUS_FAILED
-from ketasim._validate import shipped_calibration_dir
+from ketasim.apps.cli import main
+from ketasim.engines.common import SolverStatus
+from ketasim.io.jsonsafe import finite_json
+from ketasim.trials import trial as trial_module
+from ketasim.trials.validate import shipped_calibration_dir
 
 MURROUGH = shipped_calibration_dir() / "murrough-2013-ajp.toml"
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,16 +121,16 @@ def test_population_weight_window_at_the_edge_is_one_error_line(tmp_path: Path,
 # ---- trial exits 0 when every patient of an arm failed ---------------------------------------------------
 
 def _failing_solve(monkeypatch: pytest.MonkeyPatch, arm_index: int, fraction: float) -> None:
-    original = _trial.ArmJob.solve
+    original = trial_module.ArmJob.solve
 
     def solve(self, model, times_h, y0):  # type: ignore[no-untyped-def]
         solution = original(self, model, times_h, y0)
         if self.arm_index == arm_index:
             n = solution.status.size
-            solution.status[: math.ceil(fraction * n)] = STATUS_FAILED
+            solution.status[: math.ceil(fraction * n)] = SolverStatus.INTEGRATOR_FAILED
         return solution
 
-    monkeypatch.setattr(_trial.ArmJob, "solve", solve)
+    monkeypatch.setattr(trial_module.ArmJob, "solve", solve)
 
 
 def test_trial_arm_without_a_usable_patient_exits_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -189,7 +190,7 @@ def test_trial_json_flags_dosing_outside_the_calibrated_range(tmp_path: Path,
 
 
 def test_shipped_calibration_trials_carry_no_flags() -> None:
-    from ketasim._plausibility import trial_flags
+    from ketasim.trials.plausibility import trial_flags
 
     for path in sorted(shipped_calibration_dir().glob("*.toml")):
         assert trial_flags(ks.load_trial(path)) == [], path.name
@@ -229,8 +230,8 @@ def test_api_refuses_impossible_values_and_wrong_types(call, expected: str) -> N
 
 
 def test_every_parameter_carries_a_valid_range_containing_its_value() -> None:
-    from ketasim._model import calibrated_parameters
-    from ketasim._patient import PATIENT_FIELDS, PATIENT_RANGES, TYPICAL_PATIENTS
+    from ketasim.model.arm import calibrated_parameters
+    from ketasim.model.patient import PATIENT_FIELDS, PATIENT_RANGES, TYPICAL_PATIENTS
 
     for name, p in calibrated_parameters().items():
         assert p.valid is not None and p.valid[0] <= p.value <= p.valid[1], name
@@ -283,18 +284,18 @@ def test_patient_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_calibrate_writes_a_user_file_and_bounds_every_evaluation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    from ketasim import _calibrate
+    from ketasim.trials import calibrate as calibrate_module
 
     package = shipped_calibration_dir().parent / "calibrated.toml"
     before = package.read_text()
     counts: list[int] = []
-    original = _calibrate._Evaluator.checks
+    original = calibrate_module._Evaluator.checks
 
     def counting(self, values, names=None):  # type: ignore[no-untyped-def]
         counts.append(1)
         return original(self, values, names)
 
-    monkeypatch.setattr(_calibrate._Evaluator, "checks", counting)
+    monkeypatch.setattr(calibrate_module._Evaluator, "checks", counting)
     monkeypatch.chdir(tmp_path)
     code = main(["calibrate", str(shipped_calibration_dir() / "vitals-and-dissociation.toml"),
                  "--patients-per-arm", "5", "--max-evaluations", "6"])
@@ -319,7 +320,7 @@ def test_horizons_beyond_the_documented_maximum_are_refused(tmp_path: Path, caps
 def test_long_runs_show_progress(capsys: pytest.CaptureFixture[str]) -> None:
     import time
 
-    from ketasim._limits import heartbeat
+    from ketasim.trials.limits import heartbeat
 
     with heartbeat("simulating", estimate_s=60.0, every_s=0.05):
         time.sleep(0.2)
@@ -382,7 +383,7 @@ def test_concentrations_are_never_negative() -> None:
 
 
 def test_tiny_ci_bounds_are_zero_in_the_json() -> None:
-    assert _trial._finite({"ci": [4e-19, 0.2, float("nan")]}) == {"ci": [0.0, 0.2, None]}
+    assert finite_json({"ci": [4e-19, 0.2, float("nan")]}) == {"ci": [0.0, 0.2, None]}
 
 
 def test_parquet_visit_columns_have_no_spaces_and_arm_names_are_escaped(tmp_path: Path,
@@ -429,7 +430,7 @@ def test_tour_outputs_are_gitignored_and_readme_states_the_suite_duration() -> N
 # ---- figures that show both timescales --------------------------------------------------------------------
 
 def test_plots_have_an_acute_panel_and_the_first_run_on_top(tmp_path: Path) -> None:
-    from ketasim._plot import plot_comparison
+    from ketasim.apps.plot import plot_comparison
 
     tables = {"ketamine": ks.simulate("ketamine-iv-single", days=7),
               "escitalopram": ks.simulate("escitalopram-10mg-daily", days=7)}

@@ -7,10 +7,10 @@ import pytest
 from scipy.linalg import expm
 
 import ketasim as ks
-from ketasim._drugs import build_pk, dose_inputs
-from ketasim._model import ArmModel, model_values
-from ketasim._patient import stack_patients
-from ketasim._pk import segment_boundaries, solve_modal
+from ketasim.model.arm import ArmModel, model_values
+from ketasim.model.drugs import build_pk, dose_inputs
+from ketasim.model.patient import stack_patients
+from ketasim.model.pk import segment_boundaries, solve_modal
 
 TYPICAL = stack_patients([ks.Patient()])
 

@@ -11,8 +11,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ketasim import preset, simulate
-from ketasim._disclaimer import FIGURE_FOOTER as DISCLAIMER
-from ketasim._plot import LAYERS, plot_comparison, plot_simulation
+from ketasim.apps.plot import LAYERS, plot_comparison, plot_simulation
+from ketasim.disclaimer import FIGURE_FOOTER as DISCLAIMER
 
 UNIT = re.compile(r"\((ng/mL|fraction|fold of baseline|fraction of healthy|points|mmHg|bpm)")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 
-from ketasim._drugs import DRUGS
-from ketasim._model import calibrated_parameters, model_values
-from ketasim._population import calibrated_population
+from ketasim.model.arm import calibrated_parameters, model_values
+from ketasim.model.drugs import DRUGS
+from ketasim.trials.population import calibrated_population
 
 _KINDS = ("calibrated to", "assumed", "derived", "et al", "label", "Spravato", "Celexa", "Zoloft", "Meyer", "Klein",
           "ketamine free base", "norketamine free base", "adequate course")

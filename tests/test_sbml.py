@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 from ketasim import SolverSettings, preset, simulate
-from ketasim._cli import main
-from ketasim._model import ArmModel, model_values
-from ketasim._patient import PATIENT_FIELDS, Patient, stack_patients, typical_patient
-from ketasim._regimen import Regimen, dose
-from ketasim._sbml import OUTPUT_IDS, consistency_messages, export_sbml, patient_parameter_values, sbml_document
-from ketasim._simulate import output_times_h
+from ketasim.apps.cli import main
+from ketasim.io.regimen import Regimen, dose
+from ketasim.io.sbml import OUTPUT_IDS, consistency_messages, export_sbml, patient_parameter_values, sbml_document
+from ketasim.model.arm import ArmModel, model_values
+from ketasim.model.patient import PATIENT_FIELDS, Patient, stack_patients, typical_patient
+from ketasim.simulation import output_times_h
 
 libsbml = pytest.importorskip("libsbml")
 roadrunner = pytest.importorskip("roadrunner")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ketasim._cli import main
+from ketasim.apps.cli import main
 
 N = 20
 VISITS = ["2 h", "1 d"]
@@ -236,10 +236,10 @@ def test_trial_out_does_not_change_numbers(tmp_path: Path) -> None:
 
 
 def test_report_figures_have_units_and_footer(trial_file: Path, tmp_path: Path) -> None:
-    from ketasim._disclaimer import FIGURE_FOOTER as DISCLAIMER
-    from ketasim._report import plot_madrs, plot_response
-    from ketasim._trial import run_trial
-    from ketasim._trial_spec import load_trial
+    from ketasim.apps.report import plot_madrs, plot_response
+    from ketasim.disclaimer import FIGURE_FOOTER as DISCLAIMER
+    from ketasim.io.trial_spec import load_trial
+    from ketasim.trials.trial import run_trial
 
     result = run_trial(load_trial(trial_file), patients_per_arm=5, with_course=True, show_progress=False)
     for plot in (plot_madrs, plot_response):
@@ -252,7 +252,7 @@ def test_report_figures_have_units_and_footer(trial_file: Path, tmp_path: Path) 
 
 @pytest.fixture
 def fake_distributed(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
-    """A stand-in ketasim._distributed whose make_mapper records the address and maps in-process."""
+    """A stand-in ketasim.trials.distributed whose make_mapper records the address and maps in-process."""
     calls: list[str | None] = []
 
     @contextlib.contextmanager
@@ -260,9 +260,9 @@ def fake_distributed(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
         calls.append(address)
         yield lambda function, items: [function(item) for item in items]
 
-    module = types.ModuleType("ketasim._distributed")
+    module = types.ModuleType("ketasim.trials.distributed")
     module.make_mapper = make_mapper  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "ketasim._distributed", module)
+    monkeypatch.setitem(sys.modules, "ketasim.trials.distributed", module)
     return calls
 
 
@@ -281,7 +281,7 @@ def test_trial_scheduler_option_and_env(trial_file: Path, trial_json: str, fake_
 
 def test_trial_scheduler_without_dask(trial_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
-    monkeypatch.setitem(sys.modules, "ketasim._distributed", None)  # import fails, as without dask
+    monkeypatch.setitem(sys.modules, "ketasim.trials.distributed", None)  # import fails, as without dask
     code, out, err = _run("trial", str(trial_file), "--json", "--scheduler", "tcp://nowhere:8786")
     assert code == 2 and out == "" and "--scheduler" in err
     code, out, _ = _run("trial", str(trial_file), "--json", "--patients-per-arm", "2")  # in-process needs no dask

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from ketasim._validate import TargetCheck, format_table, validate
+from ketasim.trials.validate import TargetCheck, format_table, validate
 
 pytestmark = pytest.mark.slow
 

@@ -5,17 +5,19 @@ Research software, not a medical device: it informs, it does not prescribe.
 The public API is the list below; everything else lives in private modules and may change.
 """
 
-from ._drugs import DRUG_NAMES, DRUGS, DrugSpec
-from ._engine import SolverSettings
-from ._errors import KetasimInputError
-from ._nonmem import read_nonmem_csv, regimen_from_nonmem, write_nonmem_csv
-from ._parameters import Parameter
-from ._patient import TYPICAL_PATIENTS, Patient, typical_patient
-from ._regimen import PRESETS, Dose, Regimen, dose, preset
-from ._simulate import simulate, simulate_result
-from ._trial import TrialResult, run_trial
-from ._trial_spec import TrialSpec, load_trial
-from ._validate import validate
+from ketasim.engines.solvers import SolverSettings
+from ketasim.errors import KetasimInputError
+from ketasim.io.nonmem import read_nonmem_csv, regimen_from_nonmem, write_nonmem_csv
+from ketasim.io.regimen import PRESETS, Dose, Regimen, dose, preset
+from ketasim.io.trial_spec import TrialSpec, load_trial
+from ketasim.model.drugs import DRUG_NAMES, DRUGS, DrugSpec
+from ketasim.model.parameters import Parameter
+from ketasim.model.patient import TYPICAL_PATIENTS, Patient, typical_patient
+from ketasim.simulation import SimulationResult, simulate, simulate_result
+from ketasim.trials.endpoints import VISIT_METRICS, VisitMetric
+from ketasim.trials.results import ArmResult, TrialResult
+from ketasim.trials.trial import run_trial
+from ketasim.trials.validate import TargetCheck, validate
 
 __version__ = "0.1.0"
 
@@ -24,15 +26,20 @@ __all__ = [
     "DRUG_NAMES",
     "PRESETS",
     "TYPICAL_PATIENTS",
+    "VISIT_METRICS",
+    "ArmResult",
     "Dose",
     "DrugSpec",
     "KetasimInputError",
     "Parameter",
     "Patient",
     "Regimen",
+    "SimulationResult",
     "SolverSettings",
+    "TargetCheck",
     "TrialResult",
     "TrialSpec",
+    "VisitMetric",
     "dose",
     "load_trial",
     "preset",

@@ -1,5 +1,5 @@
-"""`python -m ketasim`: the command line (see ketasim._cli)."""
+"""`python -m ketasim`: the command line (see ketasim.apps.cli)."""
 
-from ._cli import main
+from ketasim.apps.cli import main
 
 raise SystemExit(main())

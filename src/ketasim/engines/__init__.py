@@ -1,0 +1,1 @@
+"""Solvers of the mechanism: reference (LSODA), fast (numpy), jax."""

@@ -1,0 +1,299 @@
+"""The fast engine in JAX: the same per-patient adaptive Lawson-DOPRI5 as `engines.fast.solve_fast`, on CPU or GPU.
+
+All patients of an arm advance together from one stop (output time or segment end) to the next
+inside one jitted `lax.while_loop`; each patient keeps its own t and h and the accept/reject and
+step-size rules are those of `engines.fast`, so results agree with the numpy engine to
+round-off. Segments and stops are looped over in Python (few); every call has the same shapes,
+so the loop compiles once per arm shape (patients, PK modes, states) and device.
+
+Computation is float64 (x64 is switched on only inside these functions). `last_timing` holds
+compile and run seconds of the latest solve.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ketasim.engines.common import Solution, SolverSettings, SolverStatus, checked_times, start_indices
+from ketasim.engines.dopri import FACTOR_C, FIRST_STEP_H, MIN_STEP_H, A, B, C, E, fast_states
+from ketasim.errors import KetasimInputError
+from ketasim.model import mechanism
+from ketasim.model.arm import ArmModel
+from ketasim.model.drugs import SERT_MAX_OCCUPANCY
+from ketasim.model.mechanism import IDX, N_STATES
+from ketasim.model.namespace import jax_namespace
+
+#: the patient fields the mechanism reads
+PD_PATIENT_FIELDS = mechanism.PD_PATIENT_FIELDS
+
+#: timing of the latest solve_fast_jax call: device, compile_s, run_s, total_s, calls, compiled
+last_timing: dict[str, Any] = {}
+
+COMPILED: dict[tuple, Any] = {}
+COMPILED_MAX = 32
+
+Tree = Any
+
+
+# ---- right-hand side: the mechanism with jax.numpy ------------------------------------------------
+
+_JNP = jax_namespace()
+
+
+def _occupancy(t: jax.Array, seg_start: jax.Array, seg: Tree, arm: Tree) -> mechanism.Occupancy:
+    """Receptor occupancy (N,) at times t (N,), as ArmModel.occupancy."""
+    tau = (t - seg_start)[:, None]
+    sums = jnp.zeros((t.shape[0], 3), dtype=t.dtype)
+    for (eigenvalues, rows), (coefficients, particular) in zip(arm["systems"], seg, strict=True):
+        z = coefficients * jnp.exp(eigenvalues * tau)
+        sums = sums + (jnp.sum(rows * z[:, None, :], axis=-1) + particular)
+    return mechanism.occupancy(_JNP, sums[:, 0], sums[:, 1], sums[:, 2], SERT_MAX_OCCUPANCY.value)
+
+
+def _rhs(t: jax.Array, y: jax.Array, seg_start: jax.Array, seg: Tree, arm: Tree) -> jax.Array:
+    """dy/dt (N, n_states): `mechanism.vector_field` with jax.numpy."""
+    occ = _occupancy(t, seg_start, seg, arm)
+    rows = tuple(y[:, i] for i in range(N_STATES))
+    return jnp.stack(mechanism.vector_field(_JNP, t, rows, occ, arm["patient"], arm["params"]), axis=1)
+
+
+# ---- the adaptive loop ----------------------------------------------------------------------------
+
+def _combine(weights: list[float] | np.ndarray, stages: list) -> jax.Array:
+    """sum_l weights[l] * stages[l] term by term, zero weights skipped (as engines.fast)."""
+    terms = [stage * float(w) for w, stage in zip(weights, stages, strict=False) if w != 0.0]
+    out = terms[0]
+    for term in terms[1:]:
+        out = out + term
+    return out
+
+
+def _advance(y: jax.Array, h: jax.Array, status: jax.Array, steps: jax.Array, t0: jax.Array, t1: jax.Array,
+             seg_start: jax.Array, jump: jax.Array, seg: Tree, arm: Tree, tol: Tree
+             ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Add the session jump, then advance all patients from t0 to t1 inside one segment (as engines.fast).
+
+    Returns y, the next step sizes, status and steps.
+    """
+    rtol, atol, max_steps = tol
+    decay = arm["decay"]
+    y = y.at[:, IDX["session_expectancy"]].add(jump)
+
+    def nonlinear(t: jax.Array, yy: jax.Array) -> jax.Array:
+        return _rhs(t, yy, seg_start, seg, arm) - decay * yy
+
+    t = jnp.full(y.shape[0], t0)
+    h = jnp.minimum(h, t1 - t0)
+    f0 = nonlinear(t, y)
+    end_tol = 1e-12 * jnp.maximum(1.0, jnp.abs(t1))
+
+    def is_running(status: jax.Array, t: jax.Array) -> jax.Array:
+        return (status == int(SolverStatus.OK)) & (t < t1 - end_tol)
+
+    def cond(carry: tuple) -> jax.Array:
+        return jnp.any(is_running(carry[5], carry[2]))
+
+    def body(carry: tuple) -> tuple:
+        y, f0, t, h, last_h, status, steps = carry
+        running = is_running(status, t)
+        h_next = h  # patients already at t1 keep their proposal for the next interval
+        h = jnp.where(running, jnp.minimum(h, t1 - t), 0.0)
+        hc = h[:, None]
+        # the same operations in the same order as engines.fast (decay is 0 for the states
+        # without the integrating factor, where the factors are exactly 1)
+        factors = {c: jnp.exp(decay * (c * hc)) for c in FACTOR_C}
+
+        def factor(c: float) -> jax.Array | float:
+            return factors[c] if c != 0.0 else 1.0
+
+        stages = [f0]
+        for j in range(1, 6):
+            products = [factor(float(C[j] - C[i])) * stages[i] for i in range(j)]
+            acc = factors[float(C[j])] * y + _combine(A[j], products) * hc
+            stages.append(nonlinear(t + C[j] * h, acc))
+        products = [factor(float(1.0 - C[i])) * stages[i] for i in range(6)]
+        y_new = factors[1.0] * y + _combine(B, products) * hc
+        f_new = nonlinear(t + h, y_new)
+        err = _combine(E, [*products, f_new]) * hc
+        scale = jnp.maximum(jnp.abs(y), jnp.abs(y_new)) * rtol + atol
+        ratio = (err / scale) ** 2
+        total = ratio[:, 0]
+        for i in range(1, ratio.shape[1]):  # summed state by state, in engines.fast's order
+            total = total + ratio[:, i]
+        err_norm = jnp.sqrt(total / ratio.shape[1])
+        finite = jnp.isfinite(err_norm) & jnp.all(jnp.isfinite(y_new), axis=1)
+        accept = running & finite & (err_norm <= 1.0)
+        y = jnp.where(accept[:, None], y_new, y)
+        f0 = jnp.where(accept[:, None], f_new, f0)
+        last_h = jnp.where(accept & (h_next < t1 - t), h, last_h)  # accepted, not cut short by t1
+        t = jnp.where(accept, jnp.where(t + h >= t1 - end_tol, t1, t + h), t)
+        factor = jnp.where(err_norm == 0.0, 10.0, 0.9 * err_norm ** -0.2)
+        factor = jnp.where(finite, jnp.clip(factor, 0.2, 10.0), 0.2)
+        factor = jnp.where(accept, factor, jnp.minimum(factor, 1.0))
+        h = jnp.where(running, h * factor, h_next)
+        steps = steps + running
+        failed = running & ((h < MIN_STEP_H) | (steps > max_steps))
+        too_many = steps > max_steps
+        cause = jnp.where(too_many, int(SolverStatus.MAX_STEPS),
+                          jnp.where(finite, int(SolverStatus.STEP_TOO_SMALL), int(SolverStatus.NON_FINITE)))
+        status = jnp.where(failed, cause, status)
+        return y, f0, t, h, last_h, status, steps
+
+    last_h = jnp.full_like(h, jnp.nan)
+    y, _, _, h, last_h, status, steps = jax.lax.while_loop(cond, body, (y, f0, t, h, last_h, status, steps))
+    # at most the last step accepted in full, as engines.fast
+    return y, jnp.where(jnp.isnan(last_h), h, jnp.minimum(h, last_h)), status, steps
+
+
+# ---- host side -----------------------------------------------------------------------------------
+
+def x64() -> contextlib.AbstractContextManager:
+    """Context with 64-bit JAX types on (jax.enable_x64, or jax.experimental.enable_x64 before jax 0.5)."""
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64  # type: ignore[attr-defined]
+
+    return enable_x64()
+
+
+def pick_device(device: str = "auto") -> jax.Device:
+    """The JAX device for "cpu", "gpu" or "auto" (a GPU when JAX sees one, else the CPU)."""
+    if device not in ("cpu", "gpu", "auto"):
+        raise KetasimInputError(f"device must be 'cpu', 'gpu' or 'auto', got {device!r}")
+    if device in ("gpu", "auto"):
+        try:
+            gpus = jax.devices("gpu")
+        except RuntimeError:
+            gpus = []
+        if gpus:
+            return gpus[0]
+        if device == "gpu":
+            raise KetasimInputError(
+                f"device 'gpu': JAX sees no GPU (backends: {jax.default_backend()}); install jax[cuda12] on a "
+                "machine with an NVIDIA GPU, or use device 'cpu' or 'auto'")
+    return jax.devices("cpu")[0]
+
+
+def _put(value: Any, device: jax.Device, dtype: type = np.float64) -> jax.Array:
+    return jax.device_put(np.asarray(value, dtype=dtype), device)
+
+
+def _integrating_decay(model: ArmModel) -> np.ndarray:
+    """Decay rates (1/h) in the integrating factor: those of the leading fast states, 0 for the others."""
+    decay = model.decay.copy()
+    decay[fast_states(decay):] = 0.0
+    return decay
+
+
+def _rows(values: np.ndarray, take: np.ndarray | None) -> np.ndarray:
+    """values[take] along the patient axis (padding rows), or values itself when take is None."""
+    return values if take is None else values[take]
+
+
+def _arm_arrays(model: ArmModel, device: jax.Device, take: np.ndarray | None = None) -> Tree:
+    """What stays the same for all segments: PK modes and exposure rows, patients, parameters, decay rates.
+
+    take: patient rows to use (padding repeats a patient), None for all patients as they are.
+    """
+    return {
+        "systems": tuple((_put(_rows(terms.eigenvalues, take), device), _put(_rows(terms.rows, take), device))
+                         for terms in model.exposure_terms),
+        "patient": {name: _put(_rows(model.patient[name], take), device) for name in PD_PATIENT_FIELDS},
+        "params": {name: _put(value, device) for name, value in model.params.items()},
+        "decay": _put(_integrating_decay(model), device),
+    }
+
+
+def _segment_arrays(model: ArmModel, segment: int, device: jax.Device, take: np.ndarray | None = None) -> Tree:
+    """Segment k's modal coefficients and particular exposure per system (same shapes for every k)."""
+    return tuple((_put(_rows(terms.coefficients[segment], take), device), _put(_rows(terms.particular[segment], take), device))
+                 for terms in model.exposure_terms)
+
+
+def compiled_advance(args: tuple, device: jax.Device) -> tuple[Any, float]:
+    """The compiled _advance for these argument shapes on `device`, and the seconds spent compiling (0 if cached)."""
+    leaves, treedef = jax.tree_util.tree_flatten(args)
+    key = (device.platform, device.id, str(treedef), tuple((leaf.shape, str(leaf.dtype)) for leaf in leaves))
+    if key in COMPILED:
+        return COMPILED[key], 0.0
+    start = time.perf_counter()
+    compiled = jax.jit(_advance).lower(*args).compile()
+    if len(COMPILED) >= COMPILED_MAX:
+        COMPILED.pop(next(iter(COMPILED)))
+    COMPILED[key] = compiled
+    return compiled, time.perf_counter() - start
+
+
+def rhs_jax(model: ArmModel, time_h: np.ndarray | float, y: np.ndarray, segment: int, device: str = "cpu") -> np.ndarray:
+    """ArmModel.rhs evaluated with jax.numpy (for checks): dy/dt (N, n_states)."""
+    dev = pick_device(device)
+    with x64():
+        t = _put(np.broadcast_to(np.asarray(time_h, dtype=float), (y.shape[0],)), dev)
+        out = jax.jit(_rhs)(t, _put(y, dev), _put(model.boundaries[segment], dev), _segment_arrays(model, segment, dev),
+                            _arm_arrays(model, dev))
+        return np.asarray(out)
+
+
+def solve_fast_jax(model: ArmModel, times_h: np.ndarray, y0: np.ndarray, settings: SolverSettings = SolverSettings(),
+                   device: str = "auto", pad_to: int | None = None) -> Solution:
+    """As `engines.fast.solve_fast` (same Solution, statuses, step-end outputs, session jumps), in JAX on `device`.
+
+    device: "cpu", "gpu" or "auto" (GPU when JAX sees one). pad_to: solve at least this many
+    patients, repeating the first one as padding (dropped from the results), so that a smaller
+    last chunk reuses the compiled shape of the full chunks instead of compiling again; a
+    patient's numbers do not depend on it. Compile and run seconds of this call go to the module
+    attribute `last_timing`.
+    """
+    started = time.perf_counter()
+    dev = pick_device(device)
+    times = checked_times(model, times_h)
+    y0 = np.asarray(y0, dtype=float)
+    n, m = y0.shape
+    states = np.full((len(times), n, m), np.nan)
+    at_start = start_indices(model, times)
+    states[at_start] = y0
+    b = model.boundaries
+    padded = max(n, pad_to or 0) if n else 0
+    take = None if padded == n else np.concatenate([np.arange(n), np.zeros(padded - n, dtype=np.int64)])
+    compile_s, calls, recorded = 0.0, 0, []
+    with x64():
+        status = _put(np.zeros(padded), dev, np.int64)
+        steps = _put(np.zeros(padded), dev, np.int64)
+        if n:
+            arm = _arm_arrays(model, dev, take)
+            tol = (_put(settings.rtol, dev), _put(settings.atol, dev), _put(settings.max_steps, dev, np.int64))
+            y = _put(_rows(y0, take), dev)
+            h = _put(np.full(padded, FIRST_STEP_H), dev)
+            for k in range(len(b) - 1):
+                jump = float(model.session_jumps[k])
+                seg = _segment_arrays(model, k, dev, take)
+                inside = times[(times > b[k]) & (times < b[k + 1])]
+                start = float(b[k])
+                for stop in np.unique(np.concatenate([inside, [b[k + 1]]])):
+                    args = (y, h, status, steps, _put(start, dev), _put(stop, dev), _put(b[k], dev), _put(jump, dev),
+                            seg, arm, tol)
+                    advance, seconds = compiled_advance(args, dev)
+                    compile_s += seconds
+                    y, h, status, steps = advance(*args)
+                    calls += 1
+                    jump, start = 0.0, float(stop)
+                    hit = np.nonzero(np.abs(times - stop) <= 1e-12)[0]
+                    if hit.size:
+                        y.copy_to_host_async()
+                        recorded.append((hit, y))
+        for hit, y_at in recorded:
+            states[hit] = np.asarray(y_at)[:n]
+        status_np = np.asarray(status).astype(int)[:n]
+        steps_np = np.asarray(steps).astype(int)[:n]
+    states[:, status_np != SolverStatus.OK] = np.nan
+    total = time.perf_counter() - started
+    last_timing.clear()
+    last_timing.update(device=str(dev), compile_s=compile_s, run_s=total - compile_s, total_s=total, calls=calls,
+                       compiled=compile_s > 0.0, patients=n, padded_to=padded)
+    return Solution(times, states, status_np, steps_np)

@@ -1,0 +1,1 @@
+"""Inputs and outputs with units: regimens, NONMEM CSV, trial files, SBML."""

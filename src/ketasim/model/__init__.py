@@ -1,0 +1,1 @@
+"""The mechanism: drugs and PK, the layers, the assembled vector field."""

@@ -1,0 +1,196 @@
+"""The mechanism, written once: the PD states, the outputs, the vector field and the observables.
+
+Every back-end runs this one source. The functions take an array namespace `xp`
+(`model.namespace.NUMPY`, the JAX engine's `jax.numpy` twin, or the sympy namespace that
+generates the SBML rules), so the numpy engines, the JAX engine and the SBML export cannot drift
+apart. Data flow: receptor occupancy (from the PK exposure) -> `signals` (algebraic quantities of
+the circuit and side-effect layers) -> `rates` (d state / dt) and `observables` (MADRS, vitals...).
+
+To add a state: one row in STATES and one rate in `rates`; to add an output: one row in OUTPUTS and
+one entry in `observables`. The engines, the CSV columns, the plots and the SBML follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ketasim.model import circuit, monoamine, plasticity, receptors, symptoms, vitals
+from ketasim.model.namespace import Array
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    """One PD state: its name, unit, layer, the parameter of its first-order decay time constant
+    (None: no constant linear decay) and the plot panel it is drawn in."""
+
+    name: str
+    unit: str
+    layer: str
+    time_constant: str | None
+    panel: str
+    description: str
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One output column of `simulate`: name, unit, plot panel and meaning."""
+
+    name: str
+    unit: str
+    panel: str
+    description: str
+
+
+#: The PD state vector, fast states first (the fast engine's integrating factor takes a prefix).
+STATES: tuple[StateSpec, ...] = (
+    StateSpec("interneuron_adaptation", "1", "circuit", "adaptation_time_h", "glutamate",
+              "network adaptation to disinhibition (0-1)"),
+    StateSpec("glutamate_excess", "fold", "circuit", "glutamate_time_h", "glutamate",
+              "glutamate above baseline, in multiples of baseline"),
+    StateSpec("bdnf_excess", "fold", "plasticity", "bdnf_time_h", "bdnf", "BDNF above baseline (fold - 1)"),
+    StateSpec("mtor_excess", "fold", "plasticity", "mtor_time_h", "bdnf", "TrkB/mTORC1 activation above baseline (fold - 1)"),
+    StateSpec("synaptic_proteins", "a.u.", "plasticity", "protein_time_h", "spines", "mTOR-driven synaptic protein synthesis"),
+    StateSpec("spine_density", "1", "plasticity", None, "spines", "fraction of healthy spine density"),
+    StateSpec("autoreceptor_desensitised", "1", "monoamine", "autoreceptor_desensitisation_time_d", "monoamine",
+              "fraction of the 5-HT1A brake released (0-1)"),
+    StateSpec("monoaminergic_drive", "a.u.", "monoamine", "monoaminergic_drive_time_d", "monoamine",
+              "slow serotonergic plasticity drive"),
+    StateSpec("dissociation_tolerance", "1", "vitals", None, "cadss", "tolerance to dissociation (0-1)"),
+    StateSpec("session_expectancy", "1", "symptoms", "expectancy_time_d", "madrs",
+              "expectancy from sessions, fraction of symptoms"),
+)
+STATE_NAMES: tuple[str, ...] = tuple(s.name for s in STATES)
+N_STATES = len(STATES)
+IDX: dict[str, int] = {name: i for i, name in enumerate(STATE_NAMES)}
+
+#: The outputs every simulation has, in column order; plasma_<drug>_ng_ml columns follow (see `arm.ArmModel.plasma`).
+OUTPUTS: tuple[OutputSpec, ...] = (
+    OutputSpec("madrs", "MADRS points", "madrs", "MADRS total (0-60), without visit noise"),
+    OutputSpec("nmda_occupancy", "1", "occupancy", "NMDA receptor occupancy at the effect site"),
+    OutputSpec("sert_occupancy", "1", "occupancy", "serotonin transporter occupancy"),
+    OutputSpec("glutamate", "fold", "glutamate", "prefrontal glutamate, multiples of baseline"),
+    OutputSpec("bdnf", "fold", "bdnf", "BDNF, multiples of baseline"),
+    OutputSpec("mtor", "fold", "bdnf", "TrkB/mTORC1 activation, multiples of baseline"),
+    OutputSpec("synaptic_proteins", "a.u.", "spines", "mTOR-driven synaptic protein synthesis"),
+    OutputSpec("spine_density", "1", "spines", "fraction of healthy spine density"),
+    OutputSpec("autoreceptor_desensitised", "1", "monoamine", "fraction of the 5-HT1A brake released"),
+    OutputSpec("monoaminergic_drive", "a.u.", "monoamine", "slow serotonergic plasticity drive"),
+    OutputSpec("expectancy", "1", "madrs", "session expectancy, fraction of symptoms"),
+    OutputSpec("sbp_mmhg", "mmHg", "vitals", "systolic blood pressure"),
+    OutputSpec("dbp_mmhg", "mmHg", "vitals", "diastolic blood pressure"),
+    OutputSpec("hr_bpm", "bpm", "vitals", "heart rate"),
+    OutputSpec("cadss", "CADSS points", "cadss", "dissociation (CADSS total)"),
+)
+OUTPUT_NAMES: tuple[str, ...] = tuple(o.name for o in OUTPUTS)
+
+#: the patient fields the vector field and the observables read
+PD_PATIENT_FIELDS: tuple[str, ...] = (
+    "synapse_deficit", "plasticity_gain", "monoaminergic_responsiveness", "dissociation_sensitivity",
+    "cardiovascular_sensitivity", "placebo_responsiveness", "untreated_madrs", "sbp0_mmhg", "dbp0_mmhg", "hr0_bpm")
+
+
+@dataclass(frozen=True)
+class Occupancy:
+    """What the PK exposure hands the mechanism: NMDA and SERT occupancy (0-1) and perceptible sedation (0-1)."""
+
+    nmda: Array
+    sert: Array
+    sedation: Array
+
+
+def occupancy(xp: Any, nmda_ratio: Array, sert_ratio: Array, sedation_ratio: Array, sert_max: Array) -> Occupancy:
+    """Receptor layer: occupancies from sum(effect-site concentration / K) over ligands (law of mass action)."""
+    return Occupancy(receptors.nmda_occupancy(xp, nmda_ratio), receptors.sert_occupancy(xp, sert_ratio, sert_max),
+                     receptors.sedation(xp, sedation_ratio))
+
+
+def decay_rates(p: Mapping[str, float], hours_per_day: float = 24.0) -> list[float]:
+    """Constant first-order decay rate of each state (1/h; 0 where it has none): the linear part of `rates`."""
+    out = []
+    for state in STATES:
+        if state.time_constant is None:
+            out.append(0.0)
+        elif state.time_constant.endswith("_d"):
+            out.append(-1.0 / (p[state.time_constant] * hours_per_day))
+        else:
+            out.append(-1.0 / p[state.time_constant])
+    return out
+
+
+def initial_state(patient: Mapping[str, Array]) -> tuple[Array, ...]:
+    """Untreated state: spines at the chronic-stress set-point 1 - deficit, every signal at baseline (0)."""
+    deficit = patient["synapse_deficit"]
+    return tuple(1.0 - deficit if s.name == "spine_density" else 0.0 * deficit for s in STATES)
+
+
+def signals(xp: Any, occ: Occupancy, y: Sequence[Array], patient: Mapping[str, Array], p: Mapping[str, Array]
+            ) -> dict[str, Array]:
+    """Algebraic quantities of the circuit and side-effect layers that the rates read."""
+    silencing = circuit.interneuron_silencing(xp, occ.nmda, p)
+    dissociation = vitals.dissociation_fraction(xp, occ.nmda, p) * patient["dissociation_sensitivity"]
+    return {
+        "interneuron_silencing": silencing,
+        "pyramidal_capacity": circuit.pyramidal_capacity(xp, occ.nmda, p),
+        "dissociation": dissociation,
+        # felt drug effect: dissociation left after tolerance, or sedation (midazolam), whichever is larger
+        "perceived_effect": xp.maximum(xp.minimum(dissociation * (1.0 - y[IDX["dissociation_tolerance"]]), 1.0),
+                                       occ.sedation),
+    }
+
+
+def rates(xp: Any, y: Sequence[Array], occ: Occupancy, sig: Mapping[str, Array], patient: Mapping[str, Array],
+          p: Mapping[str, Array]) -> tuple[Array, ...]:
+    """d state / dt (1/h), in STATES order, one line per mechanism of BRIEF section 2."""
+    adaptation, glutamate, bdnf, mtor, proteins, spines, desens, drive, tolerance, expect = y
+    silencing = sig["interneuron_silencing"]
+    return (
+        circuit.adaptation_rate(silencing, adaptation, p),  # the network re-balances to disinhibition
+        circuit.glutamate_rate(xp, silencing, adaptation, sig["pyramidal_capacity"], glutamate, p),  # glutamate surge
+        plasticity.first_order_rate(glutamate, bdnf, p["bdnf_time_h"]),  # glutamate -> BDNF translation
+        plasticity.first_order_rate(bdnf, mtor, p["mtor_time_h"]),  # BDNF -> TrkB/mTORC1
+        plasticity.first_order_rate(mtor, proteins, p["protein_time_h"]),  # mTORC1 -> synaptic proteins
+        plasticity.spine_rate(xp, spines, proteins, drive, patient["synapse_deficit"], patient["plasticity_gain"], p),
+        monoamine.desensitisation_rate(xp, occ.sert, desens, p),  # 5-HT1A autoreceptors desensitise
+        monoamine.drive_rate(xp, occ.sert, desens, drive, patient["monoaminergic_responsiveness"], p),
+        vitals.tolerance_rate(xp, sig["dissociation"], tolerance, p),  # tolerance to dissociation
+        symptoms.expectancy_rate(xp, sig["perceived_effect"], expect, p),  # felt effects lift expectancy
+    )
+
+
+def vector_field(xp: Any, time_h: Array, y: Sequence[Array], occ: Occupancy, patient: Mapping[str, Array],
+                 p: Mapping[str, Array]) -> tuple[Array, ...]:
+    """d state / dt (1/h) at `time_h` for states `y` (one array per state), given the receptor occupancy."""
+    return rates(xp, y, occ, signals(xp, occ, y, patient, p), patient, p)
+
+
+def observables(xp: Any, time_h: Array, y: Sequence[Array], occ: Occupancy, patient: Mapping[str, Array],
+                p: Mapping[str, Array]) -> dict[str, Array]:
+    """The OUTPUTS (MADRS points, fractions, fold, mmHg, bpm, CADSS points) from the states at `time_h`."""
+    s = dict(zip(STATE_NAMES, y, strict=True))
+    pressor = vitals.pressor_fraction(xp, occ.nmda, p) * patient["cardiovascular_sensitivity"]
+    dissociation = vitals.dissociation_fraction(xp, occ.nmda, p) * patient["dissociation_sensitivity"]
+    return {
+        "madrs": symptoms.madrs(xp, s["spine_density"], s["mtor_excess"], s["session_expectancy"], time_h, patient, p),
+        "nmda_occupancy": occ.nmda,
+        "sert_occupancy": occ.sert,
+        "glutamate": 1.0 + s["glutamate_excess"],
+        "bdnf": 1.0 + s["bdnf_excess"],
+        "mtor": 1.0 + s["mtor_excess"],
+        "synaptic_proteins": s["synaptic_proteins"],
+        "spine_density": s["spine_density"],
+        "autoreceptor_desensitised": s["autoreceptor_desensitised"],
+        "monoaminergic_drive": s["monoaminergic_drive"],
+        "expectancy": s["session_expectancy"],
+        "sbp_mmhg": patient["sbp0_mmhg"] + p["sbp_max_mmhg"] * pressor,
+        "dbp_mmhg": patient["dbp0_mmhg"] + p["dbp_max_mmhg"] * pressor,
+        "hr_bpm": patient["hr0_bpm"] + p["hr_max_bpm"] * pressor,
+        "cadss": p["cadss_max"] * dissociation * (1.0 - s["dissociation_tolerance"]),
+    }
+
+
+def session_jump(cue: float, p: Mapping[str, Array]) -> Array:
+    """Expectancy added when a dosing session starts (fraction of symptoms): attending, plus what the
+    session's cue (hours of clearly perceived effect, e.g. the placebo spray's taste) promises."""
+    return p["session_expectancy"] + p["perceived_expectancy_rate_1_h"] * p["placebo_spray_cue"] * cue

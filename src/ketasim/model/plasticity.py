@@ -1,0 +1,49 @@
+"""Plasticity layer: glutamate -> fast BDNF translation -> TrkB/mTORC1 -> synaptic proteins -> spines.
+
+Chronic stress holds spine density at a deficit; mTOR-driven protein synthesis adds spines
+(within a day) and the monoaminergic path adds a slow drive; new spines fade back towards the
+stress set-point over days to about two weeks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ketasim.model.namespace import Array
+from ketasim.model.parameters import Parameter as P
+
+PARAMETERS: dict[str, P] = {
+    "bdnf_time_h": P(0.5, "h", "assumed: BDNF translation de-suppressed within minutes (Autry AE et al. 2011, Nature 475:91)",
+                     "BDNF time constant", valid=(0.01, 48)),
+    "mtor_time_h": P(1.0, "h", "assumed: mTORC1 signalling raised within the first hour and for hours after a dose "
+                     "(Li N et al. 2010, Science 329:959)",
+                     "TrkB/mTORC1 activation time constant", valid=(0.01, 48)),
+    "protein_time_h": P(16.0, "h", "assumed: spines unchanged at 3-6 h, raised at 12-24 h (Moda-Sava RN et al. 2019, Science)",
+                        "synaptic protein synthesis time constant", valid=(0.1, 240)),
+    "spine_turnover_time_d": P(9, "d", "calibrated to data/calibration (durability); new spines persist up to ~2 weeks "
+                               "(Phoumthipphavong V et al. 2016, eNeuro)", "return of spine density to the stress set-point",
+                               valid=(0.5, 120)),
+    "synaptogenesis_rate_1_h": P(0.836, "1/h", "calibrated to data/calibration",
+                                 "spine formation per unit synaptic protein drive", valid=(0, 100)),
+    "monoaminergic_synaptogenesis_rate_1_h": P(0.001765, "1/h", "calibrated to data/calibration",
+                                               "spine formation per unit monoaminergic drive", valid=(0, 1)),
+}
+
+
+def first_order_rate(target: Array, state: Array, time_h: float) -> Array:
+    """d(state)/dt for a state relaxing to `target` with time constant `time_h` (1/h)."""
+    return (target - state) / time_h
+
+
+def spine_rate(xp: Any, spines: Array, proteins: Array, monoaminergic_drive: Array, synapse_deficit: Array,
+               plasticity_gain: Array, p: dict[str, float]) -> Array:
+    """d(spine density)/dt (fraction of healthy per h).
+
+    Turnover pulls density back to the chronic-stress set-point 1 - deficit; synaptic proteins
+    and the monoaminergic drive add spines, the more the further below healthy density.
+    """
+    setpoint = 1.0 - synapse_deficit
+    turnover = (setpoint - spines) / (p["spine_turnover_time_d"] * xp.hours_per_day)
+    formation = (p["synaptogenesis_rate_1_h"] * plasticity_gain * xp.maximum(proteins, 0.0)
+                 + p["monoaminergic_synaptogenesis_rate_1_h"] * xp.maximum(monoaminergic_drive, 0.0))
+    return turnover + formation * xp.maximum(1.0 - spines, 0.0)

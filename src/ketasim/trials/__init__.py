@@ -1,0 +1,1 @@
+"""Virtual populations, trials, endpoints, validation, calibration, scale-out."""
