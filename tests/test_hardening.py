@@ -443,3 +443,13 @@ def test_plots_have_an_acute_panel_and_the_first_run_on_top(tmp_path: Path) -> N
     ketamine_line = vitals[0].get_lines()[0]
     assert ketamine_line.get_zorder() > max(line.get_zorder() for line in vitals[0].get_lines()[3:6])
     assert np.max(ketamine_line.get_ydata()) > 130  # the acute SBP rise is visible
+
+
+def test_every_active_drug_and_route_has_dose_limits() -> None:
+    from ketasim.io.dose_limits import dose_limits
+
+    limits = dose_limits()
+    missing = [(d.name, r) for d in ks.DRUGS.values() if d.action != "inert" for r in d.routes if (d.name, r) not in limits]
+    assert missing == []  # a new drug adds its usual doses and ceilings to data/dose_limits.toml
+    memantine = limits[("memantine", "oral")]
+    assert (memantine.usual_daily, memantine.calibrated) == (20.0, False) and "Namenda" in memantine.source

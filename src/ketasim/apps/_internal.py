@@ -49,7 +49,11 @@ def parse_overrides(items: list[str]) -> tuple[dict[str, float], dict[str, float
 
 
 def patient_from(name: str, overrides: dict[str, float]) -> ks.Patient:
-    """A typical patient (or patient file) with overrides, with the CLI's `--patient` messages."""
+    """A typical patient with overrides, with the CLI's `--patient` messages; never a patient file
+    (web requests name no files on the server)."""
     from ketasim.apps import cli
 
+    if name.lower().endswith(".toml"):
+        raise ks.KetasimInputError(f"--patient: {name!r}: expected a typical patient ({', '.join(ks.TYPICAL_PATIENTS)}); "
+                                   "patient files are read by the command line only")
     return cli.resolve_patient(name, overrides)
