@@ -211,7 +211,7 @@ def test_trial_out_files(trial_file: Path, tmp_path: Path) -> None:
     assert json.loads((out_dir / "summary.json").read_text()) == json.loads(out)
     table = pd.read_parquet(out_dir / "patients.parquet")
     assert len(table) == 2 * 8
-    fixed = ["arm", "patient", "candidate_index", "status", "baseline_madrs", "madrs_2 h", "madrs_1 d"]
+    fixed = ["arm", "patient", "candidate_index", "status", "baseline_madrs", "madrs_2_h", "madrs_1_d"]
     assert list(table.columns[: len(fixed)]) == fixed
     params = [c for c in table.columns if c.startswith("param_")]
     assert {"param_weight_kg", "param_age_y"} <= set(params) and len(table.columns) == len(fixed) + len(params)
@@ -221,7 +221,7 @@ def test_trial_out_files(trial_file: Path, tmp_path: Path) -> None:
     summary = json.loads(out)["arms"]["ketamine"]
     ketamine = table[table["arm"] == "ketamine"]
     assert ketamine["baseline_madrs"].mean() == pytest.approx(summary["baseline_madrs_mean"])
-    assert ketamine["madrs_1 d"].mean() == pytest.approx(summary["visits"]["1 d"]["madrs_mean"])
+    assert ketamine["madrs_1_d"].mean() == pytest.approx(summary["visits"]["1 d"]["madrs_mean"])
     for name in ("madrs.png", "response.png"):
         assert (out_dir / name).stat().st_size > 10_000
 

@@ -43,13 +43,17 @@ def trial_from_text(text: str, source: str) -> ks.TrialSpec:
 
 def parse_overrides(items: list[str]) -> tuple[dict[str, float], dict[str, float]]:
     """`--set NAME=VALUE` items as (patient overrides, model overrides), with the CLI's messages."""
-    from .cli import _parse_overrides  # late: apps.cli imports apps.cli_commands
+    from ketasim.apps import cli  # late: apps.cli imports apps.cli_commands
 
-    return _parse_overrides(items)
+    return cli.parse_overrides(items)
 
 
 def patient_from(name: str, overrides: dict[str, float]) -> ks.Patient:
-    """A typical patient with overrides, with the CLI's `--patient` messages."""
-    from .cli import _patient
+    """A typical patient with overrides, with the CLI's `--patient` messages; never a patient file
+    (web requests name no files on the server)."""
+    from ketasim.apps import cli
 
-    return _patient(name, overrides)
+    if name.lower().endswith(".toml"):
+        raise ks.KetasimInputError(f"--patient: {name!r}: expected a typical patient ({', '.join(ks.TYPICAL_PATIENTS)}); "
+                                   "patient files are read by the command line only")
+    return cli.resolve_patient(name, overrides)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 import ketasim as ks
+from ketasim.trials.endpoints import VISIT_OUTPUTS
 
 from . import _internal as internal
 
@@ -23,6 +24,8 @@ VISIT_METRICS: tuple[str, ...] = tuple(m.name for m in ks.VISIT_METRICS)
 #: visit metrics with a 95% CI (<name>_ci in the JSON; <name>_lo, <name>_hi in the visits table)
 CI_METRICS: tuple[str, ...] = tuple(m.name for m in ks.VISIT_METRICS if m.with_ci)
 
+
+_MADRS = next(o for o in VISIT_OUTPUTS if o.name == "madrs")
 
 def visits_table(summary: dict) -> pd.DataFrame:
     """One row per arm and visit from a trial JSON summary: n, baseline, the visit metrics and their 95% CIs."""
@@ -90,7 +93,7 @@ def targets_table(result: ks.TrialResult) -> pd.DataFrame:
 
 
 def patients_table(result: ks.TrialResult) -> pd.DataFrame:
-    """One row per patient: arm, patient, status, baseline_madrs and madrs_<visit> (points)."""
+    """One row per patient: arm, patient, status, baseline_madrs and madrs_<visit, spaces as _> (points)."""
     frames = []
     keys = result.spec.endpoints.visit_keys
     for name, arm in result.arms.items():
@@ -98,7 +101,7 @@ def patients_table(result: ks.TrialResult) -> pd.DataFrame:
                               "candidate_index": np.asarray(arm.candidate_index, dtype=np.int64),
                               "status": np.asarray(arm.status, dtype=np.int64), "baseline_madrs": arm.baseline})
         for v, key in enumerate(keys):
-            frame[f"madrs_{key}"] = arm.visits[v]
+            frame[_MADRS.column(key)] = arm.visits[v]
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 

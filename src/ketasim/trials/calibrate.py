@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
+from ketasim.errors import KetasimInputError
 from ketasim.io.trial_spec import load_trial
 from ketasim.model.arm import DEFAULT_PARAMETERS
 from ketasim.trials.population import POPULATION_PARAMETERS
@@ -98,14 +99,21 @@ def _split(values: dict[str, float]) -> tuple[dict[str, float], dict[str, float]
     return model, pop
 
 
+class _BudgetSpent(Exception):
+    """A fitting stage used up its share of --max-evaluations."""
+
+
 class _Evaluator:
     def __init__(self, files: list[Path], patients_per_arm: int, log: bool) -> None:
         self.specs = [(path.name, load_trial(path)) for path in files]
         self.n = patients_per_arm
         self.count = 0
         self.log = log
+        self.stop_at: int | None = None  # raise _BudgetSpent instead of running evaluation number stop_at + 1
 
     def checks(self, values: dict[str, float], names: tuple[str, ...] | None = None) -> list[TargetCheck]:
+        if self.stop_at is not None and self.count >= self.stop_at:
+            raise _BudgetSpent
         model, pop = _split(values)
         out: list[TargetCheck] = []
         for label, spec in self.specs:
@@ -137,8 +145,14 @@ def _fit_stage(evaluator: _Evaluator, values: dict[str, float], stage: tuple[tup
             print(f"  [{evaluator.count:3d}] loss {value:8.3f} (best {best['loss']:8.3f})", file=sys.stderr, flush=True)
         return value
 
-    minimize(loss, x0, method="Nelder-Mead",
-             options={"maxfev": max_evaluations, "xatol": 0.01, "fatol": 0.01, "initial_simplex": _simplex(x0, lo, hi)})
+    evaluator.stop_at = evaluator.count + max_evaluations
+    try:
+        minimize(loss, x0, method="Nelder-Mead", options={"maxfev": max_evaluations, "xatol": 0.01, "fatol": 0.01,
+                                                          "initial_simplex": _simplex(x0, lo, hi)})
+    except _BudgetSpent:
+        pass
+    finally:
+        evaluator.stop_at = None
     fitted = {n: float(np.exp(v)) for n, v in zip(names, best["x"], strict=True)}
     if evaluator.log:
         print("  fitted: " + ", ".join(f"{k}={v:.4g}" for k, v in fitted.items()), file=sys.stderr, flush=True)
@@ -166,7 +180,11 @@ def _scale_vitals(evaluator: _Evaluator, values: dict[str, float]) -> dict[str, 
     return out
 
 
-def calibrate(paths: list[str | Path], *, patients_per_arm: int = 1000, max_evaluations: int = 70,
+#: evaluations calibrate() always runs: targets before, vitals scaling before and after fitting, targets after
+FIXED_EVALUATIONS = 4
+
+
+def calibrate(paths: list[str | Path], *, patients_per_arm: int = 1000, max_evaluations: int = 182,
               log: bool = True, stages: tuple[str, ...] = ("ssri", "ketamine")) -> CalibrationReport:
     """Fit the calibrated parameters to the trial files in `paths` (data/calibration only).
 
@@ -174,8 +192,14 @@ def calibrate(paths: list[str | Path], *, patients_per_arm: int = 1000, max_eval
     parameters the SSRI trials feel (drug_relief_max, the symptom exponent); the report's
     after-column shows their effect, and `stages=("ssri", "ketamine", "ssri")` refits the SSRI
     stage afterwards. patients_per_arm: 1000 by default, so that a rate's sampling error
-    (about 0.015) stays well inside the tolerances (0.06-0.12).
+    (about 0.015) stays well inside the tolerances (0.06-0.12). max_evaluations bounds every
+    trial-set evaluation: FIXED_EVALUATIONS, the +-10% sensitivity (1 + 2 per parameter and
+    stage, skipped when the budget cannot hold it as well as 2 per stage) and the stages, which
+    share the rest equally (default 182: 70 per stage, as the shipped calibration was fitted).
     """
+    if max_evaluations < FIXED_EVALUATIONS:
+        raise KetasimInputError(f"max_evaluations: at least {FIXED_EVALUATIONS} (targets before and after, vitals "
+                                f"scaling twice), got {max_evaluations}")
     start = time.time()
     files = trial_files(paths)
     evaluator = _Evaluator(files, patients_per_arm, log)
@@ -187,20 +211,27 @@ def calibrate(paths: list[str | Path], *, patients_per_arm: int = 1000, max_eval
     ketamine_files = tuple(sorted(labels - set(SSRI_FILES) - {VITALS_FILE}))
     plan = {"ssri": ("monoaminergic path and non-specific improvement", STAGE_SSRI, ssri),
             "ketamine": ("fast plasticity and expectancy", STAGE_KETAMINE, ketamine_files)}
+    active = [stage for stage in stages if plan[stage][2]]
+    sensitivity_cost = sum(1 + 2 * len(s) for s, f in ((STAGE_SSRI, ssri), (STAGE_KETAMINE, ketamine_files)) if f)
+    fit_budget = max_evaluations - FIXED_EVALUATIONS - sensitivity_cost
+    with_sensitivity = fit_budget >= 2 * len(active)
+    if not with_sensitivity:
+        fit_budget = max_evaluations - FIXED_EVALUATIONS
+    per_stage = fit_budget // max(len(active), 1)
     for number, stage in enumerate(stages, start=1):
         title, parameters, stage_files = plan[stage]
-        if not stage_files:
+        if not stage_files or per_stage < 1:
             continue
         if log:
-            print(f"stage {number} ({stage}): {title}", file=sys.stderr)
-        values = _fit_stage(evaluator, values, parameters, stage_files, max_evaluations)
+            print(f"stage {number} ({stage}): {title} (at most {per_stage} evaluations)", file=sys.stderr)
+        values = _fit_stage(evaluator, values, parameters, stage_files, per_stage)
     values = _scale_vitals(evaluator, values)
     checks_after = evaluator.checks(values)
     fitted = [s[0] for s in STAGE_SSRI + STAGE_KETAMINE] + list(VITALS_SCALES.values())
     report = CalibrationReport({k: defaults[k] for k in fitted}, {k: values[k] for k in fitted},
                                checks_before, checks_after)
     for stage, stage_files in ((STAGE_SSRI, ssri), (STAGE_KETAMINE, ketamine_files)):
-        if not stage_files:
+        if not stage_files or not with_sensitivity:
             continue
         base = robust_loss(evaluator.checks(values, stage_files))
         for name, _, _ in stage:
