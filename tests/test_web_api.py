@@ -14,7 +14,7 @@ import pytest
 
 import ketasim as ks
 from _web_server import served, wait_for
-from ketasim.apps import _internal
+from ketasim.apps import adapters
 from ketasim.apps.cli import main
 
 EXAMPLE = (Path(__file__).resolve().parents[1] / "src" / "ketasim" / "apps" / "web" / "static" / "example-trial.toml").read_text()
@@ -166,8 +166,8 @@ def test_ten_concurrent_trials_complete_correctly(url: str) -> None:
     assert sorted(results) == list(range(1, 11))
     for seed, got in results.items():
         assert got["state"]["status"] == "done", got["state"]
-        spec = _internal.trial_from_text(with_seed(EXAMPLE, seed), "x.toml")
-        expected = json.loads(_internal.trial_json(ks.run_trial(spec, patients_per_arm=n, show_progress=False)))
+        spec = adapters.trial_from_text(with_seed(EXAMPLE, seed), "x.toml")
+        expected = json.loads(adapters.trial_json(ks.run_trial(spec, patients_per_arm=n, show_progress=False)))
         assert got["summary"] == expected, seed  # each request got its own run, with its own seed
     assert len({json.dumps(r["summary"]["arms"]) for r in results.values()}) == 10
 

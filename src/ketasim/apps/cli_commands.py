@@ -35,7 +35,8 @@ def _print(frame: pd.DataFrame) -> None:
 
 def store_simulation(args: argparse.Namespace, regimen: ks.Regimen, table: pd.DataFrame, runtime_s: float) -> str:
     """Record a `ketasim simulate` run in the store `args.store`; returns the run id."""
-    from . import _internal as internal
+    from ketasim.apps import adapters as internal
+
     from .runner import SimulationRequest, simulation_summary
 
     sets = tuple((k, float(v)) for k, _, v in (item.partition("=") for item in args.overrides))
@@ -136,7 +137,8 @@ def _add_runs(subparsers: Subparsers) -> argparse.ArgumentParser:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from . import _internal as internal
+    from ketasim.apps import adapters as internal
+
     from .results import compare_trials
 
     store = _store(args)
@@ -177,7 +179,7 @@ def _trial_summary(store: RunStore, run_id: str) -> dict[str, Any]:
 
 
 def _show(store: RunStore, run_id: str, as_json: bool) -> int:
-    from . import _internal as internal
+    from ketasim.apps import adapters as internal
 
     run = store.get(run_id)
     summary = store.summary(run_id) if run["status"] == "done" else None

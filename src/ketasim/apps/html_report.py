@@ -8,8 +8,8 @@ from html import escape
 from typing import Any
 
 import ketasim as ks
+from ketasim.apps import adapters as internal
 
-from . import _internal as internal
 from . import figures
 from .store import RunStore
 

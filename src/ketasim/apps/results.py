@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 
 import ketasim as ks
+from ketasim.apps import adapters as internal
 from ketasim.trials.endpoints import VISIT_OUTPUTS
-
-from . import _internal as internal
 
 #: visit metrics (the public registry ks.VISIT_METRICS), as `runs compare` lists them
 VISIT_METRICS: tuple[str, ...] = tuple(m.name for m in ks.VISIT_METRICS)

@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 
 import ketasim as ks
+from ketasim.apps import adapters as internal
 
-from . import _internal as internal
 from .results import trial_tables
 from .store import write_results
 

@@ -42,7 +42,7 @@ from typing import Any
 import tomli
 
 from ketasim.errors import KetasimInputError
-from ketasim.io.nonmem import _read_rows, read_nonmem_csv
+from ketasim.io.nonmem import read_nonmem_csv, read_rows
 from ketasim.io.regimen import Dose, Regimen, dose_from_entry, regimen_from_entries
 from ketasim.io.units import parse_time_h
 
@@ -251,7 +251,7 @@ def _from_csv(path: Path, subject: Any, r: _Reader) -> tuple[Regimen, tuple[Obse
     if not path.is_file():
         raise r.fail("patient.data", f"no such file {os.fspath(path)!r}")
     regimens = read_nonmem_csv(path)
-    source, rows = _read_rows(path)
+    source, rows = read_rows(path)
     ids = list(regimens)
     if subject is None:
         if len(ids) > 1:

@@ -32,10 +32,10 @@ from ketasim.model.drugs import pk_variability
 from ketasim.trials import random_streams as _random
 from ketasim.trials.population import (
     PopulationSettings,
-    _lognormal_cv,
     course_responds,
     draw_candidates,
     failed_courses,
+    lognormal_cv,
     population_values,
 )
 from ketasim.trials.trial import RUN_IN_H
@@ -102,10 +102,10 @@ def traits_from_latent(z: np.ndarray, covariates: Covariates) -> dict[str, np.nd
         "weight_kg": np.full(n, covariates.weight_kg),
         "age_y": np.full(n, covariates.age_y),
         "female": np.full(n, covariates.female),
-        **{name: _lognormal_cv(col[name], pop[cv_name]) for name, cv_name in _PK_FACTORS.items()},
+        **{name: lognormal_cv(col[name], pop[cv_name]) for name, cv_name in _PK_FACTORS.items()},
         "untreated_madrs": np.clip(pop["untreated_madrs_mean"] + pop["untreated_madrs_sd"] * col["untreated_madrs"],
                                    6.0, 60.0),
-        "synapse_deficit": np.clip(pop["synapse_deficit_median"] * _lognormal_cv(col["synapse_deficit"],
+        "synapse_deficit": np.clip(pop["synapse_deficit_median"] * lognormal_cv(col["synapse_deficit"],
                                                                                  pop["synapse_deficit_cv"]), 0.05, 0.9),
         "plasticity_gain": np.exp(pop["plasticity_gain_sd_log"] * col["plasticity_gain"])
         * np.where(responder, 1.0, pop["plasticity_nonresponder_gain"]),

@@ -151,7 +151,7 @@ def _normalise_id(text: str) -> str:
     return str(int(value)) if math.isfinite(value) and value == int(value) else text
 
 
-def _read_rows(path: str | os.PathLike[str]) -> tuple[str, list[_Row]]:
+def read_rows(path: str | os.PathLike[str]) -> tuple[str, list[_Row]]:
     """Header-checked rows of the file; comment rows (first cell starting with '#') are skipped."""
     source = os.fspath(path)
     try:
@@ -259,7 +259,7 @@ def read_nonmem_csv(path: str | os.PathLike[str]) -> dict[str, Regimen]:
     """Regimens by subject ID from a NONMEM-style CSV (amounts absolute mg, times h)."""
     if not isinstance(path, str | os.PathLike):
         raise KetasimInputError(f"read_nonmem_csv: expected a file path (str or pathlib.Path), got {type(path).__name__}")
-    source, rows = _read_rows(path)
+    source, rows = read_rows(path)
     by_id: dict[str, list[tuple[str, str, float, float, float, float, int]]] = {}
     for row in rows:
         record = _dose_record(row)

@@ -24,8 +24,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 import ketasim as ks
+from ketasim.apps import adapters as internal
 
-from .. import _internal as internal
 from ..html_report import render_report
 from ..results import compare_trials
 from ..runner import MAIN_TRAITS, SimulationRequest, calibration_files
