@@ -60,6 +60,10 @@ STATES: tuple[StateSpec, ...] = (
     StateSpec("dissociation_tolerance", "1", "vitals", None, "cadss", "tolerance to dissociation (0-1)"),
     StateSpec("session_expectancy", "1", "symptoms", "expectancy_time_d", "madrs",
               "expectancy from sessions, fraction of symptoms"),
+    StateSpec("contact_engagement", "1", "symptoms", "contact_time_d", "madrs",
+              "engagement in care (0-1): builds while the patient is in care, fades after"),
+    StateSpec("contact_benefit", "1", "symptoms", "contact_time_d", "madrs",
+              "non-specific benefit of care (0-1 of its maximum), following engagement"),
 )
 STATE_NAMES: tuple[str, ...] = tuple(s.name for s in STATES)
 N_STATES = len(STATES)
@@ -93,17 +97,20 @@ PD_PATIENT_FIELDS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Occupancy:
-    """What the PK exposure hands the mechanism: NMDA and SERT occupancy (0-1) and perceptible sedation (0-1)."""
+    """What the arm's schedule hands the mechanism: NMDA and SERT occupancy (0-1) and perceptible
+    sedation (0-1) from the PK exposure, and whether the patient is in care (1) or not (0)."""
 
     nmda: Array
     sert: Array
     sedation: Array
+    in_care: Array = 0.0
 
 
-def occupancy(xp: Any, nmda_ratio: Array, sert_ratio: Array, sedation_ratio: Array, sert_max: Array) -> Occupancy:
+def occupancy(xp: Any, nmda_ratio: Array, sert_ratio: Array, sedation_ratio: Array, sert_max: Array,
+              in_care: Array = 0.0) -> Occupancy:
     """Receptor layer: occupancies from sum(effect-site concentration / K) over ligands (law of mass action)."""
     return Occupancy(receptors.nmda_occupancy(xp, nmda_ratio), receptors.sert_occupancy(xp, sert_ratio, sert_max),
-                     receptors.sedation(xp, sedation_ratio))
+                     receptors.sedation(xp, sedation_ratio), in_care)
 
 
 def decay_rates(p: Mapping[str, float], hours_per_day: float = 24.0) -> list[float]:
@@ -143,7 +150,7 @@ def signals(xp: Any, occ: Occupancy, y: Sequence[Array], patient: Mapping[str, A
 def rates(xp: Any, y: Sequence[Array], occ: Occupancy, sig: Mapping[str, Array], patient: Mapping[str, Array],
           p: Mapping[str, Array]) -> tuple[Array, ...]:
     """d state / dt (1/h), in STATES order, one line per mechanism of BRIEF section 2."""
-    adaptation, glutamate, bdnf, mtor, proteins, spines, desens, drive, tolerance, expect = y
+    adaptation, glutamate, bdnf, mtor, proteins, spines, desens, drive, tolerance, expect, engagement, benefit = y
     silencing = sig["interneuron_silencing"]
     return (
         circuit.adaptation_rate(silencing, adaptation, p),  # the network re-balances to disinhibition
@@ -156,6 +163,8 @@ def rates(xp: Any, y: Sequence[Array], occ: Occupancy, sig: Mapping[str, Array],
         monoamine.drive_rate(xp, occ.sert, desens, drive, patient["monoaminergic_responsiveness"], p),
         vitals.tolerance_rate(xp, sig["dissociation"], tolerance, p),  # tolerance to dissociation
         symptoms.expectancy_rate(xp, sig["perceived_effect"], expect, p),  # felt effects lift expectancy
+        # being in care (visits, sessions, daily treatment) brings a non-specific benefit that fades without it
+        *symptoms.contact_rates(occ.in_care, engagement, benefit, p, xp.hours_per_day),
     )
 
 
@@ -172,7 +181,8 @@ def observables(xp: Any, time_h: Array, y: Sequence[Array], occ: Occupancy, pati
     pressor = vitals.pressor_fraction(xp, occ.nmda, p) * patient["cardiovascular_sensitivity"]
     dissociation = vitals.dissociation_fraction(xp, occ.nmda, p) * patient["dissociation_sensitivity"]
     return {
-        "madrs": symptoms.madrs(xp, s["spine_density"], s["mtor_excess"], s["session_expectancy"], time_h, patient, p),
+        "madrs": symptoms.madrs(xp, s["spine_density"], s["mtor_excess"], s["session_expectancy"], s["contact_benefit"],
+                                patient, p),
         "nmda_occupancy": occ.nmda,
         "sert_occupancy": occ.sert,
         "glutamate": 1.0 + s["glutamate_excess"],
@@ -191,6 +201,12 @@ def observables(xp: Any, time_h: Array, y: Sequence[Array], occ: Occupancy, pati
 
 
 def session_jump(cue: float, p: Mapping[str, Array]) -> Array:
-    """Expectancy added when a dosing session starts (fraction of symptoms): attending, plus what the
-    session's cue (hours of clearly perceived effect, e.g. the placebo spray's taste) promises."""
+    """Expectancy lift when a dosing session starts (fraction of what is left to 1): attending, plus what
+    the session's cue (hours of clearly perceived effect, e.g. the placebo spray's taste) promises."""
     return p["session_expectancy"] + p["perceived_expectancy_rate_1_h"] * p["placebo_spray_cue"] * cue
+
+
+def after_session(expectancy: Array, jump: Array) -> Array:
+    """Session expectancy just after a session starts: the jump closes that fraction of the gap to 1,
+    so expectancy stays within 0-1 however often sessions come."""
+    return expectancy + jump * (1.0 - expectancy)

@@ -20,7 +20,7 @@ from ketasim.model.arm import ArmModel, initial_state
 from ketasim.model.namespace import NUMPY
 from ketasim.model.parameters import Parameter, with_shipped_calibration
 from ketasim.model.patient import PATIENT_FIELDS
-from ketasim.model.symptoms import combine_relief, contact_fraction
+from ketasim.model.symptoms import combine_relief, contact_benefit_after
 from ketasim.trials import random_streams
 
 P = Parameter
@@ -194,7 +194,7 @@ def course_responds(responsiveness: np.ndarray, placebo: np.ndarray, params: dic
     """
     grid, remaining = _course_remaining_table(tuple(sorted(params.items())), weeks)
     drug = 1.0 - np.interp(np.log(np.maximum(responsiveness, 1e-12)), np.log(grid), remaining)
-    contact = contact_fraction(NUMPY, weeks * 168.0, params)
+    contact = contact_benefit_after(NUMPY, weeks * 168.0, params)
     expect = np.clip(placebo * contact_share * params["contact_improvement_max"] * contact, 0.0,
                      params["expectancy_fraction_max"])
     return combine_relief(NUMPY, drug, expect, params["expectancy_overlap"]) >= 0.5
