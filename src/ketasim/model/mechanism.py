@@ -92,7 +92,8 @@ OUTPUT_NAMES: tuple[str, ...] = tuple(o.name for o in OUTPUTS)
 #: the patient fields the vector field and the observables read
 PD_PATIENT_FIELDS: tuple[str, ...] = (
     "synapse_deficit", "plasticity_gain", "monoaminergic_responsiveness", "dissociation_sensitivity",
-    "cardiovascular_sensitivity", "placebo_responsiveness", "untreated_madrs", "sbp0_mmhg", "dbp0_mmhg", "hr0_bpm")
+    "cardiovascular_sensitivity", "placebo_responsiveness", "natural_course", "untreated_madrs", "sbp0_mmhg",
+    "dbp0_mmhg", "hr0_bpm")
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,7 @@ def observables(xp: Any, time_h: Array, y: Sequence[Array], occ: Occupancy, pati
     dissociation = vitals.dissociation_fraction(xp, occ.nmda, p) * patient["dissociation_sensitivity"]
     return {
         "madrs": symptoms.madrs(xp, s["spine_density"], s["mtor_excess"], s["session_expectancy"], s["contact_benefit"],
-                                patient, p),
+                                time_h, patient, p),
         "nmda_occupancy": occ.nmda,
         "sert_occupancy": occ.sert,
         "glutamate": 1.0 + s["glutamate_excess"],

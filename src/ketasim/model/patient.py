@@ -34,6 +34,7 @@ class Patient:
     plasticity_gain: float = 1.0  #: strength of the BDNF/mTOR -> synapse path
     monoaminergic_responsiveness: float = 1.0  #: strength of the serotonergic plasticity path
     placebo_responsiveness: float = 1.0  #: expectancy / non-specific improvement
+    natural_course: float = 0.0  #: drift of the episode by itself after weeks, fraction of untreated MADRS (+ worse)
     cardiovascular_sensitivity: float = 1.0  #: pressor and chronotropic response
     dissociation_sensitivity: float = 1.0  #: CADSS response
     sbp0_mmhg: float = 125.0  #: resting systolic blood pressure

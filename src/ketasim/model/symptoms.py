@@ -26,6 +26,10 @@ PARAMETERS: dict[str, P] = {
                            "perceptible cue of a placebo spray, in hours of clear dissociation"),
     "expectancy_time_d": P(1.8, "d", "assumed: session expectancy fades over days (Daly 2018 placebo: -9.7 at 2 h, "
                            "-5.7 at 1 d)", "decay time of session expectancy"),
+    "natural_course_time_d": P(28.0, "d", "assumed: depressive episodes drift by themselves over weeks to months; "
+                               "wait-list patients improve by ~4 HAM-D points over 4-12 weeks with a wide spread "
+                               "(Rutherford BR et al. 2012, J Psychiatr Res 46:1311, effect size 0.505)",
+                               "time constant of a patient's natural-course drift"),
     "expectancy_fraction_max": P(0.9, "1", "assumed: expectancy cannot remove all symptoms", "cap on expectancy"),
     "drug_relief_max": P(0.7964, "1", _CAL + "; part of a depression is not carried by the synapse deficit "
                          "(deep remissions are rarer than responses: 21% vs 52% at 24 h, Han 2016)",
@@ -90,9 +94,15 @@ def combine_relief(xp: Any, drug: Array, expectancy: Array, overlap: float) -> A
     return (1.0 - overlap) * independent + overlap * smooth_larger(xp, drug, expectancy)
 
 
-def madrs(xp: Any, spines: Array, mtor: Array, expectancy: Array, contact_benefit: Array,
+def natural_course_factor(xp: Any, time_h: Array, natural_course: Array, p: dict[str, float]) -> Array:
+    """Untreated severity relative to day 0 as the episode drifts by itself (1 at day 0, 1 + drift after weeks)."""
+    return 1.0 + natural_course * (1.0 - xp.exp(-xp.maximum(time_h, 0.0) / (p["natural_course_time_d"] * xp.hours_per_day)))
+
+
+def madrs(xp: Any, spines: Array, mtor: Array, expectancy: Array, contact_benefit: Array, time_h: Array,
           patient: dict[str, Array], p: dict[str, float]) -> Array:
-    """MADRS (0-60) without visit noise.
+    """MADRS (0-60) without visit noise: the untreated severity (drifting by the natural course) times
+    what is left after relief.
 
     Drug relief: core symptoms scale with a power of the synapse deficit left (relative to the
     untreated deficit), acute neurotrophic relief removes a fraction of what is left, and at most
@@ -105,4 +115,5 @@ def madrs(xp: Any, spines: Array, mtor: Array, expectancy: Array, contact_benefi
     expect = patient["placebo_responsiveness"] * (p["contact_improvement_max"] * contact_benefit + expectancy)
     expect = xp.clip(expect, 0.0, p["expectancy_fraction_max"])
     relief = combine_relief(xp, drug, expect, p["expectancy_overlap"])
-    return xp.clip(patient["untreated_madrs"] * (1.0 - relief), 0.0, 60.0)
+    severity = patient["untreated_madrs"] * natural_course_factor(xp, time_h, patient["natural_course"], p)
+    return xp.clip(severity * (1.0 - relief), 0.0, 60.0)

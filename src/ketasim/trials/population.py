@@ -56,6 +56,9 @@ POPULATION_PARAMETERS: dict[str, Parameter] = {
     "monoaminergic_median": P(0.4229, "1", _CAL, "median monoaminergic responsiveness in unselected MDD"),
     "monoaminergic_sd_log": P(1.155, "1", _CAL, "SD of log monoaminergic responsiveness"),
     "placebo_sd_log": P(1.27, "1", _CAL, "SD of log placebo responsiveness"),
+    "natural_course_sd": P(0.25, "1", _CAL + " (SDs of MADRS change); untreated episodes both remit and worsen "
+                           "(Rutherford BR et al. 2012, J Psychiatr Res 46:1311)",
+                           "SD of the natural-course drift, fraction of untreated MADRS"),
     "visit_noise_sd_madrs": P(3.0, "MADRS points", "assumed: MADRS test-retest / rater noise ~3 points", "visit noise SD"),
     "course_factor_sd_log": P(0.5, "1", "assumed: response to one monoaminergic course predicts the next only partly",
                               "SD of log drug-specific responsiveness in a screening course"),
@@ -141,6 +144,7 @@ def draw_candidates(seed: int, arm: int, index: np.ndarray, pop: dict[str, float
             u("plasticity_responder") < pop["plasticity_responder_fraction"], 1.0, pop["plasticity_nonresponder_gain"]),
         "monoaminergic_responsiveness": pop["monoaminergic_median"] * np.exp(pop["monoaminergic_sd_log"] * z("monoaminergic")),
         "placebo_responsiveness": np.exp(pop["placebo_sd_log"] * z("placebo")),
+        "natural_course": pop["natural_course_sd"] * z("natural_course"),
         "cardiovascular_sensitivity": np.exp(pop["cardiovascular_sd_log"] * z("cardiovascular")),
         "dissociation_sensitivity": np.exp(pop["dissociation_sd_log"] * z("dissociation")),
         "sbp0_mmhg": pop["sbp0_mean_mmhg"] + pop["sbp0_sd_mmhg"] * z("sbp0"),
