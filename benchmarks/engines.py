@@ -34,7 +34,7 @@ from ketasim.io.regimen import Regimen, dose
 from ketasim.io.sbml import export_sbml, patient_parameter_values
 from ketasim.model.arm import ArmModel, initial_state, model_values
 from ketasim.model.patient import PATIENT_FIELDS, Patient
-from ketasim.trials.population import PopulationSettings, draw_candidates, population_values
+from ketasim.trials.population import PopulationSettings, draw_candidates, population_values, take
 
 SETTINGS = SolverSettings(rtol=1e-6, atol=1e-8)
 VISIT_DAYS = (0, 1, 7, 14, 21, 28, 42, 56, 70, 84)
@@ -57,10 +57,6 @@ def arms() -> dict[str, Regimen]:
 def patients(arm: int, n: int) -> dict[str, np.ndarray]:
     """Candidates 0..n-1 of one arm (seed 1), unscreened."""
     return draw_candidates(1, arm, np.arange(n), population_values(), PopulationSettings())
-
-
-def take(pat: dict[str, np.ndarray], rows: slice) -> dict[str, np.ndarray]:
-    return {k: v[rows] for k, v in pat.items()}
 
 
 def run_ketasim(engine: str, regimen: Regimen, pat: dict[str, np.ndarray], visits_h: np.ndarray,

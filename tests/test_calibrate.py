@@ -6,6 +6,8 @@ import shutil
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from ketasim.apps.cli import main
 from ketasim.trials.calibrate import calibrate, format_report, robust_loss, write_calibrated
 from ketasim.trials.validate import TargetCheck, shipped_calibration_dir
@@ -36,6 +38,7 @@ def test_loss_is_flat_inside_the_tolerance_and_steep_at_its_edge() -> None:
     assert loss(1.2) - loss(0.8) > 5 * (loss(0.5) - loss(0.1))  # crossing the edge costs most
 
 
+@pytest.mark.slow  # a full (small) calibration run: tens of seconds
 def test_calibrate_is_reproducible_and_writes_a_loadable_file(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
     first = calibrate([folder], patients_per_arm=15, max_evaluations=3, log=False)
@@ -52,6 +55,7 @@ def test_calibrate_is_reproducible_and_writes_a_loadable_file(tmp_path: Path) ->
     assert "targets within tolerance" in text and "identifiable" in text
 
 
+@pytest.mark.slow  # a full (small) calibration run: tens of seconds
 def test_calibrate_command_writes_report(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
     target, report = tmp_path / "params.toml", tmp_path / "report.txt"

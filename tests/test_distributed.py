@@ -17,9 +17,8 @@ import pytest
 
 from ketasim.errors import KetasimInputError
 from ketasim.io.trial_spec import TrialSpec, load_trial
-from ketasim.trials import trial as _trial
 from ketasim.trials.distributed import ADDRESS_ENV, make_mapper
-from ketasim.trials.trial import ArmJob, run_trial, screen_chunk, select_patients, solve_chunk
+from ketasim.trials.trial import ArmJob, in_process, run_trial, screen_chunk, select_patients, solve_chunk
 
 TRIAL = """\
 name = "distributed: ketamine vs saline in TRD"
@@ -70,12 +69,7 @@ def cluster() -> Iterator[object]:
 
 def _job(spec: TrialSpec, arm_index: int = 0) -> ArmJob:
     """The job simulate_arm builds for one arm (default parameters)."""
-    from ketasim.engines.solvers import SolverSettings
-    from ketasim.model.arm import model_values
-    from ketasim.trials.population import population_values
-
-    return ArmJob(spec, arm_index, "fast", model_values(), population_values(), SolverSettings(),
-                  _trial._output_times(spec, 0.0, False))
+    return ArmJob.for_arm(spec, arm_index)
 
 
 def _free_port() -> int:
@@ -93,9 +87,14 @@ def test_tasks_survive_plain_pickle(spec: TrialSpec) -> None:
     accepted, _ = select_patients(job, 3, chunk_size=1000)
     solve = pickle.loads(pickle.dumps(partial(solve_chunk, job)))
     remote, local = solve(accepted), solve_chunk(job, accepted)
-    assert remote.keys() == local.keys()
-    for key in local:
-        assert np.array_equal(remote[key], local[key]), key
+    assert local.n == 3 and local.vitals.keys() == remote.vitals.keys() and local.patients
+    for name in ("index", "status", "baseline", "relapse", "relapse_at"):
+        assert np.array_equal(getattr(remote, name), getattr(local, name)), name
+    for group in ("visits", "vitals", "patients"):
+        here, there = getattr(local, group), getattr(remote, group)
+        assert here.keys() == there.keys(), group
+        for key in here:
+            assert np.array_equal(there[key], here[key]), (group, key)
 
 
 @pytest.mark.slow
@@ -136,7 +135,7 @@ def test_no_address_runs_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ADDRESS_ENV, raising=False)
     for address in (None, ""):
         with make_mapper(address) as mapper:
-            assert mapper is _trial._in_process
+            assert mapper is in_process
             assert list(mapper(operator.neg, [1, 2])) == [-1, -2]
 
 

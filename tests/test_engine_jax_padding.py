@@ -73,9 +73,9 @@ def test_padding_changes_no_number_and_reuses_the_compiled_shape() -> None:
 def test_a_trial_compiles_once_per_arm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "trial.toml"
     path.write_text(TRIAL)
-    monkeypatch.setattr(ej, "_COMPILED", {})
+    monkeypatch.setattr(ej, "COMPILED", {})
     shapes = []
-    compiled = ej._compiled
+    compiled = ej.compiled_advance
 
     def counting(args: tuple, device: object) -> tuple:
         function, seconds = compiled(args, device)  # type: ignore[arg-type]
@@ -83,7 +83,7 @@ def test_a_trial_compiles_once_per_arm(tmp_path: Path, monkeypatch: pytest.Monke
             shapes.append(args[0].shape)
         return function, seconds
 
-    monkeypatch.setattr(ej, "_compiled", counting)
+    monkeypatch.setattr(ej, "compiled_advance", counting)
     result = run_trial(load_trial(path), engine="jax", chunk_size=4, show_progress=False)  # chunks of 4 and 2
     assert sorted(shapes) == [(4, 10), (4, 10)]  # one per arm (different PK systems), none for the chunks of 2
     assert all(arm.baseline.size == 6 and np.all(arm.status == 0) for arm in result.arms.values())

@@ -12,9 +12,8 @@ from ketasim.engines.solvers import SolverSettings, solve_fast, solve_reference
 from ketasim.io.regimen import Regimen, dose
 from ketasim.io.trial_spec import load_trial
 from ketasim.model.arm import ArmModel, initial_state, model_values
-from ketasim.trials import trial as _trial
 from ketasim.trials.population import PopulationSettings, draw_candidates, population_values, visit_noise
-from ketasim.trials.trial import run_trial
+from ketasim.trials.trial import clear_run_in_cache, run_trial
 
 # TRD on a steady-state escitalopram background (the run-in path), one arm to keep it quick
 TRD_BACKGROUND = """\
@@ -71,13 +70,6 @@ remission = 12
 """
 
 
-def _forget_run_ins() -> None:
-    """Drop run-in results cached by an earlier run, so each chunking recomputes them itself."""
-    cache = getattr(_trial, "_RUN_IN_CACHE", None)
-    if cache is not None:
-        cache.clear()
-
-
 @pytest.mark.parametrize("text", [pytest.param(TRD_BACKGROUND, id="trd-background", marks=pytest.mark.slow),
                                   pytest.param(MDD, id="mdd")])
 def test_json_does_not_depend_on_chunk_size(tmp_path: Path, text: str) -> None:
@@ -86,9 +78,9 @@ def test_json_does_not_depend_on_chunk_size(tmp_path: Path, text: str) -> None:
     spec = load_trial(path)
     runs = {}
     for chunk_size in (7, 50, 1000):
-        _forget_run_ins()
+        clear_run_in_cache()  # each chunking recomputes the run-ins itself
         runs[chunk_size] = run_trial(spec, chunk_size=chunk_size, show_progress=False)
-    _forget_run_ins()
+    clear_run_in_cache()
     expected = json.dumps(runs[1000].to_json(), sort_keys=True)
     for chunk_size, result in runs.items():
         assert json.dumps(result.to_json(), sort_keys=True) == expected, f"chunk_size={chunk_size}"

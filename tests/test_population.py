@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ketasim.io.trial_spec import parse_trial
-from ketasim.trials.outcomes import relapse_summary, responders, visit_summary, wilson_interval
+from ketasim.trials.endpoints import VisitValues, visit_summary
+from ketasim.trials.outcomes import relapse_summary, responders, wilson_interval
 from ketasim.trials.population import PopulationSettings, draw_candidates, population_values
 from ketasim.trials.trial import run_trial
 
@@ -69,7 +70,7 @@ def test_patient_draws_depend_only_on_their_key() -> None:
 def test_endpoint_statistics() -> None:
     baseline = np.array([30.0, 30.0, 30.0, 30.0])
     madrs = np.array([10.0, 15.0, 16.0, 30.0])
-    s = visit_summary(baseline, madrs, 0.5, 10.0)
+    s = visit_summary(VisitValues({"madrs": baseline}, {"madrs": madrs}, 0.5, 10.0))
     assert s["response_rate"] == 0.5 and s["remission_rate"] == 0.25
     assert s["change_mean"] == np.mean(madrs - baseline)
     assert list(responders(baseline, madrs, 0.5)) == [True, True, False, False]
@@ -79,3 +80,21 @@ def test_endpoint_statistics() -> None:
     assessments = np.array([[12.0, 25.0, 10.0, 40.0], [23.0, 10.0, 10.0, 40.0]])
     r = relapse_summary(baseline, madrs, assessments, np.array([1.0, 2.0]), "responders", 0.5, 10.0, 22.0)
     assert r["count"] == 2 and r["rate"] == 1.0 and r["median_days"] == 1.0
+
+
+def test_age_window_like_weight() -> None:
+    """population.age is an inclusion window: every enrolled patient's age lies in it."""
+    older = parse_trial({**_as_data(), "population": {"kind": "mdd", "baseline_madrs": [22, 60], "age": [65, 90]}},
+                        "older.toml")
+    assert older.population.age == (65.0, 90.0)
+    result = run_trial(older, show_progress=False)
+    for arm in result.arms.values():
+        assert np.all((arm.patients["age_y"] >= 65.0) & (arm.patients["age_y"] <= 90.0))
+
+
+def _as_data() -> dict:
+    """A one-arm trial file as a dict, without its population table."""
+    return {"name": "test", "seed": 7, "patients_per_arm": 20,
+            "arms": [{"name": "saline", "doses": [{"drug": "saline", "route": "iv", "amount": "0 mg",
+                                                  "infusion": "40 min", "at": "0 d"}]}],
+            "endpoints": {"visits": ["1 d"], "response": "50%", "remission": 10}}

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from ketasim.apps import cli as _cli
+from ketasim.apps.cli import main
 from ketasim.apps.report import PatientsWriter, patients_frame
 from ketasim.io.trial_spec import TrialSpec, load_trial
 from ketasim.trials.trial import run_trial
@@ -88,7 +88,7 @@ def test_a_failed_run_leaves_no_patients_file(spec: TrialSpec, tmp_path: Path) -
 def test_cli_out_streams_one_row_group_per_chunk(spec: TrialSpec, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    code = _cli.main(["trial", str(spec.path), "--json", "--chunk-size", str(CHUNK), "--out", str(out)])
+    code = main(["trial", str(spec.path), "--json", "--chunk-size", str(CHUNK), "--out", str(out)])
     assert code == 0
     text = capsys.readouterr().out
     path = out / "patients.parquet"

@@ -10,15 +10,8 @@ import ketasim
 from ketasim.errors import KetasimInputError
 from ketasim.io.trial_spec import RelapseSpec, load_trial, parse_trial
 
-
-def _calibration_dir() -> Path:
-    packaged = Path(ketasim.__file__).parent / "data" / "calibration"
-    if list(packaged.glob("*.toml")):
-        return packaged
-    return Path("/work/shared/data/calibration")
-
-
-CALIBRATION = _calibration_dir()
+#: the calibration files shipped in the package, in this repository
+CALIBRATION = Path(__file__).resolve().parents[1] / "src" / "ketasim" / "data" / "calibration"
 
 BASE = """\
 name = "test trial"
@@ -303,3 +296,53 @@ def test_published_rules(tmp_path):
     assert _load(tmp_path, BASE.replace("remission = 10", "remission = 10\nvitals = true") + vitals).published
     _error(tmp_path, BASE + PUBLISHED.replace("change_mean", "response_rate"), "published[0].value", "from 0 to 1")
     _error(tmp_path, BASE + PUBLISHED.replace("tolerance = 3.0", "tolerance = -1"), "published[0].tolerance", ">= 0")
+
+
+# --- keys added since the first version ([design] blinded, age, relapse assess_every, published versus) ------
+
+RELAPSE = '[endpoints.relapse]\nat = "1 d"\nmadrs_at_least = 22\nuntil = "28 d"\n'
+
+
+def test_design_blinded(tmp_path):
+    assert _load(tmp_path, BASE).design.blinded is True
+    open_label = BASE.replace("[population]", "[design]\nblinded = false\n\n[population]")
+    assert _load(tmp_path, open_label).design.blinded is False
+    _error(tmp_path, open_label.replace("blinded = false", 'blinded = "no"'), "design.blinded", "true", "false")
+    _error(tmp_path, open_label.replace("blinded = false", "blind = false"), "design.blind: unknown key", "blinded")
+
+
+def test_age_window(tmp_path):
+    spec = _load(tmp_path, BASE.replace("baseline_madrs = [22, 60]", "baseline_madrs = [22, 60]\nage = [65, 90]"))
+    assert spec.population.age == (65.0, 90.0)
+    _error(tmp_path, BASE.replace("baseline_madrs = [22, 60]", "baseline_madrs = [22, 60]\nage = [90, 65]"),
+           "population.age", "low <= high")
+
+
+def test_relapse_assess_every(tmp_path):
+    daily = _load(tmp_path, BASE + RELAPSE).endpoints.relapse
+    assert daily.assess_every_h is None
+    assert list(daily.assessment_times_h()) == [24.0 * d for d in range(2, 29)]
+    assert list(daily.assessment_days()) == [float(d) for d in range(1, 28)]
+    weekly = _load(tmp_path, BASE + RELAPSE + 'assess_every = "1 wk"\n').endpoints.relapse
+    assert (weekly.assess_every_h, weekly.assess_every_key) == (168.0, "1 wk")
+    assert list(weekly.assessment_times_h()) == [24.0 + 168.0 * k for k in (1, 2, 3)]  # 8, 15, 22 d; 29 d is after until
+    assert list(weekly.assessment_days()) == [7.0, 14.0, 21.0]
+    _error(tmp_path, BASE + RELAPSE + 'assess_every = "0 d"\n', "endpoints.relapse.assess_every", "> 0")
+    _error(tmp_path, BASE + RELAPSE + 'assess_every = "30 d"\n', "endpoints.relapse.assess_every", "one assessment")
+    _error(tmp_path, BASE + RELAPSE + 'assess_every = "1 mg"\n', "endpoints.relapse.assess_every")
+
+
+def test_published_versus(tmp_path):
+    versus = PUBLISHED.replace('metric = "change_mean"', 'metric = "change_mean"\nversus = "saline"')
+    target = _load(tmp_path, BASE + versus).published[0]
+    assert (target.arms, target.versus, target.versus_pooled) == (("ketamine",), ("saline",), False)
+    assert _load(tmp_path, BASE + PUBLISHED).published[0].versus == ()
+    rate = versus.replace("change_mean", "response_rate")
+    assert _load(tmp_path, BASE + rate.replace("-16.5", "0.2")).published[0].value == 0.2
+    assert _load(tmp_path, BASE + rate.replace("-16.5", "-0.2")).published[0].value == -0.2  # a difference may be < 0
+    _error(tmp_path, BASE + rate.replace("-16.5", "-1.5"), "published[0].value", "difference", "from -1 to 1")
+    _error(tmp_path, BASE + versus.replace('versus = "saline"', 'versus = "salin"'), "published[0].versus: unknown arm")
+    _error(tmp_path, BASE + versus.replace('versus = "saline"', 'versus = "ketamine"'), "published[0].versus", "also in 'arm'")
+    _error(tmp_path, BASE + versus.replace('versus = "saline"', 'versus = ["saline", "ketamine"]'),
+           "published[0].versus[1]", "also in 'arm'")
+    _error(tmp_path, BASE + versus.replace('versus = "saline"', "versus = 3"), "published[0].versus: expected a string")

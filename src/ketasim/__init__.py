@@ -13,9 +13,11 @@ from ketasim.io.trial_spec import TrialSpec, load_trial
 from ketasim.model.drugs import DRUG_NAMES, DRUGS, DrugSpec
 from ketasim.model.parameters import Parameter
 from ketasim.model.patient import TYPICAL_PATIENTS, Patient, typical_patient
-from ketasim.simulation import simulate, simulate_result
-from ketasim.trials.trial import TrialResult, run_trial
-from ketasim.trials.validate import validate
+from ketasim.simulation import SimulationResult, simulate, simulate_result
+from ketasim.trials.endpoints import VISIT_METRICS, VisitMetric
+from ketasim.trials.results import ArmResult, TrialResult
+from ketasim.trials.trial import run_trial
+from ketasim.trials.validate import TargetCheck, validate
 
 __version__ = "0.1.0"
 
@@ -24,15 +26,20 @@ __all__ = [
     "DRUG_NAMES",
     "PRESETS",
     "TYPICAL_PATIENTS",
+    "VISIT_METRICS",
+    "ArmResult",
     "Dose",
     "DrugSpec",
     "KetasimInputError",
     "Parameter",
     "Patient",
     "Regimen",
+    "SimulationResult",
     "SolverSettings",
+    "TargetCheck",
     "TrialResult",
     "TrialSpec",
+    "VisitMetric",
     "dose",
     "load_trial",
     "preset",

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeAlias
 import numpy as np
 import pandas as pd
 
+from ketasim.apps.tables import text_table
 from ketasim.disclaimer import DISCLAIMER
 from ketasim.engines.solvers import ENGINES
 from ketasim.errors import KetasimInputError
@@ -44,12 +45,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"ketasim: error: {message} (see '{self.prog} --help')\n")
 
 
-def _print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+def _print_table(headers: Sequence[object], rows: Sequence[Sequence[object]]) -> None:
     """A left-aligned text table on stdout; the last column is not padded."""
-    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers) - 1)]
-    for r in cells:
-        print("  ".join([c.ljust(w) for c, w in zip(r, widths, strict=False)] + [r[-1]]).rstrip())
+    print("\n".join(text_table(headers, rows)))
 
 
 def _when(hours: float) -> str:
@@ -216,7 +214,11 @@ def _cmd_drugs(args: argparse.Namespace) -> int:
         raise KetasimInputError(f"unknown drug {args.name!r}; known drugs: {', '.join(DRUG_NAMES)}")
     spec = DRUGS[args.name]
     print(f"{spec.name}: {spec.description} (routes: {', '.join(spec.routes)}; action: {spec.action})")
+    cmt = ", ".join(f"{route} {number}" for route, number in spec.cmt.items())
+    targets = "; ".join(f"{target}: {', '.join(names)}" for target, names in spec.targets.items()) or "none"
+    fields = ", ".join(v.name for v in spec.variability) or "none"
     _print_table(("name", "value", "unit", "source"), table_rows(spec.parameters))
+    print(f"NONMEM CMT: {cmt}; targets: {targets}; patient PK variability: {fields}")
     return 0
 
 
@@ -378,7 +380,7 @@ def _add_validate(subparsers: Subparsers) -> argparse.ArgumentParser:
 def _cmd_validate(args: argparse.Namespace) -> int:
     import time
 
-    from ketasim.apps.report import dumps
+    from ketasim.io.jsonsafe import dumps
     from ketasim.trials.validate import format_table, shipped_calibration_dir, validate
 
     start = time.perf_counter()

@@ -7,7 +7,6 @@ API with the Agg canvas (no pyplot), like :mod:`ketasim.apps.plot`.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -21,37 +20,20 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 
 from ketasim.apps.plot import HOURS_AXIS_MAX_H
-from ketasim.disclaimer import FIGURE_FOOTER
+from ketasim.apps.tables import text_table
+from ketasim.disclaimer import DISCLAIMER, FIGURE_FOOTER
 from ketasim.engines.solvers import STATUS_OK
+from ketasim.io.jsonsafe import dumps
 from ketasim.io.trial_spec import TrialSpec
+from ketasim.trials.endpoints import VISIT_METRICS, VISIT_OUTPUTS, VITALS_METRICS
 from ketasim.trials.outcomes import Z95, responders, wilson_interval
-from ketasim.trials.trial import DISCLAIMER, ArmResult, TrialResult
+from ketasim.trials.results import ArmResult, SolvedChunk, TrialResult
 
 #: files written by :func:`write_outputs`, in DIR
 OUTPUT_FILES = ("patients.parquet", "summary.json", "madrs.png", "response.png")
 
 
 # ---- JSON ------------------------------------------------------------------------------------------
-
-def finite_json(value: Any) -> Any:
-    """`value` with numpy scalars/arrays made plain and every NaN or infinity replaced by None (JSON null)."""
-    if isinstance(value, dict):
-        return {str(k): finite_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [finite_json(v) for v in value]
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    return value
-
-
-def dumps(value: Any) -> str:
-    """Strict JSON text (no NaN / Infinity tokens), indented."""
-    return json.dumps(finite_json(value), indent=2, allow_nan=False)
-
 
 def trial_json(result: TrialResult) -> str:
     """The `ketasim trial --json` output: TrialResult.to_json() as strict JSON."""
@@ -77,11 +59,9 @@ def _ci(pair: list | None, pct: bool = False) -> str:
     return f" [{lo}, {hi}]"
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    """Left-aligned columns; the last one unpadded."""
-    cells = [headers, *rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+def _cell(value: float | None, ci: list | None, fraction: bool, signed: bool) -> str:
+    """A table cell: points (1 decimal, signed for changes) or a percentage, with its interval when given."""
+    return (_pct(value) if fraction else _num(value, sign=signed)) + _ci(ci, pct=fraction)
 
 
 def format_trial(result: TrialResult) -> str:
@@ -94,18 +74,18 @@ def format_trial(result: TrialResult) -> str:
              f"response: MADRS at least {100.0 * ep.response_fraction:g}% below baseline; "
              f"remission: MADRS <= {ep.remission_at_most:g}; MADRS in points, change = visit - baseline, "
              "[95% CI]", ""]
+    shown = [m for m in VISIT_METRICS if m.label is not None]
     rows = []
     for name, arm in result.arms.items():
         s = arm.summary
         for key, v in s["visits"].items():
-            rows.append([name, key, str(s["n"]), _num(s["baseline_madrs_mean"]), _num(v["madrs_mean"]),
-                         _num(v["change_mean"], sign=True) + _ci(v.get("change_mean_ci")),
-                         _pct(v["response_rate"]) + _ci(v.get("response_rate_ci"), pct=True),
-                         _pct(v["remission_rate"]) + _ci(v.get("remission_rate_ci"), pct=True)])
-    lines += _table(["arm", "visit", "n", "baseline", "MADRS", "change", "response", "remission"], rows)
+            rows.append([name, key, str(s["n"]), _num(s["baseline_madrs_mean"]),
+                         *(_cell(v[m.name], v.get(f"{m.name}_ci"), m.is_fraction, m.signed) for m in shown)])
+    lines += text_table(["arm", "visit", "n", "baseline", *(m.label for m in shown)], rows)
     if ep.relapse is not None:
         rel = ep.relapse
-        lines += ["", f"relapse: MADRS >= {rel.madrs_at_least:g} at a daily assessment after {rel.at_key} "
+        checks = "a daily assessment" if rel.assess_every_key is None else f"an assessment every {rel.assess_every_key}"
+        lines += ["", f"relapse: MADRS >= {rel.madrs_at_least:g} at {checks} after {rel.at_key} "
                       f"up to {rel.until_h / 24.0:g} d, among {rel.among} at {rel.at_key}"]
         rows = []
         for name, arm in result.arms.items():
@@ -114,7 +94,7 @@ def format_trial(result: TrialResult) -> str:
                 rows.append([name, r["among"], str(r["count"]), _pct(r["rate"]) + _ci(r.get("rate_ci"), pct=True),
                              "n/a (fewer than half relapse)" if r["median_days"] is None
                              else f"{r['median_days']:g} d after {rel.at_key}"])
-        lines += _table(["arm", "among", "count", "relapse rate", "median time to relapse"], rows)
+        lines += text_table(["arm", "among", "count", "relapse rate", "median time to relapse"], rows)
     if ep.vitals:
         lines += ["", "vitals over the first dosing session (4 h): mean per-patient peak rise above pre-dose; "
                       "mean peak CADSS"]
@@ -122,10 +102,8 @@ def format_trial(result: TrialResult) -> str:
         for name, arm in result.arms.items():
             v = arm.summary.get("vitals")
             if v is not None:
-                rows.append([name, *(_num(v[k], sign=True) for k in ("sbp_peak_change_mean", "dbp_peak_change_mean",
-                                                                      "hr_peak_change_mean")),
-                             _num(v["cadss_peak_mean"])])
-        lines += _table(["arm", "SBP (mmHg)", "DBP (mmHg)", "HR (bpm)", "CADSS (points)"], rows)
+                rows.append([name, *(_num(v[m.name], sign=m.signed) for m in VITALS_METRICS)])
+        lines += text_table(["arm", *(m.label for m in VITALS_METRICS)], rows)
     failed = {name: arm.summary.get("failed_solves", 0) for name, arm in result.arms.items()}
     if any(failed.values()):
         lines += ["", "excluded after a solver failure: "
@@ -136,28 +114,27 @@ def format_trial(result: TrialResult) -> str:
 
 # ---- per-patient table -----------------------------------------------------------------------------
 
-def patient_rows(spec: TrialSpec, arm: str, part: dict[str, np.ndarray], first: int = 0) -> pd.DataFrame:
-    """Rows of patients.parquet for one arm's patients `part` (a solved chunk: index, status,
-    baseline, visits (V, n) and patient.<name> arrays), numbered from `first` within the arm."""
-    n = part["baseline"].size
+def patient_rows(spec: TrialSpec, arm: str, part: SolvedChunk, first: int = 0) -> pd.DataFrame:
+    """Rows of patients.parquet for one arm's solved patients `part`, numbered from `first` within the arm."""
+    n = part.n
     columns: dict[str, Any] = {"arm": np.full(n, arm, dtype=object), "patient": np.arange(first, first + n, dtype=np.int64),
-                               "candidate_index": np.asarray(part["index"]).astype(np.int64),
-                               "status": np.asarray(part["status"]).astype(np.int64), "baseline_madrs": part["baseline"]}
-    columns.update({f"madrs_{key}": part["visits"][v] for v, key in enumerate(spec.endpoints.visit_keys)})
-    columns.update({f"param_{k.split('.', 1)[1]}": v for k, v in part.items() if k.startswith("patient.")})
+                               "candidate_index": np.asarray(part.index).astype(np.int64),
+                               "status": np.asarray(part.status).astype(np.int64)}
+    for output in VISIT_OUTPUTS:
+        columns[f"baseline_{output.name}"] = part.baselines[output.name]
+        columns.update({f"{output.name}_{key}": part.visits[output.name][v]
+                        for v, key in enumerate(spec.endpoints.visit_keys)})
+    columns.update({f"param_{k}": v for k, v in part.patients.items()})
     table = pd.DataFrame(columns)
     table["arm"] = table["arm"].astype(str)
     return table
 
 
 def patients_frame(result: TrialResult) -> pd.DataFrame:
-    """One row per patient: arm, patient (0..n-1), candidate_index, status, baseline_madrs (points),
-    `madrs_<visit key>` (points) and the patient's parameters `param_<name>`."""
-    frames = []
-    for name, arm in result.arms.items():
-        part = {"index": arm.candidate_index, "status": arm.status, "baseline": arm.baseline, "visits": arm.visits,
-                **{f"patient.{k}": v for k, v in arm.patients.items()}}
-        frames.append(patient_rows(result.spec, name, part))
+    """One row per patient: arm, patient (0..n-1), candidate_index, status, then for each VISIT_OUTPUTS
+    value `baseline_<output>` and `<output>_<visit key>` (baseline_madrs, madrs_<visit key>: points),
+    and the patient's parameters `param_<name>`."""
+    frames = [patient_rows(result.spec, name, arm.per_patient()) for name, arm in result.arms.items()]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -182,7 +159,7 @@ class PatientsWriter:
     def __enter__(self) -> PatientsWriter:
         return self
 
-    def write_chunk(self, arm_index: int, arm: str, part: dict[str, np.ndarray], first: int) -> None:
+    def write_chunk(self, arm_index: int, arm: str, part: SolvedChunk, first: int) -> None:
         """Append one solved chunk of arm `arm` (its patients numbered from `first`) as a row group."""
         import pyarrow as pa
         import pyarrow.parquet as pq

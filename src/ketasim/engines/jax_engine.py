@@ -35,8 +35,8 @@ PD_PATIENT_FIELDS = mechanism.PD_PATIENT_FIELDS
 #: timing of the latest solve_fast_jax call: device, compile_s, run_s, total_s, calls, compiled
 last_timing: dict[str, Any] = {}
 
-_COMPILED: dict[tuple, Any] = {}
-_COMPILED_MAX = 32
+COMPILED: dict[tuple, Any] = {}
+COMPILED_MAX = 32
 
 Tree = Any
 
@@ -218,17 +218,17 @@ def _segment_arrays(model: ArmModel, segment: int, device: jax.Device, take: np.
     return {"systems": systems, "in_care": _put(model.in_care[segment], device)}
 
 
-def _compiled(args: tuple, device: jax.Device) -> tuple[Any, float]:
+def compiled_advance(args: tuple, device: jax.Device) -> tuple[Any, float]:
     """The compiled _advance for these argument shapes on `device`, and the seconds spent compiling (0 if cached)."""
     leaves, treedef = jax.tree_util.tree_flatten(args)
     key = (device.platform, device.id, str(treedef), tuple((leaf.shape, str(leaf.dtype)) for leaf in leaves))
-    if key in _COMPILED:
-        return _COMPILED[key], 0.0
+    if key in COMPILED:
+        return COMPILED[key], 0.0
     start = time.perf_counter()
     compiled = jax.jit(_advance).lower(*args).compile()
-    if len(_COMPILED) >= _COMPILED_MAX:
-        _COMPILED.pop(next(iter(_COMPILED)))
-    _COMPILED[key] = compiled
+    if len(COMPILED) >= COMPILED_MAX:
+        COMPILED.pop(next(iter(COMPILED)))
+    COMPILED[key] = compiled
     return compiled, time.perf_counter() - start
 
 
@@ -280,7 +280,7 @@ def solve_fast_jax(model: ArmModel, times_h: np.ndarray, y0: np.ndarray, setting
                 for stop in np.unique(np.concatenate([inside, [b[k + 1]]])):
                     args = (y, h, status, steps, _put(start, dev), _put(stop, dev), _put(b[k], dev), _put(jump, dev),
                             seg, arm, tol)
-                    advance, seconds = _compiled(args, dev)
+                    advance, seconds = compiled_advance(args, dev)
                     compile_s += seconds
                     y, h, status, steps = advance(*args)
                     calls += 1

@@ -8,7 +8,7 @@ Columns (one row per record; TIME and II in hours, AMT in mg, RATE in mg/h):
 - RATE > 0 makes a zero-order IV infusion of duration AMT/RATE h; RATE = 0 is a bolus.
 - EVID 1 is a dose; EVID 0 (observation) rows are skipped on import.
 - II/ADDL: ADDL further doses every II h after TIME (ADDL + 1 doses in all).
-- CMT names the (drug, route) pair through the fixed table `CMT_TABLE` below. DRUG and ROUTE
+- CMT names the (drug, route) pair through the drug entries' fixed numbers (`CMT_TABLE` below). DRUG and ROUTE
   are extension columns, written for the reader's benefit; on import they are optional and,
   when given, must agree with CMT.
 - SS (steady state) is not supported: if the column is present it must be 0.
@@ -30,23 +30,12 @@ from pathlib import Path
 from ketasim.errors import KetasimInputError
 from ketasim.io.regimen import Dose, Regimen
 from ketasim.io.units import Amount
+from ketasim.model.drugs import cmt_table
 
-#: Fixed NONMEM compartment numbers for every (drug, route) ketasim accepts. Never renumber:
-#: data sets written by earlier versions must keep their meaning; new pairs get new numbers.
-CMT_TABLE: dict[int, tuple[str, str]] = {
-    1: ("ketamine", "iv"),
-    2: ("esketamine", "intranasal"),
-    3: ("esketamine", "iv"),
-    4: ("arketamine", "iv"),
-    5: ("escitalopram", "oral"),
-    6: ("citalopram", "oral"),
-    7: ("sertraline", "oral"),
-    8: ("midazolam", "iv"),
-    9: ("placebo", "iv"),
-    10: ("placebo", "intranasal"),
-    11: ("placebo", "oral"),
-    12: ("saline", "iv"),
-}
+#: NONMEM compartment numbers of the shipped (drug, route) pairs, from the drug entries (`DrugSpec.cmt`).
+#: Never renumber: data sets written by earlier versions must keep their meaning; new pairs get new
+#: numbers. Import and export use `cmt_table()`, so drugs registered at run time are included.
+CMT_TABLE: dict[int, tuple[str, str]] = cmt_table()
 CMT_OF: dict[tuple[str, str], int] = {pair: cmt for cmt, pair in CMT_TABLE.items()}
 
 COLUMNS: tuple[str, ...] = ("ID", "TIME", "AMT", "RATE", "EVID", "CMT", "II", "ADDL", "DRUG", "ROUTE")
@@ -61,13 +50,14 @@ def _fmt(value: float) -> str:
 
 def cmt_for(drug: str, route: str) -> int:
     """The CMT number of (drug, route), or an error naming the pair."""
-    if (drug, route) not in CMT_OF:
+    cmt_of = {pair: cmt for cmt, pair in cmt_table().items()}
+    if (drug, route) not in cmt_of:
         raise KetasimInputError(f"no NONMEM CMT number for {drug}/{route}; known: {_cmt_list()}")
-    return CMT_OF[(drug, route)]
+    return cmt_of[(drug, route)]
 
 
 def _cmt_list() -> str:
-    return ", ".join(f"{c} {d}/{r}" for c, (d, r) in CMT_TABLE.items())
+    return ", ".join(f"{c} {d}/{r}" for c, (d, r) in cmt_table().items())
 
 
 def nonmem_records(regimen: Regimen, weight_kg: float = 70.0, horizon_h: float | None = None,
@@ -212,9 +202,10 @@ def _dose_record(row: _Row) -> tuple[str, str, str, float, float, float, float, 
     except ValueError:
         value = math.nan
     cmt = int(value) if value.is_integer() else -1
-    if cmt not in CMT_TABLE:
+    table = cmt_table()
+    if cmt not in table:
         raise row.error("CMT", f"a compartment number ({_cmt_list()})")
-    drug, route = CMT_TABLE[cmt]
+    drug, route = table[cmt]
     for column, expected in (("DRUG", drug), ("ROUTE", route)):
         given = row.cells.get(column, "").strip().lower()
         if given not in _MISSING and given != expected:

@@ -74,12 +74,6 @@ class Dose:
         count = math.floor((end - self.from_h) / self.every_h + 1e-9) + 1
         return [self.from_h + i * self.every_h for i in range(count)]
 
-    def shifted(self, offset_h: float) -> Dose:
-        """The same dose line, `offset_h` hours later."""
-        return Dose(self.drug, self.route, self.amount, tuple(t + offset_h for t in self.times_h), self.every_h,
-                    self.from_h + offset_h if self.every_h is not None else self.from_h,
-                    None if self.until_h is None else self.until_h + offset_h, self.infusion_h)
-
 
 def dose(
     drug: str, route: str, amount: str | Amount, *, at: TimeLike | Sequence[TimeLike] | None = None,
@@ -147,7 +141,7 @@ class DoseEvent:
 
 @dataclass(frozen=True)
 class Regimen:
-    """A set of dose lines; `+` combines regimens, `shifted` moves one in time."""
+    """A set of dose lines; `+` combines regimens."""
 
     doses: tuple[Dose, ...] = field(default_factory=tuple)
     name: str = ""
@@ -159,9 +153,6 @@ class Regimen:
     def __add__(self, other: Regimen) -> Regimen:
         name = " + ".join(n for n in (self.name, other.name) if n)
         return Regimen(self.doses + other.doses, name)
-
-    def shifted(self, offset_h: float) -> Regimen:
-        return Regimen(tuple(d.shifted(offset_h) for d in self.doses), self.name)
 
     @property
     def drugs(self) -> tuple[tuple[str, str], ...]:
@@ -176,10 +167,6 @@ class Regimen:
         """All dose events up to `horizon_h`, sorted by time."""
         out = [DoseEvent(t, d.drug, d.route, d.amount, d.infusion_h) for d in self.doses for t in d.times(horizon_h)]
         return sorted(out, key=lambda e: (e.time_h, e.drug))
-
-    def first_dose_h(self) -> float:
-        times = [e.time_h for e in self.events(1e9)]
-        return min(times) if times else 0.0
 
 
 def regimen_from_entries(entries: Iterable[Mapping[str, object]], where: str, name: str = "") -> Regimen:

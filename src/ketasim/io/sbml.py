@@ -47,7 +47,7 @@ from ketasim.io.regimen import Regimen
 from ketasim.io.sbml_math import infix, symbols, sympy_namespace
 from ketasim.model import mechanism
 from ketasim.model.arm import STATE_NAMES, ArmModel, calibrated_parameters, model_values
-from ketasim.model.drugs import SERT_MAX_OCCUPANCY
+from ketasim.model.drugs import SERT_MAX_OCCUPANCY, pk_patient_fields
 from ketasim.model.patient import PATIENT_FIELDS, Patient, patient_dict, stack_patients
 from ketasim.simulation import CORE_COLUMNS, resolve_patient, resolve_regimen
 
@@ -76,8 +76,7 @@ _UNIT_OF: dict[str, str] = {"1": "dimensionless", "fold": "dimensionless", "CADS
 _PATIENT_UNITS: dict[str, str] = {"weight_kg": "kilogram", "age_y": "year", "sbp0_mmhg": "mmHg",
                                   "dbp0_mmhg": "mmHg", "hr0_bpm": "bpm"}
 #: patient fields that only enter the PK numbers (recorded; changing them in the SBML changes nothing)
-_PK_ONLY_FIELDS = ("weight_kg", "age_y", "female", "cl_factor", "v_factor", "qh_factor", "esk_vc_factor",
-                   "esk_vp1_factor", "esk_ka_nasal_factor", "ssri_cl_factor")
+_PK_ONLY_FIELDS = pk_patient_fields()
 
 #: PD state ids in the SBML: STATE_NAMES, with session_expectancy under its CSV column name
 PD_STATE_IDS: tuple[str, ...] = tuple("expectancy" if s == "session_expectancy" else s for s in STATE_NAMES)

@@ -1,7 +1,8 @@
 """Trial files (the contract in trial-spec.md): parse and check one TOML file into frozen dataclasses, units resolved.
 
-A trial file has the top-level keys ``name``, ``seed``, ``patients_per_arm``, ``[population]``,
-``[[arms]]``, ``[endpoints]`` (with optional ``[endpoints.relapse]``) and optional ``[[published]]``.
+A trial file has the top-level keys ``name``, ``seed``, ``patients_per_arm``, optional ``[design]``,
+``[population]``, ``[[arms]]``, ``[endpoints]`` (with optional ``[endpoints.relapse]``) and optional
+``[[published]]``. The metrics a target may name are the registry :data:`ketasim.trials.endpoints.METRICS`.
 All times become hours, dose amounts become :class:`~ketasim.io.units.Amount` (inside a
 :class:`~ketasim.io.regimen.Regimen`), percentages become fractions. Visit keys keep the exact strings
 written in the file, because they are the keys of the JSON output.
@@ -11,8 +12,12 @@ Documented defaults (a key that is absent takes this value):
 - ``population.min_failed_treatments``: 2 for ``kind = "trd"``; it is an error for ``"mdd"``
   (stored as 0 there).
 - ``population.weight_kg``: [45, 140]; ``population.age``: [18, 65]; ``population.background``: none.
+- ``design.blinded``: true (double-blind).
 - ``endpoints.vitals``: false; ``endpoints.relapse.among``: ``"responders"``.
-- ``[[published]]``: none. ``visit`` is absent for ``relapse.*`` and ``vitals.*`` metrics.
+- ``endpoints.relapse.assess_every``: absent means daily, on whole days after the first dose (the
+  first version's rule); given, assessments are at ``at`` + k * ``assess_every`` (k = 1, 2, ...) up to ``until``.
+- ``[[published]]``: none. ``visit`` is absent for ``relapse.*`` and ``vitals.*`` metrics; ``versus``
+  absent means the target is the arm's own value.
 
 Choices beyond the contract's wording:
 
@@ -25,8 +30,10 @@ Choices beyond the contract's wording:
 - A background entry must be a repeated schedule (``every``): background treatment is taken at
   steady state since before the trial, so ``every`` without ``from``/``until`` means "throughout"
   (the simulator decides how it reaches steady state). ``background = []`` means no background.
-- ``relapse.until`` must be after ``relapse.at``.
-- A published ``*_rate`` or ``relapse.rate`` value must lie in 0..1.
+- ``relapse.until`` must be after ``relapse.at``; ``assess_every`` is a time > 0 with at least one
+  assessment from ``at`` to ``until``.
+- A published ``*_rate`` or ``relapse.rate`` value must lie in 0..1 (-1..1 for a ``versus`` difference).
+- ``versus`` is an arm's name or a list of arm names (pooled by patient count), none of them in ``arm``.
 
 Every violation raises :class:`~ketasim.errors.KetasimInputError` with one message
 ``FILE: PLACE: what was expected`` (for example ``trial.toml: arms[1].doses[0]: amount: ...``);
@@ -44,9 +51,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
+import numpy as np
+
 from ketasim.errors import KetasimInputError
 from ketasim.io.regimen import Regimen, regimen_from_entries
 from ketasim.io.units import parse_time_h
+from ketasim.trials.endpoints import METRICS as METRIC_REGISTRY
+from ketasim.trials.endpoints import SECTIONS
 
 MADRS_MAX = 60.0
 DEFAULT_MIN_FAILED_TREATMENTS = 2
@@ -55,19 +66,25 @@ DEFAULT_AGE = (18.0, 65.0)
 POPULATION_KINDS = ("mdd", "trd")
 RELAPSE_AMONG = ("responders", "remitters")
 
-VISIT_METRICS = ("madrs_mean", "change_mean", "change_sd", "response_rate", "remission_rate")
-RELAPSE_METRICS = ("relapse.rate", "relapse.count", "relapse.median_days")
-VITALS_METRICS = ("vitals.sbp_peak_change_mean", "vitals.dbp_peak_change_mean", "vitals.hr_peak_change_mean",
-                  "vitals.cadss_peak_mean")
-METRICS = VISIT_METRICS + RELAPSE_METRICS + VITALS_METRICS
+#: every metric a [[published]] target may name (the registry's names)
+METRICS: tuple[str, ...] = tuple(METRIC_REGISTRY)
+_VISIT_METRIC_NAMES = tuple(name for name, m in METRIC_REGISTRY.items() if m.at_visit)
 
-_TOP_KEYS = ("name", "seed", "patients_per_arm", "population", "arms", "endpoints", "published")
+_TOP_KEYS = ("name", "seed", "patients_per_arm", "population", "arms", "endpoints", "published", "design")
+_DESIGN_KEYS = ("blinded",)
 _POPULATION_KEYS = ("kind", "min_failed_treatments", "baseline_madrs", "weight_kg", "age", "background")
 _ARM_KEYS = ("name", "doses")
 _ENDPOINT_KEYS = ("visits", "response", "remission", "vitals", "relapse")
-_RELAPSE_KEYS = ("among", "at", "madrs_at_least", "until")
-_PUBLISHED_KEYS = ("arm", "visit", "metric", "value", "tolerance", "source")
+_RELAPSE_KEYS = ("among", "at", "madrs_at_least", "until", "assess_every")
+_PUBLISHED_KEYS = ("arm", "visit", "metric", "versus", "value", "tolerance", "source")
 _PERCENT = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*%\s*$")
+
+
+@dataclass(frozen=True)
+class DesignSpec:
+    """How the trial is run: `blinded` false is open-label (patients know they get the active drug)."""
+
+    blinded: bool = True
 
 
 @dataclass(frozen=True)
@@ -90,13 +107,33 @@ class ArmSpec:
 
 @dataclass(frozen=True)
 class RelapseSpec:
-    """Relapse among responders (or remitters) at `at_h`: MADRS >= `madrs_at_least` at a daily check up to `until_h`."""
+    """Relapse among responders (or remitters) at `at_h`: MADRS >= `madrs_at_least` at a check up to `until_h`.
+
+    Checks are daily on whole days after the first dose, or every `assess_every_h` after `at_h` when given.
+    """
 
     among: str
     at_key: str
     at_h: float
     madrs_at_least: float
     until_h: float
+    assess_every_h: float | None = None
+    assess_every_key: str | None = None
+
+    def assessment_times_h(self) -> np.ndarray:
+        """Times of the relapse checks (h after the first dose), after `at_h` up to `until_h`."""
+        if self.assess_every_h is None:
+            first = math.floor(self.at_h / 24.0 + 1e-9) + 1
+            last = math.floor(self.until_h / 24.0 + 1e-9)
+            return np.arange(first, last + 1, dtype=float) * 24.0
+        count = math.floor((self.until_h - self.at_h) / self.assess_every_h + 1e-9)
+        return self.at_h + self.assess_every_h * np.arange(1, count + 1, dtype=float)
+
+    def assessment_days(self) -> np.ndarray:
+        """The checks' times in days after `at` (the unit of relapse.median_days)."""
+        if self.assess_every_h is None:
+            return self.assessment_times_h() / 24.0 - self.at_h / 24.0
+        return self.assess_every_h * np.arange(1, self.assessment_times_h().size + 1, dtype=float) / 24.0
 
 
 @dataclass(frozen=True)
@@ -113,7 +150,10 @@ class EndpointsSpec:
 
 @dataclass(frozen=True)
 class PublishedTarget:
-    """A published number to compare with: |simulated - value| <= tolerance passes."""
+    """A published number to compare with: |simulated - value| <= tolerance passes.
+
+    With `versus` arms the number is a difference: the metric of `arms` minus that of `versus`.
+    """
 
     arms: tuple[str, ...]
     pooled: bool
@@ -122,6 +162,8 @@ class PublishedTarget:
     value: float
     tolerance: float
     source: str
+    versus: tuple[str, ...] = ()
+    versus_pooled: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +176,7 @@ class TrialSpec:
     arms: tuple[ArmSpec, ...]
     endpoints: EndpointsSpec
     published: tuple[PublishedTarget, ...] = ()
+    design: DesignSpec = DesignSpec()
 
     @property
     def arm_names(self) -> tuple[str, ...]:
@@ -168,11 +211,20 @@ def parse_trial(data: Mapping[str, Any], source: str) -> TrialSpec:
     name = r.string(r.require(top, "name", "", "the trial's name, a string"), "name")
     seed = r.integer(r.require(top, "seed", "", "an integer >= 0"), "seed", minimum=0)
     n = r.integer(r.require(top, "patients_per_arm", "", "an integer > 0"), "patients_per_arm", minimum=1)
+    design = _design(r, top.get("design", {}))
     population = _population(r, r.require(top, "population", "", "a [population] table"))
     arms = _arms(r, r.require(top, "arms", "", "[[arms]] tables with name and doses"))
     endpoints = _endpoints(r, r.require(top, "endpoints", "", "an [endpoints] table"))
     published = _published(r, top.get("published", []), arms, endpoints)
-    return TrialSpec(source, name, seed, n, population, arms, endpoints, published)
+    return TrialSpec(source, name, seed, n, population, arms, endpoints, published, design)
+
+
+def _design(r: _Reader, value: object) -> DesignSpec:
+    table = r.table(value, "design", _DESIGN_KEYS)
+    blinded = table.get("blinded", True)
+    if not isinstance(blinded, bool):
+        r.fail("design.blinded", f"expected true (double-blind) or false (open-label), got {_show(blinded)}")
+    return DesignSpec(blinded)
 
 
 def _population(r: _Reader, value: object) -> PopulationSpec:
@@ -265,7 +317,12 @@ def _relapse(r: _Reader, value: object) -> RelapseSpec:
     until_h = r.time(until_key, f"{path}.until")
     if not until_h > at_h:
         r.fail(f"{path}.until", f"expected a time after 'at' ({at_key!r}), got {until_key!r}")
-    return RelapseSpec(among, str(at_key), at_h, threshold, until_h)
+    every_key = table.get("assess_every")
+    every_h = None if every_key is None else r.time(every_key, f"{path}.assess_every")
+    if every_h is not None and not 0.0 < every_h <= until_h - at_h + 1e-9:
+        r.fail(f"{path}.assess_every", f"expected a time > 0 and at most 'until' - 'at' (one assessment at least), "
+               f"got {_show(every_key)}")
+    return RelapseSpec(among, str(at_key), at_h, threshold, until_h, every_h, None if every_key is None else str(every_key))
 
 
 def _published(r: _Reader, value: object, arms: tuple[ArmSpec, ...],
@@ -277,44 +334,59 @@ def _published(r: _Reader, value: object, arms: tuple[ArmSpec, ...],
     for i, item in enumerate(value):
         path = f"published[{i}]"
         table = r.table(item, path, _PUBLISHED_KEYS)
-        raw_arm = r.require(table, "arm", path, "an arm's name or a list of arm names")
-        pooled = isinstance(raw_arm, list)
-        names = raw_arm if pooled else [raw_arm]
-        if not names:
-            r.fail(f"{path}.arm", "expected an arm's name or a non-empty list of arm names, got []")
-        for j, arm in enumerate(names):
-            place = f"{path}.arm[{j}]" if pooled else f"{path}.arm"
-            r.string(arm, place)
-            if arm not in arm_names:
-                r.fail(place, f"unknown arm {arm!r}; the arms are {', '.join(map(repr, arm_names))}")
-            if arm in names[:j]:
-                r.fail(place, f"arm {arm!r} is listed twice")
+        names, pooled = _target_arms(r, r.require(table, "arm", path, "an arm's name or a list of arm names"),
+                                     f"{path}.arm", arm_names)
         metric = r.choice(r.require(table, "metric", path, "one of " + ", ".join(METRICS)), f"{path}.metric", METRICS)
         visit = _target_visit(r, table, path, metric, endpoints)
+        versus, versus_pooled = ((), False) if "versus" not in table else \
+            _target_arms(r, table["versus"], f"{path}.versus", arm_names)
+        for j, arm in enumerate(versus):
+            if arm in names:
+                place = f"{path}.versus[{j}]" if versus_pooled else f"{path}.versus"
+                r.fail(place, f"arm {arm!r} is also in 'arm'; a difference needs two different groups of arms")
         target = r.number(r.require(table, "value", path, "a number"), f"{path}.value")
-        if metric.endswith("rate") and not 0.0 <= target <= 1.0:
-            r.fail(f"{path}.value", f"{metric} is a fraction: expected a number from 0 to 1, got {_show(target)}")
+        low = -1.0 if versus else 0.0
+        if METRIC_REGISTRY[metric].is_fraction and not low <= target <= 1.0:
+            what = "a difference of fractions" if versus else "a fraction"
+            r.fail(f"{path}.value", f"{metric} is {what}: expected a number from {low:g} to 1, got {_show(target)}")
         tolerance = r.number(r.require(table, "tolerance", path, "a number >= 0"), f"{path}.tolerance", 0.0)
         source = r.string(r.require(table, "source", path, "where the number was published, a string"),
                           f"{path}.source")
-        targets.append(PublishedTarget(tuple(names), pooled, visit, metric, target, tolerance, source))
+        targets.append(PublishedTarget(tuple(names), pooled, visit, metric, target, tolerance, source,
+                                       tuple(versus), versus_pooled))
     return tuple(targets)
+
+
+def _target_arms(r: _Reader, raw: object, path: str, arm_names: list[str]) -> tuple[list[str], bool]:
+    """An arm's name or a list of arm names (pooled), each one of `arm_names`, none twice."""
+    pooled = isinstance(raw, list)
+    names = raw if isinstance(raw, list) else [raw]
+    if not names:
+        r.fail(path, "expected an arm's name or a non-empty list of arm names, got []")
+    for j, arm in enumerate(names):
+        place = f"{path}[{j}]" if pooled else path
+        r.string(arm, place)
+        if arm not in arm_names:
+            r.fail(place, f"unknown arm {arm!r}; the arms are {', '.join(map(repr, arm_names))}")
+        if arm in names[:j]:
+            r.fail(place, f"arm {arm!r} is listed twice")
+    return [str(name) for name in names], pooled
 
 
 def _target_visit(r: _Reader, table: Mapping[str, Any], path: str, metric: str,
                   endpoints: EndpointsSpec) -> str | None:
-    if metric in VISIT_METRICS:
+    entry = METRIC_REGISTRY[metric]
+    if entry.at_visit:
         keys = ", ".join(map(repr, endpoints.visit_keys))
         visit = r.require(table, "visit", path, f"a visit key for {metric}: one of {keys}")
         if visit not in endpoints.visit_keys:
             r.fail(f"{path}.visit", f"unknown visit {_show(visit)}; expected one of the endpoints.visits: {keys}")
         return str(visit)
     if "visit" in table:
-        r.fail(f"{path}.visit", f"{metric} takes no visit; remove 'visit' (it is for {', '.join(VISIT_METRICS)})")
-    if metric in RELAPSE_METRICS and endpoints.relapse is None:
-        r.fail(f"{path}.metric", f"{metric} needs an [endpoints.relapse] section in the file")
-    if metric in VITALS_METRICS and not endpoints.vitals:
-        r.fail(f"{path}.metric", f"{metric} needs vitals = true under [endpoints]")
+        r.fail(f"{path}.visit", f"{metric} takes no visit; remove 'visit' (it is for {', '.join(_VISIT_METRIC_NAMES)})")
+    section = SECTIONS[entry.section]  # type: ignore[index]
+    if not section.enabled(endpoints):
+        r.fail(f"{path}.metric", f"{metric} needs {section.needs}")
     return None
 
 

@@ -75,11 +75,3 @@ def parse_amount(text: object, where: str = "amount") -> Amount:
     scale, per_kg = AMOUNT_UNITS[unit]
     return Amount(value * scale, per_kg)
 
-
-def format_time_h(hours: float) -> str:
-    """A compact human-readable time: '40 min', '2 h', '3 d'."""
-    if hours < 1.0:
-        return f"{hours * 60:g} min"
-    if hours < 48.0 or hours % 24:
-        return f"{hours:g} h"
-    return f"{hours / 24:g} d"

@@ -21,7 +21,7 @@ class Patient:
     age_y: float = 45.0
     female: float = 1.0  #: 1 female, 0 male (recorded; no sex effect in the PK models used)
     # PK variability (1 = typical)
-    cl_factor: float = 1.0  #: ketamine / esketamine / midazolam clearance
+    cl_factor: float = 1.0  #: ketamine / esketamine / midazolam / memantine clearance
     v_factor: float = 1.0  #: volumes of distribution
     qh_factor: float = 1.0  #: hepatic blood flow (esketamine first pass; Perez-Ruixo 2021)
     esk_vc_factor: float = 1.0  #: esketamine central volume (Perez-Ruixo 2021)

@@ -49,7 +49,7 @@ def _decompose(rate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             break
         nudge = 1.0 + 1e-7 * np.arange(1, n + 1)
         idx = np.arange(n)
-        rate[bad, idx, idx] *= nudge
+        rate[np.flatnonzero(bad)[:, None], idx, idx] *= nudge
     return values, vectors, np.linalg.inv(vectors)
 
 

@@ -232,8 +232,7 @@ def format_report(report: CalibrationReport) -> str:
                    f"{'' if sens is None else f'{sens:11.3f}':>11s}  {ident}")
     out += ["", f"{'target':70s} {'published':>9s} {'before':>8s} {'after':>8s} {'tol':>6s}"]
     for b, a in zip(report.checks_before, report.checks_after, strict=True):
-        arm = " + ".join(a.arm) if isinstance(a.arm, list) else a.arm
-        label = f"{a.file}: {arm} {a.visit or ''} {a.metric}"
+        label = f"{a.file}: {a.arm_label} {a.visit or ''} {a.metric}"
         fmt = (lambda v: "n/a" if v is None else f"{v:.3g}")  # noqa: E731
         out.append(f"{label[:70]:70s} {a.published:9.3g} {fmt(b.simulated):>8s} {fmt(a.simulated):>8s} "
                    f"{a.tolerance:6.3g} {'pass' if a.passed else 'MISS'}")

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ketasim.errors import KetasimInputError
-from ketasim.trials.trial import Mapper, _in_process
+from ketasim.trials.trial import Mapper, in_process
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -78,7 +78,7 @@ def make_mapper(address: str | Client | None = None, *, timeout_s: float = CONNE
     if address is None or address == "":
         address = os.environ.get(ADDRESS_ENV, "").strip() or None
     if address is None:
-        yield _in_process  # the in-process map, run_trial's default
+        yield in_process  # the in-process map, run_trial's default
         return
     distributed = _import_distributed()
     if isinstance(address, distributed.Client):

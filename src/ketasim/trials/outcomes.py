@@ -1,4 +1,7 @@
-"""Trial endpoints from per-patient values: visit statistics, relapse, vitals, with 95% intervals."""
+"""Statistics of trial endpoints: 95% intervals (Wilson, normal mean), response, relapse.
+
+Which metrics a trial reports is the registry in :mod:`ketasim.trials.endpoints`.
+"""
 
 from __future__ import annotations
 
@@ -32,26 +35,6 @@ def mean_interval(values: np.ndarray) -> tuple[float, float]:
 def responders(baseline: np.ndarray, madrs: np.ndarray, response_fraction: float) -> np.ndarray:
     """Response: MADRS at least `response_fraction` below baseline."""
     return madrs <= (1.0 - response_fraction) * baseline + 1e-9
-
-
-def visit_summary(baseline: np.ndarray, madrs: np.ndarray, response_fraction: float, remission_at_most: float) -> dict:
-    """madrs_mean, change_mean, change_sd, response_rate, remission_rate (+ _ci) over patients."""
-    ok = np.isfinite(madrs) & np.isfinite(baseline)
-    base, value = baseline[ok], madrs[ok]
-    n = int(value.size)
-    change = value - base
-    resp = int(responders(base, value, response_fraction).sum())
-    remit = int((value <= remission_at_most + 1e-9).sum())
-    return {
-        "madrs_mean": float(value.mean()) if n else math.nan,
-        "change_mean": float(change.mean()) if n else math.nan,
-        "change_sd": float(change.std(ddof=1)) if n > 1 else math.nan,
-        "response_rate": resp / n if n else math.nan,
-        "remission_rate": remit / n if n else math.nan,
-        "change_mean_ci": list(mean_interval(change)),
-        "response_rate_ci": list(wilson_interval(resp, n)),
-        "remission_rate_ci": list(wilson_interval(remit, n)),
-    }
 
 
 def relapse_summary(baseline: np.ndarray, madrs_at: np.ndarray, assessments: np.ndarray, assessment_days: np.ndarray,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -17,6 +18,7 @@ from scipy.special import ndtr, ndtri
 from ketasim.engines.solvers import SolverSettings, solve_fast
 from ketasim.io.regimen import Regimen, dose
 from ketasim.model.arm import ArmModel, initial_state
+from ketasim.model.drugs import pk_variability, pk_variability_parameters
 from ketasim.model.namespace import NUMPY
 from ketasim.model.parameters import Parameter, with_shipped_calibration
 from ketasim.model.patient import PATIENT_FIELDS
@@ -24,7 +26,7 @@ from ketasim.model.symptoms import combine_relief, contact_benefit_after
 from ketasim.trials import random_streams
 
 P = Parameter
-_PEREZ = "Perez-Ruixo C et al. 2021, Clin Pharmacokinet 60:501 (IIV CV)"
+K = TypeVar("K")
 _CAL = "calibrated to data/calibration"
 
 POPULATION_PARAMETERS: dict[str, Parameter] = {
@@ -33,14 +35,7 @@ POPULATION_PARAMETERS: dict[str, Parameter] = {
     "age_mean_y": P(45.0, "y", "assumed: mean age ~45 y in the calibration trials (e.g. Singh 2016, TRANSFORM-2)", "age mean"),
     "age_sd_y": P(12.0, "y", "assumed: SD ~12 y in the same trials", "age SD"),
     "female_fraction": P(0.62, "1", "assumed: ~60-65% women in TRD trials (TRANSFORM-1/2, Singh 2016)", "fraction female"),
-    "cl_cv": P(0.30, "1", "assumed: ketamine clearance IIV ~30% (Kamp J et al. 2020 report 69-90 L/h between studies)",
-               "ketamine/esketamine/midazolam clearance CV"),
-    "v_cv": P(0.20, "1", "assumed: volume IIV ~20%", "volume CV"),
-    "esk_vc_cv": P(0.275, "1", _PEREZ, "esketamine central volume CV"),
-    "esk_vp1_cv": P(0.493, "1", _PEREZ, "esketamine peripheral volume 1 CV"),
-    "qh_cv": P(0.232, "1", _PEREZ, "hepatic flow CV"),
-    "esk_ka_nasal_cv": P(0.615, "1", _PEREZ, "nasal absorption rate CV"),
-    "ssri_cl_cv": P(0.40, "1", "assumed: SSRI clearance IIV ~40% (CYP2C19/2D6 polymorphism)", "SSRI clearance CV"),
+    **pk_variability_parameters(),  # PK variability CVs, declared by the drug entries (model/drugs)
     "untreated_madrs_mean": P(31.0, "MADRS points", "assumed: trial baselines ~30-35 (Murrough 2013; Singh 2016; Daly 2018)",
                               "untreated MADRS mean, before inclusion windows"),
     "untreated_madrs_sd": P(7.0, "MADRS points", "assumed: baseline SD 5-6 inside the windows of the same trials",
@@ -130,13 +125,7 @@ def draw_candidates(seed: int, arm: int, index: np.ndarray, pop: dict[str, float
         "weight_kg": weight,
         "age_y": age,
         "female": (u("female") < pop["female_fraction"]).astype(float),
-        "cl_factor": _lognormal_cv(z("cl_factor"), pop["cl_cv"]),
-        "v_factor": _lognormal_cv(z("v_factor"), pop["v_cv"]),
-        "qh_factor": _lognormal_cv(z("qh_factor"), pop["qh_cv"]),
-        "esk_vc_factor": _lognormal_cv(z("esk_vc_factor"), pop["esk_vc_cv"]),
-        "esk_vp1_factor": _lognormal_cv(z("esk_vp1_factor"), pop["esk_vp1_cv"]),
-        "esk_ka_nasal_factor": _lognormal_cv(z("esk_ka_nasal_factor"), pop["esk_ka_nasal_cv"]),
-        "ssri_cl_factor": _lognormal_cv(z("ssri_cl_factor"), pop["ssri_cl_cv"]),
+        **{v.name: _lognormal_cv(z(v.name), pop[v.cv_name]) for v in pk_variability()},
         "untreated_madrs": np.clip(pop["untreated_madrs_mean"] + pop["untreated_madrs_sd"] * z("untreated_madrs"), 6.0, 60.0),
         "synapse_deficit": np.clip(pop["synapse_deficit_median"] * _lognormal_cv(z("synapse_deficit"), pop["synapse_deficit_cv"]),
                                    0.05, 0.9),
@@ -216,6 +205,6 @@ def failed_courses(seed: int, arm: int, index: np.ndarray, patients: dict[str, n
     return failed
 
 
-def take(patients: dict[str, np.ndarray], mask: np.ndarray | slice) -> dict[str, np.ndarray]:
-    """The patients selected by `mask`."""
+def take(patients: dict[K, np.ndarray], mask: np.ndarray | slice) -> dict[K, np.ndarray]:
+    """The patients (rows of every array) selected by `mask`."""
     return {k: v[mask] for k, v in patients.items()}

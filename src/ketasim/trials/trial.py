@@ -1,84 +1,46 @@
 """Virtual clinical trials: screen a population per arm, simulate it in chunks, reduce to endpoints.
 
-Per patient only what the endpoints need is kept: baseline, visit values, daily relapse
-assessments and the first session's vitals (plus a daily MADRS course when asked for plots).
+Per patient only what the endpoints need is kept (a SolvedChunk): baseline, the registry's visit
+values, relapse assessments and the first session's vitals (plus a daily MADRS course when asked for
+plots). The summaries are computed by the endpoint registry (:mod:`ketasim.trials.endpoints`).
 """
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from ketasim.disclaimer import DISCLAIMER
 from ketasim.engines.solvers import ENGINES, STATUS_OK, Solution, SolverSettings
 from ketasim.errors import KetasimInputError
 from ketasim.io.regimen import Dose, Regimen
 from ketasim.io.trial_spec import TrialSpec
 from ketasim.model.arm import IDX, ArmModel, initial_state, model_values
-from ketasim.trials import outcomes
+from ketasim.trials.endpoints import VISIT_OUTPUTS, VITALS_METRICS, VisitOutput
 from ketasim.trials.population import (
     PopulationSettings,
     draw_candidates,
     failed_courses,
     population_values,
+    take,
     visit_noise,
 )
+from ketasim.trials.results import ArmResult, SolvedChunk, TrialResult
+from ketasim.trials.summary import summarise_arm
+
+__all__ = ["ArmJob", "ArmResult", "ChunkSink", "Mapper", "OutputTimes", "SolvedChunk", "TrialResult", "auto_chunk_size",
+           "clear_run_in_cache", "in_process", "output_times", "run_trial", "screen_chunk", "select_patients",
+           "simulate_arm", "solve_chunk"]
 
 #: background treatment starts this long before day 0, so it is at steady state: 6 weeks is over
 #: four time constants of the slowest state it drives (spine turnover, at most 9 d)
 RUN_IN_H = 42.0 * 24.0
 VITALS_WINDOW_H = 4.0
 VITALS_STEP_H = 5.0 / 60.0
-
-
-@dataclass
-class ArmResult:
-    """Per-patient values of one arm (N patients) and its endpoint summary."""
-
-    name: str
-    candidate_index: np.ndarray
-    baseline: np.ndarray
-    visits: np.ndarray  # (V, N) observed MADRS
-    status: np.ndarray
-    candidates_screened: int
-    relapse_assessments: np.ndarray | None = None  # (D, N)
-    relapse_at: np.ndarray | None = None  # (N,) MADRS at relapse 'at'
-    vitals: dict[str, np.ndarray] | None = None  # per-patient peak rise (sbp/dbp/hr) and peak CADSS, (N,)
-    course_times_h: np.ndarray | None = None
-    course: np.ndarray | None = None  # (T, N) daily observed MADRS, for plots
-    patients: dict[str, np.ndarray] = field(default_factory=dict)
-    summary: dict = field(default_factory=dict)
-
-
-@dataclass
-class TrialResult:
-    spec: TrialSpec
-    arms: dict[str, ArmResult]
-    engine: str
-
-    def to_json(self) -> dict:
-        """The trial-spec output object (plus added keys); non-finite numbers become None."""
-        return _finite({"name": self.spec.name, "seed": self.spec.seed, "engine": self.engine,
-                        "disclaimer": DISCLAIMER, "arms": {name: arm.summary for name, arm in self.arms.items()}})
-
-
-def _finite(value: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become None, numpy scalars become Python numbers."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _background_regimen(background: Regimen | None) -> Regimen | None:
@@ -95,7 +57,14 @@ def _background_regimen(background: Regimen | None) -> Regimen | None:
 
 
 @dataclass(frozen=True)
-class _Times:
+class OutputTimes:
+    """The times one arm is solved at (h, sorted, unique) and where each group of outputs lies among them.
+
+    baseline: index of day 0 (the first dose); visits (V,), relapse (D,) and vitals (the first
+    session's 5-min grid) are indices into all_h; relapse_days: the relapse checks in days after
+    'at'; course: daily indices, kept only when the daily course was asked for.
+    """
+
     all_h: np.ndarray
     baseline: int
     visits: np.ndarray
@@ -106,16 +75,15 @@ class _Times:
     course: np.ndarray | None
 
 
-def _output_times(spec: TrialSpec, origin_h: float, with_course: bool) -> _Times:
+def output_times(spec: TrialSpec, origin_h: float, with_course: bool) -> OutputTimes:
+    """Output times of an arm whose first dose is at `origin_h` (h)."""
     ep = spec.endpoints
     groups: dict[str, np.ndarray] = {"baseline": np.array([origin_h]),
                                      "visits": origin_h + np.asarray(ep.visit_times_h, dtype=float)}
     relapse_days = None
     if ep.relapse is not None:
-        first = math.floor(ep.relapse.at_h / 24.0 + 1e-9) + 1
-        last = math.floor(ep.relapse.until_h / 24.0 + 1e-9)
-        relapse_days = np.arange(first, last + 1, dtype=float)
-        groups["relapse"] = origin_h + relapse_days * 24.0
+        relapse_days = ep.relapse.assessment_days()
+        groups["relapse"] = origin_h + ep.relapse.assessment_times_h()
         groups["relapse_at"] = np.array([origin_h + ep.relapse.at_h])
     if ep.vitals:
         groups["vitals"] = origin_h + np.arange(0.0, VITALS_WINDOW_H + 1e-9, VITALS_STEP_H)
@@ -131,8 +99,8 @@ def _output_times(spec: TrialSpec, origin_h: float, with_course: bool) -> _Times
         return np.searchsorted(all_h, np.round(groups[name], 9)) if name in groups else None
 
     at = where("relapse_at")
-    return _Times(all_h, int(where("baseline")[0]), where("visits"), where("relapse"),  # type: ignore[index]
-                  relapse_days, None if at is None else int(at[0]), where("vitals"), where("course"))
+    return OutputTimes(all_h, int(where("baseline")[0]), where("visits"), where("relapse"),  # type: ignore[index]
+                       relapse_days, None if at is None else int(at[0]), where("vitals"), where("course"))
 
 
 def _population_settings(spec: TrialSpec) -> PopulationSettings:
@@ -151,9 +119,18 @@ class ArmJob:
     params: dict[str, float]
     pop: dict[str, float]
     settings: SolverSettings
-    times: _Times
+    times: OutputTimes
     keep_patients: bool = True
     pad_to: int | None = None  # jax engine: pad smaller chunks to this many patients (one compiled shape per arm)
+
+    @classmethod
+    def for_arm(cls, spec: TrialSpec, arm_index: int, *, engine: str = "fast", params: dict[str, float] | None = None,
+                pop: dict[str, float] | None = None, settings: SolverSettings = SolverSettings(),
+                with_course: bool = False, keep_patients: bool = True) -> ArmJob:
+        """The job of arm `arm_index` (default model and population values), timed from its first dose."""
+        return cls(spec, arm_index, engine, model_values() if params is None else params,
+                   population_values() if pop is None else pop, settings,
+                   output_times(spec, _first_dose_h(spec, arm_index), with_course), keep_patients)
 
     @property
     def origin_h(self) -> float:
@@ -165,21 +142,34 @@ class ArmJob:
         return ENGINES[self.engine](model, times_h, y0, self.settings, **extra)
 
 
+def _first_dose_h(spec: TrialSpec, arm_index: int) -> float:
+    """Time of the arm's first dose (h): day 0 of its visits."""
+    return min((e.time_h for e in spec.arms[arm_index].regimen.events()), default=0.0)
+
+
 #: map(function, items) -> iterable of results in the same order (in-process, or a Dask client's)
 Mapper = Callable[[Callable, list], Iterable]
 
 
-def _in_process(function: Callable, items: list) -> Iterable:
+def in_process(function: Callable, items: list) -> Iterable:
+    """The default Mapper: the built-in map, in this process."""
     return map(function, items)
 
 
-def _prepare(job: ArmJob, index: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, dict | None,
-                                                      np.ndarray]:
-    """Draw candidates `index`, screen them, bring background to steady state, check the baseline window.
+@dataclass(frozen=True)
+class _Enrolled:
+    """Screening of candidates `index`: who enters (mask over index), and for them: patients, PD state
+    at day 0, PK state at day 0 (background) or None, observed baseline MADRS (points)."""
 
-    Returns the acceptance mask over `index`, and for the accepted candidates: patients, PD
-    state at day 0, PK state at day 0 (background) or None, and observed baseline MADRS.
-    """
+    mask: np.ndarray
+    patients: dict[str, np.ndarray]
+    y0: np.ndarray
+    pk0: dict | None
+    baseline: np.ndarray
+
+
+def _prepare(job: ArmJob, index: np.ndarray) -> _Enrolled:
+    """Draw candidates `index`, screen them, bring background to steady state, check the baseline window."""
     spec, arm_index, params, pop = job.spec, job.arm_index, job.params, job.pop
     psettings = _population_settings(spec)
     background = _background_regimen(spec.population.background)
@@ -194,23 +184,28 @@ def _prepare(job: ArmJob, index: np.ndarray) -> tuple[np.ndarray, dict[str, np.n
     if background is None:
         observed = np.clip(untreated + noise, 0.0, 60.0)
         mask &= (observed >= lo) & (observed <= hi)
-        patients = {k: v[mask] for k, v in patients.items()}
-        return mask, patients, initial_state(patients), None, observed[mask]
+        patients = take(patients, mask)
+        return _Enrolled(mask, patients, initial_state(patients), None, observed[mask])
     # a non-responder to the background keeps more than half of the untreated score: run the
     # run-in only for candidates who could be in the window whatever it does
     mask &= (untreated + noise >= lo) & (0.5 * untreated + noise <= hi)
-    patients = {k: v[mask] for k, v in patients.items()}
+    patients = take(patients, mask)
     y0, pk0, true_baseline, solved = _run_in(job, background, index[mask], patients)
     observed = np.clip(true_baseline + noise[mask], 0.0, 60.0)
     # the background is a failed course: no response to it
     ok = solved & (true_baseline > 0.5 * patients["untreated_madrs"]) & (observed >= lo) & (observed <= hi)
     mask[mask] = ok
-    return mask, {k: v[ok] for k, v in patients.items()}, y0[ok], {k: v[ok] for k, v in pk0.items()}, observed[ok]
+    return _Enrolled(mask, take(patients, ok), y0[ok], take(pk0, ok), observed[ok])
 
 
 #: run-in results of the latest arm in this process, by candidate: screening and solving share them
 _RUN_IN_CACHE_MAX = 200_000
 _RUN_IN_CACHE: dict[tuple, dict[int, tuple[np.ndarray, dict[tuple[str, str], np.ndarray], float, bool]]] = {}
+
+
+def clear_run_in_cache() -> None:
+    """Forget the run-ins cached in this process (so the next arm computes its own)."""
+    _RUN_IN_CACHE.clear()
 
 
 def _run_in(job: ArmJob, background: Regimen, index: np.ndarray, patients: dict[str, np.ndarray]
@@ -224,7 +219,7 @@ def _run_in(job: ArmJob, background: Regimen, index: np.ndarray, patients: dict[
         cache = _RUN_IN_CACHE.setdefault(key, {})
     missing = np.array([i not in cache for i in index.tolist()], dtype=bool)
     if missing.any():
-        todo = {k: v[missing] for k, v in patients.items()}
+        todo = take(patients, missing)
         run_in = ArmModel(background, todo, job.params, -RUN_IN_H, 0.0)
         sol = job.solve(run_in, np.array([0.0]), initial_state(todo))
         y0 = np.nan_to_num(sol.states[0])
@@ -246,45 +241,49 @@ def _run_in(job: ArmJob, background: Regimen, index: np.ndarray, patients: dict[
 
 def screen_chunk(job: ArmJob, index: np.ndarray) -> np.ndarray:
     """Which candidates of `index` enter the arm (screening, background, baseline window)."""
-    return _prepare(job, index)[0]
+    return _prepare(job, index).mask
 
 
-def solve_chunk(job: ArmJob, index: np.ndarray) -> dict[str, np.ndarray]:
+def solve_chunk(job: ArmJob, index: np.ndarray) -> SolvedChunk:
     """Simulate accepted patients `index` and keep only what the endpoints need."""
-    mask, patients, y0, initial_pk, observed = _prepare(job, index)
-    if not mask.all():
+    enrolled = _prepare(job, index)
+    if not enrolled.mask.all():
         raise RuntimeError("solve_chunk was given candidates that do not pass screening")
     spec, times = job.spec, job.times
     arm = spec.arms[job.arm_index]
     background = _background_regimen(spec.population.background)
     regimen = arm.regimen if background is None else arm.regimen + background
-    model = ArmModel(regimen, patients, job.params, 0.0, float(times.all_h[-1]) + 1e-6, initial_pk)
-    sol = job.solve(model, times.all_h, y0)
+    model = ArmModel(regimen, enrolled.patients, job.params, 0.0, float(times.all_h[-1]) + 1e-6, enrolled.pk0)
+    sol = job.solve(model, times.all_h, enrolled.y0)
     out = model.outputs(times.all_h, sol.states)
     noise = visit_noise(spec.seed, job.arm_index, index, times.all_h, job.pop["visit_noise_sd_madrs"])
     madrs = np.clip(out["madrs"] + noise, 0.0, 60.0)
+    values = {o.name: madrs if o.observed else _output(out, o) for o in VISIT_OUTPUTS}
     # reduced outputs: what the endpoints need, not every state at every time
-    part = {"index": index, "status": sol.status, "baseline": observed, "visits": madrs[times.visits]}
-    if times.relapse is not None and times.relapse_at is not None:
-        part["relapse"] = madrs[times.relapse]
-        part["relapse_at"] = madrs[times.relapse_at]
-    if times.course is not None:
-        part["course"] = madrs[times.course].astype(np.float32)
-    if times.vitals is not None:
-        for name in ("sbp_mmhg", "dbp_mmhg", "hr_bpm"):
-            session = out[name][times.vitals]
-            part[f"vitals.{name}"] = np.max(session - session[0], axis=0)
-        part["vitals.cadss"] = np.max(out["cadss"][times.vitals], axis=0)
-    if job.keep_patients:
-        part.update({f"patient.{k}": v for k, v in patients.items()})
-    return part
+    relapse = times.relapse is not None and times.relapse_at is not None
+    return SolvedChunk(
+        index, sol.status,
+        baselines={o.name: enrolled.baseline if o.observed else values[o.name][times.baseline] for o in VISIT_OUTPUTS},
+        visits={name: v[times.visits] for name, v in values.items()},
+        relapse=madrs[times.relapse] if relapse else None,
+        relapse_at=madrs[times.relapse_at] if relapse else None,
+        vitals={} if times.vitals is None else {m.name: m.per_patient(out[m.output][times.vitals]) for m in VITALS_METRICS},
+        course=None if times.course is None else madrs[times.course].astype(np.float32),
+        patients=enrolled.patients if job.keep_patients else {})
+
+
+def _output(outputs: dict[str, np.ndarray], output: VisitOutput) -> np.ndarray:
+    """Model output `output.name` (T, n); NaN where an optional output is not in the model."""
+    if output.name in outputs or not output.optional:
+        return outputs[output.name]
+    return np.full_like(outputs["madrs"], np.nan)
 
 
 #: working memory one chunk may use (bytes); chunks are sized from it
 CHUNK_MEMORY_BYTES = 256 * 2**20
 
 
-def auto_chunk_size(spec: TrialSpec, arm_index: int, times: _Times) -> int:
+def auto_chunk_size(spec: TrialSpec, arm_index: int, times: OutputTimes) -> int:
     """Patients per chunk so that one chunk's arrays stay within CHUNK_MEMORY_BYTES.
 
     Per patient: PD states at every output time (10 x 8 B each), ~12 stage arrays of the solver,
@@ -300,7 +299,7 @@ def auto_chunk_size(spec: TrialSpec, arm_index: int, times: _Times) -> int:
     return int(np.clip(CHUNK_MEMORY_BYTES // per_patient, 256, 20_000))
 
 
-def select_patients(job: ArmJob, n_patients: int, chunk_size: int, mapper: Mapper = _in_process) -> tuple[np.ndarray, int]:
+def select_patients(job: ArmJob, n_patients: int, chunk_size: int, mapper: Mapper = in_process) -> tuple[np.ndarray, int]:
     """The first `n_patients` candidates (in index order) that pass screening; and how many were screened."""
     accepted: list[np.ndarray] = []
     n_found, next_candidate, pass_rate = 0, 0, 1.0
@@ -322,79 +321,55 @@ def select_patients(job: ArmJob, n_patients: int, chunk_size: int, mapper: Mappe
 
 
 #: on_chunk(arm index, arm name, solved chunk, number of its first patient in the arm), called in patient order
-ChunkSink = Callable[[int, str, dict[str, np.ndarray], int], None]
+ChunkSink = Callable[[int, str, SolvedChunk, int], None]
 
 
 def simulate_arm(spec: TrialSpec, arm_index: int, n_patients: int, *, engine: str = "fast",
                  params: dict[str, float] | None = None, pop: dict[str, float] | None = None,
                  settings: SolverSettings = SolverSettings(), chunk_size: int | None = None, with_course: bool = False,
-                 progress: Callable[[int], None] | None = None, mapper: Mapper = _in_process,
+                 progress: Callable[[int], None] | None = None, mapper: Mapper = in_process,
                  keep_patients: bool = True, on_chunk: ChunkSink | None = None) -> ArmResult:
     """Screen, simulate and reduce one arm; deterministic for (seed, arm, patient) whatever the chunking.
 
     on_chunk: called with every solved chunk as it arrives (to stream per-patient rows to a
-    file); the patients' parameters (`patient.<name>`) then go to it only and are not kept in
+    file); the patients' parameters (SolvedChunk.patients) then go to it only and are not kept in
     the ArmResult, so memory does not grow with them.
     """
     arm = spec.arms[arm_index]
-    origin = min((e.time_h for e in arm.regimen.events()), default=0.0)
-    times = _output_times(spec, origin, with_course)
-    job = ArmJob(spec, arm_index, engine, model_values() if params is None else params,
-                 population_values() if pop is None else pop, settings, times, keep_patients)
+    job = ArmJob.for_arm(spec, arm_index, engine=engine, params=params, pop=pop, settings=settings,
+                         with_course=with_course, keep_patients=keep_patients)
+    times = job.times
     chunk_size = chunk_size or auto_chunk_size(spec, arm_index, times)
     if engine == "jax":  # the last, smaller chunk (and run-ins) reuse the full chunks' compiled shape
         job = replace(job, pad_to=chunk_size)
     accepted, screened = select_patients(job, n_patients, chunk_size, mapper)
     chunks = [accepted[i:i + chunk_size] for i in range(0, accepted.size, chunk_size)]
-    collected = []
+    collected: list[SolvedChunk] = []
     first = 0
     for part in mapper(partial(solve_chunk, job), chunks):
         if on_chunk is not None:
             on_chunk(arm_index, arm.name, part, first)
-            part = {k: v for k, v in part.items() if not k.startswith("patient.")}
-        first += int(part["index"].size)
+            part = part.without_patients()
+        first += part.n
         collected.append(part)
         if progress is not None:
-            progress(int(part["index"].size))
-    merged = {k: np.concatenate([c[k] for c in collected], axis=-1) for k in collected[0]}
+            progress(part.n)
+    merged = SolvedChunk.concat(collected)
     result = ArmResult(
-        name=arm.name, candidate_index=merged["index"], baseline=merged["baseline"], visits=merged["visits"],
-        status=merged["status"], candidates_screened=screened,
-        relapse_assessments=merged.get("relapse"), relapse_at=merged.get("relapse_at"),
-        vitals={k.split(".", 1)[1]: v for k, v in merged.items() if k.startswith("vitals.")} or None,
-        course_times_h=None if times.course is None else times.all_h[times.course] - origin,
-        course=merged.get("course"),
-        patients={k.split(".", 1)[1]: v for k, v in merged.items() if k.startswith("patient.")},
+        name=arm.name, candidate_index=merged.index, baseline_values=merged.baselines, visit_values=merged.visits,
+        status=merged.status, candidates_screened=screened, relapse_assessments=merged.relapse,
+        relapse_at=merged.relapse_at, relapse_days=times.relapse_days, vitals=merged.vitals or None,
+        course_times_h=None if times.course is None else times.all_h[times.course] - _first_dose_h(spec, arm_index),
+        course=merged.course, patients=merged.patients,
     )
-    result.summary = summarise_arm(spec, result, times)
+    result.summary = summarise_arm(result, spec.endpoints)
     return result
-
-
-def summarise_arm(spec: TrialSpec, arm: ArmResult, times: _Times) -> dict:
-    """The trial-spec output for one arm."""
-    ep = spec.endpoints
-    good = arm.status == STATUS_OK
-    base = arm.baseline[good]
-    summary: dict = {"n": int(arm.baseline.size), "baseline_madrs_mean": float(base.mean()) if base.size else None,
-                     "failed_solves": int((~good).sum()), "candidates_screened": arm.candidates_screened, "visits": {}}
-    for v, key in enumerate(ep.visit_keys):
-        summary["visits"][key] = outcomes.visit_summary(base, arm.visits[v][good], ep.response_fraction,
-                                                         ep.remission_at_most)
-    if ep.relapse is not None and arm.relapse_assessments is not None and arm.relapse_at is not None:
-        summary["relapse"] = outcomes.relapse_summary(
-            base, arm.relapse_at[good], arm.relapse_assessments[:, good], times.relapse_days - ep.relapse.at_h / 24.0,
-            ep.relapse.among, ep.response_fraction, ep.remission_at_most, ep.relapse.madrs_at_least)
-    if ep.vitals and arm.vitals is not None:
-        summary["vitals"] = {key: float(np.nanmean(arm.vitals[name][good])) if good.any() else None
-                             for key, name in (("sbp_peak_change_mean", "sbp_mmhg"), ("dbp_peak_change_mean", "dbp_mmhg"),
-                                               ("hr_peak_change_mean", "hr_bpm"), ("cadss_peak_mean", "cadss"))}
-    return summary
 
 
 def run_trial(spec: TrialSpec, *, engine: str = "fast", patients_per_arm: int | None = None,
               params: dict[str, float] | None = None, pop: dict[str, float] | None = None,
               settings: SolverSettings = SolverSettings(), chunk_size: int | None = None, with_course: bool = False,
-              show_progress: bool = True, mapper: Mapper = _in_process, keep_patients: bool = True,
+              show_progress: bool = True, mapper: Mapper = in_process, keep_patients: bool = True,
               on_chunk: ChunkSink | None = None) -> TrialResult:
     """Run every arm of a trial file; progress on stderr. on_chunk: see simulate_arm."""
     if engine not in ENGINES:

@@ -11,12 +11,14 @@ from pathlib import Path
 from ketasim.engines.solvers import SolverSettings
 from ketasim.errors import KetasimInputError
 from ketasim.io.trial_spec import PublishedTarget, TrialSpec, load_trial
-from ketasim.trials.trial import TrialResult, run_trial
+from ketasim.trials.endpoints import METRICS
+from ketasim.trials.results import TrialResult
+from ketasim.trials.trial import run_trial
 
 
 @dataclass(frozen=True)
 class TargetCheck:
-    """One published target against its simulated value."""
+    """One published target against its simulated value (a difference `arm` minus `versus` when versus is set)."""
 
     file: str
     arm: str | list[str]
@@ -26,6 +28,7 @@ class TargetCheck:
     simulated: float | None
     tolerance: float
     source: str
+    versus: str | list[str] | None = None
 
     @property
     def passed(self) -> bool:
@@ -33,9 +36,21 @@ class TargetCheck:
             abs(self.simulated - self.published) <= self.tolerance + 1e-12
 
     def to_json(self) -> dict:
-        return {"file": self.file, "arm": self.arm, "visit": self.visit, "metric": self.metric,
-                "published": self.published, "simulated": self.simulated, "tolerance": self.tolerance,
-                "pass": self.passed, "source": self.source}
+        """One row of `validate --json`; "versus" only for a difference target."""
+        out = {"file": self.file, "arm": self.arm, "visit": self.visit, "metric": self.metric,
+               "published": self.published, "simulated": self.simulated, "tolerance": self.tolerance,
+               "pass": self.passed, "source": self.source}
+        if self.versus is not None:
+            out["versus"] = self.versus
+        return out
+
+    @property
+    def arm_label(self) -> str:
+        """The arm(s) as one line: pooled arms joined by '+', a difference as 'A vs B'."""
+        def label(arms: str | list[str]) -> str:
+            return " + ".join(arms) if isinstance(arms, list) else arms
+
+        return label(self.arm) if self.versus is None else f"{label(self.arm)} vs {label(self.versus)}"
 
 
 def shipped_calibration_dir() -> Path:
@@ -56,26 +71,37 @@ def trial_files(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def simulated_metric(result: TrialResult, target: PublishedTarget) -> float | None:
-    """The simulated value of a target; pooled arms are combined by patient count."""
+def pooled_metric(result: TrialResult, arms: tuple[str, ...], metric: str, visit: str | None) -> float | None:
+    """A metric (a name of the endpoint registry) of `arms` pooled by patient count; None where one is missing."""
     values, weights = [], []
-    for arm in target.arms:
+    for arm in arms:
         summary = result.arms[arm].summary
-        if target.metric.startswith(("relapse.", "vitals.")):
-            section, key = target.metric.split(".", 1)
-            value = summary.get(section, {}).get(key)
-        else:
-            value = summary["visits"][target.visit][target.metric]
+        value = METRICS[metric].value(summary, visit)
         if value is None:
             return None
-        values.append(float(value))
+        values.append(value)
         weights.append(summary["n"])
     return sum(v * w for v, w in zip(values, weights, strict=True)) / sum(weights)
 
 
+def simulated_metric(result: TrialResult, target: PublishedTarget) -> float | None:
+    """The simulated value of a target: its arms pooled by patient count, minus the `versus` arms' if any."""
+    value = pooled_metric(result, target.arms, target.metric, target.visit)
+    if not target.versus or value is None:
+        return value
+    other = pooled_metric(result, target.versus, target.metric, target.visit)
+    return None if other is None else value - other
+
+
+def _arms(names: tuple[str, ...], pooled: bool) -> str | list[str]:
+    return list(names) if pooled else names[0]
+
+
 def check_targets(spec: TrialSpec, result: TrialResult, label: str) -> list[TargetCheck]:
-    return [TargetCheck(label, list(t.arms) if t.pooled else t.arms[0], t.visit, t.metric, t.value,
-                        simulated_metric(result, t), t.tolerance, t.source) for t in spec.published]
+    """Every [[published]] target of `spec` against `result`; `label` names the file."""
+    return [TargetCheck(label, _arms(t.arms, t.pooled), t.visit, t.metric, t.value, simulated_metric(result, t),
+                        t.tolerance, t.source, _arms(t.versus, t.versus_pooled) if t.versus else None)
+            for t in spec.published]
 
 
 def validate(paths: Iterable[str | Path] | None = None, *, patients_per_arm: int | None = None, engine: str = "fast",
@@ -99,7 +125,7 @@ def format_table(checks: list[TargetCheck]) -> str:
     header = f"{'file':34s} {'arm':30s} {'visit':7s} {'metric':28s} {'published':>9s} {'simulated':>9s} {'tol':>6s}  result"
     lines = [header, "-" * len(header)]
     for c in checks:
-        arm = " + ".join(c.arm) if isinstance(c.arm, list) else c.arm
+        arm = c.arm_label
         sim = "n/a" if c.simulated is None else f"{c.simulated:.3g}"
         lines.append(f"{c.file[:34]:34s} {arm[:30]:30s} {c.visit or '-':7s} {c.metric[:28]:28s} {c.published:9.3g} "
                      f"{sim:>9s} {c.tolerance:6.3g}  {'pass' if c.passed else 'MISS'}")

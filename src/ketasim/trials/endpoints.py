@@ -1,0 +1,255 @@
+"""Trial endpoints as a registry: one definition per metric, used by the trial runner, the JSON, the table,
+the Parquet columns, the trial-file parser and `validate`.
+
+Three kinds of entries:
+
+- :class:`VisitOutput`: a per-patient value kept before the first dose and at every visit (``madrs``:
+  the rater's score, points). It becomes the Parquet columns ``baseline_<name>`` and ``<name>_<visit key>``.
+- :class:`VisitMetric`: a summary over patients at each visit (JSON ``visits.<key>.<name>`` and
+  ``<name>_ci`` when it has an interval; a column of the text table when it has a label).
+- :class:`VitalsMetric`: a per-patient value over the first dosing session, averaged per arm
+  (JSON ``vitals.<name>``), asked for with ``vitals = true``.
+
+Adding a visit metric is one entry in VISIT_METRICS (plus, if it reads a value not kept yet, one
+entry in VISIT_OUTPUTS naming a model output). Relapse is one composite endpoint
+(:func:`ketasim.trials.outcomes.relapse_summary`); its published metrics are RELAPSE_KEYS.
+Every name a ``[[published]]`` target may use is a key of :data:`METRICS`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from ketasim.trials.outcomes import mean_interval, responders, wilson_interval
+
+FRACTION = "fraction"
+
+
+# ---- statistics over patients ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Estimate:
+    """A summary over patients: its value (NaN without patients) and its 95% interval (None if it has none)."""
+
+    value: float
+    ci: tuple[float, float] | None = None
+
+
+def mean_estimate(values: np.ndarray) -> Estimate:
+    """Mean with its 95% normal-approximation interval."""
+    return Estimate(float(values.mean()) if values.size else math.nan, mean_interval(values))
+
+
+def sd_estimate(values: np.ndarray) -> Estimate:
+    """Sample standard deviation (ddof 1); no interval."""
+    return Estimate(float(values.std(ddof=1)) if values.size > 1 else math.nan)
+
+
+def proportion_estimate(hits: np.ndarray) -> Estimate:
+    """Fraction of patients with a hit, with its 95% Wilson interval."""
+    n, successes = int(hits.size), int(hits.sum())
+    return Estimate(successes / n if n else math.nan, wilson_interval(successes, n))
+
+
+# ---- per-visit values and metrics ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VisitOutput:
+    """A per-patient value kept before the first dose and at every visit: the model output `name`.
+
+    observed: the rater's MADRS (model MADRS plus visit noise, 0-60; its baseline is the screening
+    score). optional: a model that lacks this output gives NaN (its metrics are null in the JSON).
+    """
+
+    name: str
+    unit: str
+    observed: bool = False
+    optional: bool = False
+
+
+#: values kept before the first dose and at every visit, in Parquet column order
+VISIT_OUTPUTS: tuple[VisitOutput, ...] = (
+    VisitOutput("madrs", "MADRS points (0-60)", observed=True),
+)
+
+
+@dataclass(frozen=True)
+class VisitValues:
+    """Per-patient values at one visit of the patients assessed there.
+
+    baselines and outputs: each VISIT_OUTPUTS value before the first dose and at the visit, by name
+    (``madrs``: observed, points). response_fraction and remission_at_most: the file's criteria.
+    """
+
+    baselines: Mapping[str, np.ndarray]
+    outputs: Mapping[str, np.ndarray]
+    response_fraction: float
+    remission_at_most: float
+
+    @property
+    def baseline(self) -> np.ndarray:
+        """Observed MADRS before the first dose (points)."""
+        return self.baselines["madrs"]
+
+    @property
+    def madrs(self) -> np.ndarray:
+        """Observed MADRS at the visit (points)."""
+        return self.outputs["madrs"]
+
+    def change(self, name: str = "madrs") -> np.ndarray:
+        """Output `name` at the visit minus before the first dose."""
+        return self.outputs[name] - self.baselines[name]
+
+
+@dataclass(frozen=True)
+class VisitMetric:
+    """One visit metric: JSON key `name` (and ``<name>_ci`` if `with_ci`), its unit, how it is computed.
+
+    per_patient: the per-patient values (NaN where undefined: those patients are left out) that
+    `statistic` summarises. label: the column of the text table (None: JSON only); signed: shown
+    with a sign (changes).
+    """
+
+    name: str
+    unit: str
+    per_patient: Callable[[VisitValues], np.ndarray]
+    statistic: Callable[[np.ndarray], Estimate]
+    with_ci: bool = False
+    label: str | None = None
+    signed: bool = False
+
+    @property
+    def is_fraction(self) -> bool:
+        return self.unit == FRACTION
+
+    def estimate(self, values: VisitValues) -> Estimate:
+        per_patient = np.asarray(self.per_patient(values))
+        return self.statistic(per_patient[np.isfinite(per_patient)])
+
+
+#: metrics at every visit, in JSON order
+VISIT_METRICS: tuple[VisitMetric, ...] = (
+    VisitMetric("madrs_mean", "MADRS points", lambda v: v.madrs, mean_estimate, label="MADRS"),
+    VisitMetric("change_mean", "MADRS points", VisitValues.change, mean_estimate, with_ci=True, label="change",
+                signed=True),
+    VisitMetric("change_sd", "MADRS points", VisitValues.change, sd_estimate),
+    VisitMetric("response_rate", FRACTION, lambda v: responders(v.baseline, v.madrs, v.response_fraction),
+                proportion_estimate, with_ci=True, label="response"),
+    VisitMetric("remission_rate", FRACTION, lambda v: v.madrs <= v.remission_at_most + 1e-9, proportion_estimate,
+                with_ci=True, label="remission"),
+)
+
+
+def visit_summary(values: VisitValues) -> dict[str, Any]:
+    """The JSON object of one visit: every VISIT_METRICS value, then the intervals (``<name>_ci``)."""
+    ok = np.isfinite(values.baseline) & np.isfinite(values.madrs)
+    assessed = VisitValues({k: v[ok] for k, v in values.baselines.items()}, {k: v[ok] for k, v in values.outputs.items()},
+                           values.response_fraction, values.remission_at_most)
+    estimates = {m.name: m.estimate(assessed) for m in VISIT_METRICS}
+    out: dict[str, Any] = {name: e.value for name, e in estimates.items()}
+    out.update({f"{m.name}_ci": list(estimates[m.name].ci or (math.nan, math.nan)) for m in VISIT_METRICS if m.with_ci})
+    return out
+
+
+# ---- vitals over the first session -----------------------------------------------------------------
+
+def peak_rise(session: np.ndarray) -> np.ndarray:
+    """Per-patient peak rise above the pre-dose value, over the session's rows (T, N) -> (N,)."""
+    return np.max(session - session[0], axis=0)
+
+
+def peak(session: np.ndarray) -> np.ndarray:
+    """Per-patient peak over the session's rows (T, N) -> (N,)."""
+    return np.max(session, axis=0)
+
+
+@dataclass(frozen=True)
+class VitalsMetric:
+    """Arm mean (NaN-ignoring) of a per-patient value of model output `output` over the first dosing session."""
+
+    name: str
+    output: str
+    per_patient: Callable[[np.ndarray], np.ndarray]
+    unit: str
+    label: str
+    signed: bool = False
+
+    def estimate(self, per_patient: np.ndarray) -> float | None:
+        return float(np.nanmean(per_patient)) if per_patient.size else None
+
+
+#: JSON keys under "vitals", in order
+VITALS_METRICS: tuple[VitalsMetric, ...] = (
+    VitalsMetric("sbp_peak_change_mean", "sbp_mmhg", peak_rise, "mmHg", "SBP (mmHg)", signed=True),
+    VitalsMetric("dbp_peak_change_mean", "dbp_mmhg", peak_rise, "mmHg", "DBP (mmHg)", signed=True),
+    VitalsMetric("hr_peak_change_mean", "hr_bpm", peak_rise, "bpm", "HR (bpm)", signed=True),
+    VitalsMetric("cadss_peak_mean", "cadss", peak, "CADSS points", "CADSS (points)"),
+)
+
+#: keys of the relapse object that a [[published]] target may name (relapse.<key>), with their units
+RELAPSE_KEYS: dict[str, str] = {"rate": FRACTION, "count": "patients", "median_days": "d"}
+
+
+# ---- every metric a [[published]] target may name --------------------------------------------------
+
+class EndpointsLike(Protocol):
+    """What the registry reads of a trial file's [endpoints] (io.trial_spec.EndpointsSpec)."""
+
+    @property
+    def relapse(self) -> object | None: ...
+
+    @property
+    def vitals(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Section:
+    """A part of the arm output that a trial file turns on: its JSON key and what the file needs for it."""
+
+    key: str
+    needs: str
+    enabled: Callable[[EndpointsLike], bool]
+
+
+SECTIONS: dict[str, Section] = {
+    "relapse": Section("relapse", "an [endpoints.relapse] section in the file", lambda ep: ep.relapse is not None),
+    "vitals": Section("vitals", "vitals = true under [endpoints]", lambda ep: bool(ep.vitals)),
+}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A name a [[published]] target may use: a visit metric (section None) or ``<section>.<key>``."""
+
+    name: str
+    unit: str
+    section: str | None = None
+    key: str = ""
+
+    @property
+    def at_visit(self) -> bool:
+        return self.section is None
+
+    @property
+    def is_fraction(self) -> bool:
+        return self.unit == FRACTION
+
+    def value(self, arm_summary: Mapping[str, Any], visit: str | None) -> float | None:
+        """This metric in one arm's JSON summary (at `visit` for a visit metric); None if absent or null."""
+        if self.section is None:
+            value = arm_summary["visits"][visit][self.name]
+        else:
+            value = arm_summary.get(self.section, {}).get(self.key)
+        return None if value is None else float(value)
+
+
+METRICS: dict[str, Metric] = {
+    **{m.name: Metric(m.name, m.unit) for m in VISIT_METRICS},
+    **{f"relapse.{k}": Metric(f"relapse.{k}", unit, "relapse", k) for k, unit in RELAPSE_KEYS.items()},
+    **{f"vitals.{m.name}": Metric(f"vitals.{m.name}", m.unit, "vitals", m.name) for m in VITALS_METRICS},
+}
