@@ -27,6 +27,7 @@ class Patient:
     esk_vc_factor: float = 1.0  #: esketamine central volume (Perez-Ruixo 2021)
     esk_vp1_factor: float = 1.0  #: esketamine peripheral volume 1 (Perez-Ruixo 2021)
     esk_ka_nasal_factor: float = 1.0  #: esketamine nasal absorption rate (Perez-Ruixo 2021)
+    esk_nasal_logit: float = 0.0  #: shift of the logit of the esketamine nasal fraction (Perez-Ruixo 2021; 0 = typical)
     ssri_cl_factor: float = 1.0  #: SSRI clearance (CYP2C19 / CYP2D6 variability)
     # disease and response
     untreated_madrs: float = 33.0  #: MADRS at the stress-induced synapse deficit, before any treatment

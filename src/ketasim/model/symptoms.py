@@ -79,9 +79,10 @@ RELIEF_SMOOTHING = 0.02
 
 
 def smooth_larger(xp: Any, a: Array, b: Array) -> Array:
-    """The larger of a and b, smoothed over RELIEF_SMOOTHING: exact at a = b and far from it, never above max(a, b)."""
+    """The larger of a and b, smoothed over RELIEF_SMOOTHING: (a + b + sqrt((a - b)^2 + w^2)) / 2, which is
+    max(a, b) once they differ by a few w and exceeds it by w / 2 where they are equal."""
     width = RELIEF_SMOOTHING
-    return 0.5 * (a + b + ((a - b) ** 2 + width**2) ** 0.5 - width)
+    return 0.5 * (a + b + ((a - b) ** 2 + width**2) ** 0.5)
 
 
 def combine_relief(xp: Any, drug: Array, expectancy: Array, overlap: float) -> Array:

@@ -247,6 +247,19 @@ class Metric:
             value = arm_summary.get(self.section, {}).get(self.key)
         return None if value is None else float(value)
 
+    def standard_error(self, arm_summary: Mapping[str, Any], visit: str | None) -> float | None:
+        """Sampling standard error of this metric in one arm (from its 95% interval, or for an SD from
+        SD / sqrt(2 (n - 1))); None where the summary gives no way to tell."""
+        table = arm_summary["visits"][visit] if self.section is None else arm_summary.get(self.section, {})
+        key = self.name if self.section is None else self.key
+        ci = table.get(f"{key}_ci")
+        if ci is not None and None not in ci and all(math.isfinite(float(c)) for c in ci):
+            return (float(ci[1]) - float(ci[0])) / (2.0 * 1.959964)
+        value, n = table.get(key), arm_summary.get("n", 0)
+        if key == "change_sd" and value is not None and n > 1:
+            return float(value) / math.sqrt(2.0 * (n - 1))
+        return None
+
 
 METRICS: dict[str, Metric] = {
     **{m.name: Metric(m.name, m.unit) for m in VISIT_METRICS},

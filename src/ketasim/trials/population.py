@@ -54,6 +54,9 @@ POPULATION_PARAMETERS: dict[str, Parameter] = {
     "natural_course_sd": P(0.25, "1", _CAL + " (SDs of MADRS change); untreated episodes both remit and worsen "
                            "(Rutherford BR et al. 2012, J Psychiatr Res 46:1311)",
                            "SD of the natural-course drift, fraction of untreated MADRS"),
+    "expectancy_active_exponent": P(0.5, "1", _CAL + "; form: expectancy rises with the chance of receiving the drug "
+                                    "(Rutherford BR & Roose SP 2013, Am J Psychiatry 170:723)",
+                                    "exponent of (chance of active drug / 0.5) in a trial's expectancy"),
     "visit_noise_sd_madrs": P(3.0, "MADRS points", "assumed: MADRS test-retest / rater noise ~3 points", "visit noise SD"),
     "course_factor_sd_log": P(0.5, "1", "assumed: response to one monoaminergic course predicts the next only partly",
                               "SD of log drug-specific responsiveness in a screening course"),
@@ -125,7 +128,8 @@ def draw_candidates(seed: int, arm: int, index: np.ndarray, pop: dict[str, float
         "weight_kg": weight,
         "age_y": age,
         "female": (u("female") < pop["female_fraction"]).astype(float),
-        **{v.name: _lognormal_cv(z(v.name), pop[v.cv_name]) for v in pk_variability()},
+        **{v.name: _lognormal_cv(z(v.name), pop[v.cv_name]) if v.scale == "log" else pop[v.cv_name] * z(v.name)
+           for v in pk_variability()},
         "untreated_madrs": np.clip(pop["untreated_madrs_mean"] + pop["untreated_madrs_sd"] * z("untreated_madrs"), 6.0, 60.0),
         "synapse_deficit": np.clip(pop["synapse_deficit_median"] * _lognormal_cv(z("synapse_deficit"), pop["synapse_deficit_cv"]),
                                    0.05, 0.9),
@@ -193,12 +197,21 @@ def course_responds(responsiveness: np.ndarray, placebo: np.ndarray, params: dic
     return combine_relief(NUMPY, drug, expect, params["expectancy_overlap"]) >= 0.5
 
 
+#: the course number of an antidepressant newly started in a trial arm (its own draw, after any screening course)
+NEW_COURSE = 1000
+
+
+def course_factor(seed: int, arm: int, index: np.ndarray, course: int, pop: dict[str, float]) -> np.ndarray:
+    """Drug-specific responsiveness factor (lognormal, median 1) of course number `course`, per candidate."""
+    return np.exp(pop["course_factor_sd_log"] * random_streams.normal(seed, arm, index, "course", course))
+
+
 def failed_courses(seed: int, arm: int, index: np.ndarray, patients: dict[str, np.ndarray], courses: int,
                    pop: dict[str, float], params: dict[str, float]) -> np.ndarray:
     """Number of failed courses out of `courses` simulated adequate courses, per candidate."""
     failed = np.zeros(len(index), dtype=int)
     for c in range(courses):
-        factor = np.exp(pop["course_factor_sd_log"] * random_streams.normal(seed, arm, index, "course", c))
+        factor = course_factor(seed, arm, index, c, pop)
         responds = course_responds(patients["monoaminergic_responsiveness"] * factor, patients["placebo_responsiveness"],
                                    params, pop["course_weeks"], pop["course_contact_fraction"])
         failed += ~responds
