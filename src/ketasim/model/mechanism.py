@@ -174,7 +174,8 @@ def rates(xp: Any, y: Sequence[Array], occ: Occupancy, sig: Mapping[str, Array],
         # being in care (visits, sessions, daily treatment) brings a non-specific benefit that fades without it
         *symptoms.contact_rates(occ.in_care, engagement, benefit, p, xp.hours_per_day),
         # suicidal ideation: its own fast path (acute neurotrophic signal) and the effect of acute care
-        suicidality.fast_relief_rate(xp, mtor, si_fast, patient["si_fast_responsiveness"], p),
+        suicidality.fast_relief_rate(xp, mtor, si_fast, patient["plasticity_gain"], patient["si_fast_responsiveness"],
+                                     p),
         suicidality.care_rate(xp, occ.in_care, si_care, p),
     )
 

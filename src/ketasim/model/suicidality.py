@@ -5,9 +5,10 @@ SI follows three paths (data/suicidality/README.md):
 - the depressive core: a share `si_mood_weight` of SI moves with the MADRS total relative to the
   untreated score (mood mediated about a third of ketamine's effect on SSI, Grunebaum 2018;
   SI change tracks total change only loosely, r 0.23-0.44, Ballard 2014);
-- a fast path of its own: the acute neurotrophic signal (TrkB/mTORC1 above baseline) relieves SI
-  within hours, saturating, and the relief fades over days, sooner than the antidepressant effect
-  (Su 2023: SI benefit to day 5, MADRS to day 14), with its own between-patient factor;
+- a fast path of its own: the acute neurotrophic signal (TrkB/mTORC1 above baseline, scaled by the
+  patient's plasticity gain: a blunted BDNF path blunts it) relieves SI within hours, saturating, and
+  the relief fades over days, sooner than the antidepressant effect (Su 2023: SI benefit to day 5,
+  MADRS to day 14), with its own between-patient factor (partly independent of the MADRS response);
 - acute care: being in care (inpatient / crisis care, trial contact) relieves SI within a day or
   two in patients who respond to non-specific care (placebo arms of SI trials: ~30% SSI response or
   remission, Grunebaum 2018, Abbar 2022).
@@ -32,14 +33,14 @@ SSI_MAX = 38.0  #: SSI range 0-38 (points)
 PARAMETERS: dict[str, P] = {
     "si_mood_weight": P(0.33, "1", _CAL + "; started at the third of the ketamine SSI effect mediated by mood "
                         "(Grunebaum 2018)", "share of SI that moves with the MADRS total (relative to untreated)"),
-    "si_fast_gain_1_h": P(1.0, "1/(h fold)", _CAL + "; SI falls within hours of an infusion (Price 2014; Ballard 2014: "
+    "si_fast_gain_1_h": P(0.4, "1/(h fold)", _CAL + "; SI falls within hours of an infusion (Price 2014; Ballard 2014: "
                           "at 40-230 min)", "rise of the fast SI relief per unit mTORC1 activation above baseline"),
-    "si_fast_time_d": P(3.0, "d", _CAL + "; SI benefit lasts to about day 5, shorter than the MADRS benefit "
+    "si_fast_time_d": P(2.5, "d", _CAL + "; SI benefit lasts to about day 5, shorter than the MADRS benefit "
                         "(Su 2023, Int J Neuropsychopharmacol 26:331)", "decay time of the fast SI relief"),
     "si_care_relief_max": P(0.5, "1", _CAL + "; placebo arms of SI trials reach ~30% SSI response or remission "
                             "(Grunebaum 2018; Abbar 2022)",
                             "SI relief by acute care at full effect, per unit placebo responsiveness"),
-    "si_care_time_d": P(1.0, "d", _CAL + "; placebo SI responses are seen at day 1-3 (Grunebaum 2018; Abbar 2022)",
+    "si_care_time_d": P(3.5, "d", _CAL + "; placebo SI responses are seen at day 1-3 (Grunebaum 2018; Abbar 2022)",
                         "time constant of the SI relief brought by acute care"),
     "ssi_exponent": P(2.5, "1", "assumed: SSI = 38 (item 10 / 6)^a puts the scale ends together and an item 10 of 4 "
                       "at SSI ~14, the mid-teens seen at entry to SI trials (SSI >= 4 inclusion, Grunebaum 2018)",
@@ -47,9 +48,12 @@ PARAMETERS: dict[str, P] = {
 }
 
 
-def fast_relief_rate(xp: Any, mtor: Array, relief: Array, responsiveness: Array, p: dict[str, float]) -> Array:
-    """d(fast SI relief)/dt, 1/h: the acute neurotrophic signal drives it towards 1, it fades over days."""
-    drive = p["si_fast_gain_1_h"] * responsiveness * xp.maximum(mtor, 0.0)
+def fast_relief_rate(xp: Any, mtor: Array, relief: Array, plasticity_gain: Array, responsiveness: Array,
+                     p: dict[str, float]) -> Array:
+    """d(fast SI relief)/dt, 1/h: the acute neurotrophic signal (mTORC1 above baseline, times the patient's
+    plasticity gain as in the acute MADRS relief, times an SI-specific factor) drives it towards 1; it
+    fades over days."""
+    drive = p["si_fast_gain_1_h"] * plasticity_gain * responsiveness * xp.maximum(mtor, 0.0)
     return drive * (1.0 - relief) - relief / (p["si_fast_time_d"] * xp.hours_per_day)
 
 
