@@ -111,9 +111,17 @@ class VisitValues:
         """Observed MADRS at the visit (points)."""
         return self.outputs["madrs"]
 
+    def output(self, name: str) -> np.ndarray:
+        """Output `name` at the visit; NaN for every patient where it was not kept."""
+        return self.outputs[name] if name in self.outputs else np.full_like(self.madrs, np.nan, dtype=float)
+
+    def baseline_of(self, name: str) -> np.ndarray:
+        """Output `name` before the first dose; NaN for every patient where it was not kept."""
+        return self.baselines[name] if name in self.baselines else np.full_like(self.madrs, np.nan, dtype=float)
+
     def change(self, name: str = "madrs") -> np.ndarray:
-        """Output `name` at the visit minus before the first dose."""
-        return self.outputs[name] - self.baselines[name]
+        """Output `name` at the visit minus before the first dose (NaN where it was not kept)."""
+        return self.output(name) - self.baseline_of(name)
 
 
 @dataclass(frozen=True)
@@ -153,10 +161,10 @@ VISIT_METRICS: tuple[VisitMetric, ...] = (
     VisitMetric("remission_rate", FRACTION, lambda v: v.madrs <= v.remission_at_most + 1e-9, proportion_estimate,
                 with_ci=True, label="remission"),
     # suicidal ideation: MADRS item 10 (0-6) and SSI (0-38); NaN (null) where the model has no SI outputs
-    VisitMetric("item10_mean", "MADRS item 10 points", lambda v: v.outputs["madrs_item10"], mean_estimate, with_ci=True),
+    VisitMetric("item10_mean", "MADRS item 10 points", lambda v: v.output("madrs_item10"), mean_estimate, with_ci=True),
     VisitMetric("item10_change_mean", "MADRS item 10 points", lambda v: v.change("madrs_item10"), mean_estimate,
                 with_ci=True, signed=True),
-    VisitMetric("ssi_mean", "SSI points", lambda v: v.outputs["ssi"], mean_estimate, with_ci=True),
+    VisitMetric("ssi_mean", "SSI points", lambda v: v.output("ssi"), mean_estimate, with_ci=True),
     VisitMetric("ssi_response_rate", FRACTION, lambda v: _ssi_hits(v, _ssi_responders), proportion_estimate, with_ci=True),
     VisitMetric("ssi_remission_rate", FRACTION, lambda v: _ssi_hits(v, _ssi_remitters), proportion_estimate, with_ci=True),
 )
@@ -173,7 +181,7 @@ def _ssi_remitters(baseline: np.ndarray, ssi: np.ndarray) -> np.ndarray:
 
 def _ssi_hits(values: VisitValues, rule: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
     """rule(baseline SSI, SSI) as 0/1 per patient, NaN where SSI is missing."""
-    baseline, ssi = values.baselines["ssi"], values.outputs["ssi"]
+    baseline, ssi = values.baseline_of("ssi"), values.output("ssi")
     ok = np.isfinite(baseline) & np.isfinite(ssi)
     return np.where(ok, rule(np.nan_to_num(baseline), np.nan_to_num(ssi)).astype(float), np.nan)
 
