@@ -128,3 +128,14 @@ def test_ssi_response_and_remission() -> None:
     assert metrics["ssi_remission_rate"].estimate(values).value == pytest.approx(2 / 4)
     assert metrics["item10_change_mean"].estimate(values).value == pytest.approx(-2.5)
     assert metrics["ssi_mean"].estimate(values).value == pytest.approx(22.1 / 4)
+
+
+def test_the_si_trial_files_are_shipped_and_parse() -> None:
+    from pathlib import Path
+
+    from ketasim.io.trial_spec import load_trial
+
+    folder = Path(__file__).resolve().parents[1] / "src" / "ketasim" / "data" / "calibration"
+    specs = [load_trial(folder / f"{name}.toml") for name in ("price-2014", "grunebaum-2018", "abbar-2022", "canuso-2018")]
+    assert sum(len(s.published) for s in specs) == 11
+    assert {s.population.kind for s in specs} == {"trd", "suicidal"}
