@@ -30,6 +30,7 @@ FOLDS: tuple[tuple[str, ...], ...] = (
     ("takahashi-2021.toml", "fava-2018-salloum-2019.toml", "star-d-level1.toml"),
     ("correia-melo-2020.toml", "shiroma-2014.toml", "ssri-vs-placebo-meta.toml"),
     ("ketect-2022.toml", "singh-2016.toml"),
+    ("grunebaum-2018.toml", "abbar-2022.toml", "canuso-2018.toml"),  # kind = "suicidal"
 )
 
 

@@ -85,7 +85,7 @@ POPULATION_PARAMETERS: dict[str, Parameter] = {
     "suicidal_madrs_shift": P(6.0, "MADRS points", "assumed: depressed patients at imminent suicide risk score higher "
                               "(baseline MADRS ~38-40 in Canuso 2018 vs ~31-34 in TRD trials)",
                               "untreated MADRS mean of kind = \"suicidal\" above untreated_madrs_mean"),
-    "si_fast_sd_log": P(1.93, "1", "calibrated to data/suicidality (price-2014, grunebaum-2018, abbar-2022; depression "
+    "si_fast_sd_log": P(1.707, "1", "calibrated to data/suicidality (price-2014, grunebaum-2018, abbar-2022; depression "
                         "parameters fixed); the SI response to ketamine varies between patients partly independently "
                         "of the MADRS response (r 0.23-0.44, Ballard 2014, J Psychiatr Res 58:161)",
                         "SD of log fast SI responsiveness"),
