@@ -34,7 +34,8 @@ SSI_MAX = 38.0  #: SSI range 0-38 (points)
 PARAMETERS: dict[str, P] = {
     "si_mood_weight": P(0.08116, "1", _CAL + "; started at the third of the ketamine SSI effect mediated by mood "
                         "(Grunebaum 2018); the fit prefers a small direct share (mood still mediates through the "
-                        "acute neurotrophic signal and care, which drive both)", "share of SI that moves with the MADRS total (relative to untreated)"),
+                        "acute neurotrophic signal and care, which drive both)",
+                        "share of SI that moves with the MADRS total (relative to untreated)"),
     "si_fast_gain_1_h": P(0.3167, "1/h", _CAL + "; SI falls within hours of an infusion (Price 2014; Ballard 2014: "
                           "at 40-230 min)", "rise of the fast SI relief per unit mTORC1 activation above baseline"),
     "si_fast_time_d": P(4.668, "d", _CAL + "; SI benefit lasts to about day 5, shorter than the MADRS benefit "
