@@ -49,6 +49,8 @@ PANELS: tuple[Panel, ...] = (
     Panel("plasticity", "BDNF, mTOR (fold of baseline)", (("bdnf", "BDNF"), ("mtor", "mTOR")),
           "spine density (fraction of healthy)", (("spine_density", "spine density"),)),
     Panel("symptoms", "MADRS (points)", (("madrs", "MADRS"),)),
+    Panel("suicidality", "MADRS item 10 (points, 0-6)", (("madrs_item10", "item 10"),),
+          "SSI (points, 0-38)", (("ssi", "SSI"),)),
     Panel("vitals", "BP (mmHg), HR (bpm)", (("sbp_mmhg", "SBP"), ("dbp_mmhg", "DBP"), ("hr_bpm", "HR")),
           "CADSS (points)", (("cadss", "CADSS"),)),
 )
@@ -99,7 +101,7 @@ def _draw(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[str], titl
     several = len(tables) > 1
     scale, xlabel = _time_axis(tables)
     end_h = max(float(t["time_h"].max()) for t in tables.values())
-    fig = Figure(figsize=(9.0, 15.0), dpi=110, layout=ConstrainedLayoutEngine(rect=(0.0, 0.015, 1.0, 0.985)))
+    fig = Figure(figsize=(9.0, 17.0), dpi=110, layout=ConstrainedLayoutEngine(rect=(0.0, 0.015, 1.0, 0.985)))
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(PANELS), 1, sharex=True)
     run_colors = {run: f"C{i}" for i, run in enumerate(tables)}
@@ -128,6 +130,10 @@ def _draw(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[str], titl
             ax.text(0.5, 0.5, "no drug in plasma", transform=ax.transAxes, ha="center", va="center", color="0.5")
         if panel.layer == "receptors":
             ax.set_ylim(-0.02, 1.02)
+        if panel.layer == "suicidality":  # the scales' full ranges
+            ax.set_ylim(-0.1, 6.1)
+            if twin is not None:
+                twin.set_ylim(-38.0 / 60.0, 38.0 + 38.0 / 60.0)
         if panel.layer == "symptoms":
             ax.axhline(REMISSION_MADRS, color="0.5", ls=":", lw=0.8)
             handles["remission (MADRS <= 10)"] = Line2D([], [], color="0.5", ls=":", lw=0.8)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ketasim.errors import KetasimInputError
 from ketasim.io.regimen import Regimen
-from ketasim.model import circuit, mechanism, monoamine, plasticity, symptoms, vitals
+from ketasim.model import circuit, mechanism, monoamine, plasticity, suicidality, symptoms, vitals
 from ketasim.model.drugs import DRUGS, SERT_MAX_OCCUPANCY, CompartmentInput, PkSystem, build_pk, dose_inputs
 from ketasim.model.mechanism import IDX, N_STATES, STATE_NAMES, Occupancy
 from ketasim.model.namespace import NUMPY
@@ -31,7 +31,7 @@ __all__ = ["IDX", "N_STATES", "STATE_NAMES", "ArmModel", "ExposureTerms", "Sessi
 
 def _all_parameters() -> dict[str, Parameter]:
     out: dict[str, Parameter] = {}
-    for module in (circuit, plasticity, monoamine, symptoms, vitals):
+    for module in (circuit, plasticity, monoamine, symptoms, vitals, suicidality):
         out.update(module.PARAMETERS)
     return out
 

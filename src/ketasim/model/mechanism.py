@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ketasim.model import circuit, monoamine, plasticity, receptors, symptoms, vitals
+from ketasim.model import circuit, monoamine, plasticity, receptors, suicidality, symptoms, vitals
 from ketasim.model.namespace import Array
 
 
@@ -64,6 +64,10 @@ STATES: tuple[StateSpec, ...] = (
               "engagement in care (0-1): builds while the patient is in care, fades after"),
     StateSpec("contact_benefit", "1", "symptoms", "contact_time_d", "madrs",
               "non-specific benefit of care (0-1 of its maximum), following engagement"),
+    StateSpec("si_fast_relief", "1", "suicidality", "si_fast_time_d", "si",
+              "fast relief of suicidal ideation by the acute neurotrophic signal (0-1)"),
+    StateSpec("si_care", "1", "suicidality", "si_care_time_d", "si",
+              "effect of acute care on suicidal ideation (0-1 of its maximum)"),
 )
 STATE_NAMES: tuple[str, ...] = tuple(s.name for s in STATES)
 N_STATES = len(STATES)
@@ -86,6 +90,8 @@ OUTPUTS: tuple[OutputSpec, ...] = (
     OutputSpec("dbp_mmhg", "mmHg", "vitals", "diastolic blood pressure"),
     OutputSpec("hr_bpm", "bpm", "vitals", "heart rate"),
     OutputSpec("cadss", "CADSS points", "cadss", "dissociation (CADSS total)"),
+    OutputSpec("madrs_item10", "MADRS points", "si", "MADRS item 10, suicidal thoughts (0-6, expected score; <= MADRS)"),
+    OutputSpec("ssi", "SSI points", "si", "Scale for Suicidal Ideation (0-38), from item 10"),
 )
 OUTPUT_NAMES: tuple[str, ...] = tuple(o.name for o in OUTPUTS)
 
@@ -93,7 +99,7 @@ OUTPUT_NAMES: tuple[str, ...] = tuple(o.name for o in OUTPUTS)
 PD_PATIENT_FIELDS: tuple[str, ...] = (
     "synapse_deficit", "plasticity_gain", "monoaminergic_responsiveness", "dissociation_sensitivity",
     "cardiovascular_sensitivity", "placebo_responsiveness", "natural_course", "untreated_madrs", "sbp0_mmhg",
-    "dbp0_mmhg", "hr0_bpm")
+    "dbp0_mmhg", "hr0_bpm", "suicidal_ideation", "si_fast_responsiveness")
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,8 @@ def signals(xp: Any, occ: Occupancy, y: Sequence[Array], patient: Mapping[str, A
 def rates(xp: Any, y: Sequence[Array], occ: Occupancy, sig: Mapping[str, Array], patient: Mapping[str, Array],
           p: Mapping[str, Array]) -> tuple[Array, ...]:
     """d state / dt (1/h), in STATES order, one line per mechanism of BRIEF section 2."""
-    adaptation, glutamate, bdnf, mtor, proteins, spines, desens, drive, tolerance, expect, engagement, benefit = y
+    adaptation, glutamate, bdnf, mtor, proteins, spines, desens, drive, tolerance, expect, engagement, benefit, \
+        si_fast, si_care = y
     silencing = sig["interneuron_silencing"]
     return (
         circuit.adaptation_rate(silencing, adaptation, p),  # the network re-balances to disinhibition
@@ -166,6 +173,10 @@ def rates(xp: Any, y: Sequence[Array], occ: Occupancy, sig: Mapping[str, Array],
         symptoms.expectancy_rate(xp, sig["perceived_effect"], expect, p),  # felt effects lift expectancy
         # being in care (visits, sessions, daily treatment) brings a non-specific benefit that fades without it
         *symptoms.contact_rates(occ.in_care, engagement, benefit, p, xp.hours_per_day),
+        # suicidal ideation: its own fast path (acute neurotrophic signal) and the effect of acute care
+        suicidality.fast_relief_rate(xp, mtor, si_fast, patient["plasticity_gain"], patient["si_fast_responsiveness"],
+                                     p),
+        suicidality.care_rate(xp, occ.in_care, si_care, p),
     )
 
 
@@ -181,9 +192,11 @@ def observables(xp: Any, time_h: Array, y: Sequence[Array], occ: Occupancy, pati
     s = dict(zip(STATE_NAMES, y, strict=True))
     pressor = vitals.pressor_fraction(xp, occ.nmda, p) * patient["cardiovascular_sensitivity"]
     dissociation = vitals.dissociation_fraction(xp, occ.nmda, p) * patient["dissociation_sensitivity"]
+    madrs = symptoms.madrs(xp, s["spine_density"], s["mtor_excess"], s["session_expectancy"], s["contact_benefit"],
+                           time_h, patient, p)
+    item10 = suicidality.item10(xp, madrs, s["si_fast_relief"], s["si_care"], patient, p)
     return {
-        "madrs": symptoms.madrs(xp, s["spine_density"], s["mtor_excess"], s["session_expectancy"], s["contact_benefit"],
-                                time_h, patient, p),
+        "madrs": madrs,
         "nmda_occupancy": occ.nmda,
         "sert_occupancy": occ.sert,
         "glutamate": 1.0 + s["glutamate_excess"],
@@ -198,6 +211,8 @@ def observables(xp: Any, time_h: Array, y: Sequence[Array], occ: Occupancy, pati
         "dbp_mmhg": patient["dbp0_mmhg"] + p["dbp_max_mmhg"] * pressor,
         "hr_bpm": patient["hr0_bpm"] + p["hr_max_bpm"] * pressor,
         "cadss": p["cadss_max"] * dissociation * (1.0 - s["dissociation_tolerance"]),
+        "madrs_item10": item10,
+        "ssi": suicidality.ssi(xp, item10, p),
     }
 
 

@@ -41,6 +41,9 @@ class Patient:
     sbp0_mmhg: float = 125.0  #: resting systolic blood pressure
     dbp0_mmhg: float = 78.0  #: resting diastolic blood pressure
     hr0_bpm: float = 72.0  #: resting heart rate
+    # suicidal ideation (model/suicidality.py)
+    suicidal_ideation: float = 1.5  #: untreated MADRS item 10 (0-6, continuous): suicidal thoughts before treatment
+    si_fast_responsiveness: float = 1.0  #: strength of the fast (neurotrophic) relief of suicidal ideation
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -53,6 +56,10 @@ class Patient:
             raise KetasimInputError(f"patient.synapse_deficit: must be in [0, 1), got {self.synapse_deficit}")
         if not 0.0 <= self.untreated_madrs <= 60.0:
             raise KetasimInputError(f"patient.untreated_madrs: must be in [0, 60], got {self.untreated_madrs}")
+        if not 0.0 <= self.suicidal_ideation <= 6.0:
+            raise KetasimInputError(f"patient.suicidal_ideation: MADRS item 10 must be in [0, 6], got {self.suicidal_ideation}")
+        if self.si_fast_responsiveness < 0.0:
+            raise KetasimInputError(f"patient.si_fast_responsiveness: must be >= 0, got {self.si_fast_responsiveness}")
 
     def with_(self, **overrides: float) -> Patient:
         """A copy with some parameters changed; unknown names are an error."""
@@ -70,11 +77,14 @@ PATIENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Patient))
 TYPICAL_PATIENTS: dict[str, Patient] = {
     "typical-trd": Patient(untreated_madrs=33.0, synapse_deficit=0.35, monoaminergic_responsiveness=0.35),
     "typical-mdd": Patient(untreated_madrs=30.0, synapse_deficit=0.30, monoaminergic_responsiveness=1.0),
+    # the median of kind = "suicidal": major depression with active suicidal thoughts (item 10 >= 4)
+    "acute-suicidal-crisis": Patient(untreated_madrs=38.0, synapse_deficit=0.35, monoaminergic_responsiveness=0.42,
+                                     suicidal_ideation=4.5),
 }
 
 
 def typical_patient(name: str) -> Patient:
-    """A typical patient by name ('typical-trd' or 'typical-mdd')."""
+    """A typical patient by name (a key of TYPICAL_PATIENTS)."""
     if name not in TYPICAL_PATIENTS:
         raise KetasimInputError(f"unknown patient {name!r}; known: {', '.join(TYPICAL_PATIENTS)}")
     return TYPICAL_PATIENTS[name]

@@ -24,11 +24,13 @@ from ketasim.trials.validate import TargetCheck, trial_files, validate
 #: the folds over the shipped calibration files (file names), fixed so the score is reproducible
 FOLDS: tuple[tuple[str, ...], ...] = (
     ("transform-1.toml", "transform-2.toml", "transform-1-2-pooled.toml"),
-    ("sustain-2-adults.toml", "sustain-2-older.toml", "murrough-2013-ajp.toml", "ketamine-vs-control-meta.toml"),
+    ("sustain-2-adults.toml", "sustain-2-older.toml", "murrough-2013-ajp.toml", "ketamine-vs-control-meta.toml",
+     "price-2014.toml"),  # Price 2014: item 10 within the Murrough 2013 patients
     ("daly-2018-synapse.toml", "escape-trd-2023.toml"),
     ("takahashi-2021.toml", "fava-2018-salloum-2019.toml", "star-d-level1.toml"),
     ("correia-melo-2020.toml", "shiroma-2014.toml", "ssri-vs-placebo-meta.toml"),
     ("ketect-2022.toml", "singh-2016.toml"),
+    ("grunebaum-2018.toml", "abbar-2022.toml", "canuso-2018.toml"),  # kind = "suicidal"
 )
 
 

@@ -74,6 +74,21 @@ POPULATION_PARAMETERS: dict[str, Parameter] = {
     "dbp0_sd_mmhg": P(8.0, "mmHg", "assumed", "resting DBP SD"),
     "hr0_mean_bpm": P(72.0, "bpm", "assumed: adult resting heart rate", "resting HR mean"),
     "hr0_sd_bpm": P(10.0, "bpm", "assumed", "resting HR SD"),
+    # suicidal ideation (model/suicidality.py): untreated MADRS item 10, a normal clipped to 0-6
+    "si_item10_mean": P(1.5, "MADRS points", "assumed: item 10 1.61 (SD 1.37) and 1.48 (SD 1.03) at baseline in TRD "
+                        "outpatients (Price RB et al. 2014, Depress Anxiety 31:335, Table 2)",
+                        "mean of untreated MADRS item 10 (before clipping to 0-6)"),
+    "si_item10_sd": P(1.3, "MADRS points", "assumed: same source", "SD of untreated MADRS item 10"),
+    "suicidal_item10_mean": P(4.5, "MADRS points", "assumed: entry requires item 10 >= 4 (rounded), most score 4-5",
+                              "mean of untreated item 10 in kind = \"suicidal\" (normal truncated to 3.5-6)"),
+    "suicidal_item10_sd": P(1.0, "MADRS points", "assumed", "SD of untreated item 10 in kind = \"suicidal\""),
+    "suicidal_madrs_shift": P(6.0, "MADRS points", "assumed: depressed patients at imminent suicide risk score higher "
+                              "(baseline MADRS ~38-40 in Canuso 2018 vs ~31-34 in TRD trials)",
+                              "untreated MADRS mean of kind = \"suicidal\" above untreated_madrs_mean"),
+    "si_fast_sd_log": P(1.707, "1", "calibrated to data/suicidality (price-2014, grunebaum-2018, abbar-2022; depression "
+                        "parameters fixed); the SI response to ketamine varies between patients partly independently "
+                        "of the MADRS response (r 0.23-0.44, Ballard 2014, J Psychiatr Res 58:161)",
+                        "SD of log fast SI responsiveness"),
 }
 
 
@@ -100,6 +115,11 @@ def _truncated_normal(u: np.ndarray, mean: float | np.ndarray, sd: float, lo: fl
     return mean + sd * ndtri(a + u * (b - a))
 
 
+#: population kinds: "mdd" (unselected major depression), "trd" (after failed courses, found by screening),
+#: "suicidal" (major depression with active suicidal ideation at entry: MADRS item 10 >= 4)
+POPULATION_KINDS: tuple[str, ...] = ("mdd", "trd", "suicidal")
+
+
 @dataclass(frozen=True)
 class PopulationSettings:
     """What a trial's [population] asks for, in ketasim's units."""
@@ -121,6 +141,7 @@ def draw_candidates(seed: int, arm: int, index: np.ndarray, pop: dict[str, float
         return random_streams.uniform(seed, arm, index, name)
 
     log_w, sd_w = np.log(pop["weight_median_kg"]), np.sqrt(np.log1p(pop["weight_cv"] ** 2))
+    madrs_shift = pop["suicidal_madrs_shift"] if settings.kind == "suicidal" else 0.0
     lo_w, hi_w = settings.weight_kg
     weight = np.exp(_truncated_normal(u("weight_kg"), log_w, sd_w, np.log(lo_w), np.log(hi_w)))
     age = _truncated_normal(u("age_y"), pop["age_mean_y"], pop["age_sd_y"], *settings.age_y)
@@ -130,7 +151,8 @@ def draw_candidates(seed: int, arm: int, index: np.ndarray, pop: dict[str, float
         "female": (u("female") < pop["female_fraction"]).astype(float),
         **{v.name: _lognormal_cv(z(v.name), pop[v.cv_name]) if v.scale == "log" else pop[v.cv_name] * z(v.name)
            for v in pk_variability()},
-        "untreated_madrs": np.clip(pop["untreated_madrs_mean"] + pop["untreated_madrs_sd"] * z("untreated_madrs"), 6.0, 60.0),
+        "untreated_madrs": np.clip(pop["untreated_madrs_mean"] + madrs_shift + pop["untreated_madrs_sd"] * z("untreated_madrs"),
+                                   6.0, 60.0),
         "synapse_deficit": np.clip(pop["synapse_deficit_median"] * _lognormal_cv(z("synapse_deficit"), pop["synapse_deficit_cv"]),
                                    0.05, 0.9),
         "plasticity_gain": np.exp(pop["plasticity_gain_sd_log"] * z("plasticity_gain")) * np.where(
@@ -143,9 +165,22 @@ def draw_candidates(seed: int, arm: int, index: np.ndarray, pop: dict[str, float
         "sbp0_mmhg": pop["sbp0_mean_mmhg"] + pop["sbp0_sd_mmhg"] * z("sbp0"),
         "dbp0_mmhg": pop["dbp0_mean_mmhg"] + pop["dbp0_sd_mmhg"] * z("dbp0"),
         "hr0_bpm": pop["hr0_mean_bpm"] + pop["hr0_sd_bpm"] * z("hr0"),
+        "suicidal_ideation": suicidal_ideation(u("suicidal_ideation"), pop, settings.kind),
+        "si_fast_responsiveness": np.exp(pop["si_fast_sd_log"] * z("si_fast")),
     }
     assert set(out) == set(PATIENT_FIELDS)
     return out
+
+
+def suicidal_ideation(u: np.ndarray, pop: dict[str, float], kind: str) -> np.ndarray:
+    """Untreated MADRS item 10 (0-6, continuous) from uniforms `u`.
+
+    "mdd" / "trd": N(si_item10_mean, si_item10_sd) clipped to 0-6 (a third or so score 0-1);
+    "suicidal": N(suicidal_item10_mean, suicidal_item10_sd) truncated to 3.5-6 (item 10 >= 4 once rounded).
+    """
+    if kind == "suicidal":
+        return _truncated_normal(u, pop["suicidal_item10_mean"], pop["suicidal_item10_sd"], 3.5, 6.0)
+    return np.clip(pop["si_item10_mean"] + pop["si_item10_sd"] * ndtri(np.clip(u, 1e-12, 1.0 - 1e-12)), 0.0, 6.0)
 
 
 def visit_noise(seed: int, arm: int, index: np.ndarray, times_h: np.ndarray, sd: float) -> np.ndarray:

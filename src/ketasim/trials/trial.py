@@ -296,9 +296,10 @@ def solve_chunk(job: ArmJob, index: np.ndarray) -> SolvedChunk:
 
 
 def _output(outputs: dict[str, np.ndarray], output: VisitOutput) -> np.ndarray:
-    """Model output `output.name` (T, n); NaN where an optional output is not in the model."""
+    """Model output `output.name` (T, n), rounded to whole points if `output.integer`; NaN where an
+    optional output is not in the model."""
     if output.name in outputs or not output.optional:
-        return outputs[output.name]
+        return np.round(outputs[output.name]) if output.integer else outputs[output.name]
     return np.full_like(outputs["madrs"], np.nan)
 
 
