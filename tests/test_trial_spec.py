@@ -70,7 +70,7 @@ def _error(tmp_path: Path, text: str, *fragments: str) -> str:
 
 def test_all_calibration_files_parse():
     files = sorted(CALIBRATION.glob("*.toml"))
-    assert len(files) == 9
+    assert len(files) == 22  # 18 depression files and 4 suicidal-ideation files
     for path in files:
         spec = load_trial(path)
         assert spec.path == str(path)

@@ -79,10 +79,11 @@ RELIEF_SMOOTHING = 0.02
 
 
 def smooth_larger(xp: Any, a: Array, b: Array) -> Array:
-    """The larger of a and b, smoothed over RELIEF_SMOOTHING: (a + b + sqrt((a - b)^2 + w^2)) / 2, which is
-    max(a, b) once they differ by a few w and exceeds it by w / 2 where they are equal."""
+    """The larger of a and b, smoothed over RELIEF_SMOOTHING: (a + b + sqrt((a - b)^2 + w^2) - w) / 2, which is
+    exact where they are equal (so at baseline, where both are 0), never above max(a, b), and w / 2 below
+    it once they differ by a few w."""
     width = RELIEF_SMOOTHING
-    return 0.5 * (a + b + ((a - b) ** 2 + width**2) ** 0.5)
+    return 0.5 * (a + b + ((a - b) ** 2 + width**2) ** 0.5 - width)
 
 
 def combine_relief(xp: Any, drug: Array, expectancy: Array, overlap: float) -> Array:

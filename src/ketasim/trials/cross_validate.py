@@ -65,6 +65,7 @@ class CrossValidation:
     fit_patients_per_arm: int = 0
     max_evaluations: int = 0
     seconds: float = 0.0
+    free: tuple[tuple[str, float, float], ...] = FREE_PARAMETERS
 
     @property
     def out_of_sample(self) -> list[TargetCheck]:
@@ -80,13 +81,14 @@ class _FoldJob:
     predict_patients_per_arm: int | None
     max_evaluations: int
     free: tuple[tuple[str, float, float], ...]
+    time_budget_s: float | None
 
 
 def _run_fold(job: _FoldJob) -> FoldResult:
     started = time.time()
     training = [p for p in job.files if p not in job.held_out]
     report = calibrate(training, patients_per_arm=job.fit_patients_per_arm, max_evaluations=job.max_evaluations,
-                       log=False, start=job.start, free=job.free, sensitivity=False)
+                       log=False, start=job.start, free=job.free, sensitivity=False, time_budget_s=job.time_budget_s)
     params, pop = split_values(report.all_values)
     checks = validate(list(job.held_out), patients_per_arm=job.predict_patients_per_arm, params=params, pop=pop,
                       show_progress=False)
@@ -97,22 +99,25 @@ def _run_fold(job: _FoldJob) -> FoldResult:
 def cross_validate(paths: Iterable[str | Path], *, start: dict[str, float] | None = None, fit_patients_per_arm: int = 150,
                    patients_per_arm: int | None = None, max_evaluations: int = 25, workers: int = 1,
                    free: tuple[tuple[str, float, float], ...] = FREE_PARAMETERS, log: bool = True,
-                   on_fold: Callable[[FoldResult], None] | None = None) -> CrossValidation:
+                   on_fold: Callable[[FoldResult], None] | None = None,
+                   time_budget_s: float | None = None) -> CrossValidation:
     """Grouped K-fold cross-validation of the calibration over the trial files in `paths`.
 
     start: the full fit (default: the shipped calibration), which every fold's refit starts from;
     fit_patients_per_arm: patients per arm during the refits; patients_per_arm: for the predictions
     and the in-sample scores (default: each file's own size); max_evaluations: trial-set
-    evaluations per refit; workers: folds solved in parallel processes.
+    evaluations per refit; workers: folds solved in parallel processes; free: the parameters each refit
+    moves (default all of FREE_PARAMETERS); time_budget_s: wall-clock limit of each refit (it keeps its
+    best point so far).
     """
     started = time.time()
     files = trial_files(paths)
     values = dict(start) if start is not None else shipped_values()
     params, pop = split_values(values)
     in_sample = validate(files, patients_per_arm=patients_per_arm, params=params, pop=pop, show_progress=False)
-    jobs = [_FoldJob(tuple(files), tuple(fold), values, fit_patients_per_arm, patients_per_arm, max_evaluations, free)
-            for fold in assign_folds(files)]
-    result = CrossValidation(in_sample, [], patients_per_arm, fit_patients_per_arm, max_evaluations)
+    jobs = [_FoldJob(tuple(files), tuple(fold), values, fit_patients_per_arm, patients_per_arm, max_evaluations, free,
+                     time_budget_s) for fold in assign_folds(files)]
+    result = CrossValidation(in_sample, [], patients_per_arm, fit_patients_per_arm, max_evaluations, free=free)
     if log:
         print(f"cross-validation: {len(jobs)} folds, {max_evaluations} evaluations each, {workers} worker(s)",
               file=sys.stderr, flush=True)
@@ -137,8 +142,9 @@ def format_cross_validation(cv: CrossValidation) -> str:
     """Per-file in-sample and out-of-sample scores, then every target with both simulated values."""
     out_by_key = {(c.file, c.arm_label, c.visit, c.metric): c for c in cv.out_of_sample}
     size = "each file's own size" if cv.patients_per_arm is None else f"{cv.patients_per_arm} patients per arm"
-    lines = [f"cross-validation: grouped {len(cv.folds)}-fold over files; refits of {len(FREE_PARAMETERS)} free "
-             f"parameters from the full fit, {cv.max_evaluations} evaluations each at {cv.fit_patients_per_arm} "
+    lines = [f"cross-validation: grouped {len(cv.folds)}-fold over files; refits of {len(cv.free)} parameters "
+             f"({', '.join(name for name, _, _ in cv.free)}) from the full fit, at most {cv.max_evaluations} "
+             f"evaluations each at {cv.fit_patients_per_arm} "
              f"patients per arm; scores at {size}; {cv.seconds:.0f} s", ""]
     for number, fold in enumerate(cv.folds, start=1):
         lines.append(f"fold {number} held out: {', '.join(fold.held_out)}")
