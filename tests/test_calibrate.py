@@ -41,8 +41,8 @@ def test_loss_is_flat_inside_the_tolerance_and_steep_at_its_edge() -> None:
 @pytest.mark.slow  # a full (small) calibration run: tens of seconds
 def test_calibrate_is_reproducible_and_writes_a_loadable_file(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
-    first = calibrate([folder], patients_per_arm=15, max_evaluations=3, log=False)
-    second = calibrate([folder], patients_per_arm=15, max_evaluations=3, log=False)
+    first = calibrate([folder], patients_per_arm=15, max_evaluations=4, log=False)
+    second = calibrate([folder], patients_per_arm=15, max_evaluations=4, log=False)
     assert first.after == second.after
     # the vitals maxima are rescaled to their targets in closed form
     assert first.after["sbp_max_mmhg"] != first.before["sbp_max_mmhg"]
@@ -59,7 +59,7 @@ def test_calibrate_is_reproducible_and_writes_a_loadable_file(tmp_path: Path) ->
 def test_calibrate_command_writes_report(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
     target, report = tmp_path / "params.toml", tmp_path / "report.txt"
-    code = main(["calibrate", str(folder), "--patients-per-arm", "10", "--max-evaluations", "2",
+    code = main(["calibrate", str(folder), "--patients-per-arm", "10", "--max-evaluations", "4",
                  "--write", str(target), "--report", str(report)])
     assert code == 0
     assert target.is_file() and "before" in report.read_text()

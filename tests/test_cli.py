@@ -108,7 +108,7 @@ def test_malformed_nonmem_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     (["simulate", "--regimen", "ketamine-iv-single", "--patient", "typical-ocd"], "--patient: unknown patient"),
     (["simulate", "--regimen", "ketamine-iv-single", "--set", "height_cm=180"], "--set: unknown parameter 'height_cm'"),
     (["simulate", "--regimen", "ketamine-iv-single", "--set", "weight_kg"], "--set: expected NAME=VALUE"),
-    (["simulate", "--regimen", "ketamine-iv-single", "--set", "weight_kg=-3"], "patient.weight_kg"),
+    (["simulate", "--regimen", "ketamine-iv-single", "--set", "weight_kg=-3"], "--set: weight_kg = -3 kg is outside"),
     (["simulate", "--regimen", "ketamine-iv-single", "--days", "0"], "--days: expected a finite number of days > 0"),
     (["demo", "--days", "inf"], "--days: expected a finite number of days > 0, got inf"),
     (["simulate", "--regimen", "ketamine-iv-single", "--engine", "gpu"], "argument --engine: invalid choice"),

@@ -87,8 +87,9 @@ def test_every_metric_reaches_json_table_and_parquet(trial: ks.TrialResult) -> N
     header = format_trial(trial).splitlines()[3]
     assert all(m.label in header for m in VISIT_METRICS if m.label)
     columns = list(patients_frame(trial).columns)
-    assert [c for c in columns if c.endswith(("_4 h", "_1 d"))] == [f"{o.name}_{v}" for o in VISIT_OUTPUTS
-                                                                  for v in ("4 h", "1 d")]
+    assert [c for c in columns if c.endswith(("_4_h", "_1_d"))] == [f"{o.name}_{v}" for o in VISIT_OUTPUTS
+                                                                  for v in ("4_h", "1_d")]
+    assert [o.column("1 d") for o in VISIT_OUTPUTS] == [f"{o.name}_1_d" for o in VISIT_OUTPUTS]
 
 
 def test_validate_reads_every_metric_and_differences(trial: ks.TrialResult) -> None:
@@ -156,7 +157,7 @@ def test_an_output_the_model_lacks_is_null(monkeypatch: pytest.MonkeyPatch, tmp_
     assert visit["item10_change_mean"] is None and visit["item10_change_mean_ci"] == [None, None]
     assert visit["change_mean"] is not None
     frame = patients_frame(result)
-    assert frame["item10_1 d"].isna().all() and frame["baseline_item10"].isna().all()
+    assert frame["item10_1_d"].isna().all() and frame["baseline_item10"].isna().all()
 
 
 def test_unknown_metric_is_an_error_naming_file_and_target(tmp_path: Path) -> None:

@@ -212,8 +212,8 @@ def test_trial_out_files(trial_file: Path, tmp_path: Path) -> None:
     assert json.loads((out_dir / "summary.json").read_text()) == json.loads(out)
     table = pd.read_parquet(out_dir / "patients.parquet")
     assert len(table) == 2 * 8
-    fixed = ["arm", "patient", "candidate_index", "status", "baseline_madrs", "madrs_2 h", "madrs_1 d",
-             "baseline_madrs_item10", "madrs_item10_2 h", "madrs_item10_1 d", "baseline_ssi", "ssi_2 h", "ssi_1 d"]
+    fixed = ["arm", "patient", "candidate_index", "status", "baseline_madrs", "madrs_2_h", "madrs_1_d",
+             "baseline_madrs_item10", "madrs_item10_2_h", "madrs_item10_1_d", "baseline_ssi", "ssi_2_h", "ssi_1_d"]
     assert list(table.columns[: len(fixed)]) == fixed
     item10 = table[["baseline_madrs_item10", "madrs_item10_2 h", "madrs_item10_1 d"]].to_numpy()
     assert np.array_equal(item10, np.round(item10)) and ((item10 >= 0) & (item10 <= 6)).all()
@@ -225,7 +225,7 @@ def test_trial_out_files(trial_file: Path, tmp_path: Path) -> None:
     summary = json.loads(out)["arms"]["ketamine"]
     ketamine = table[table["arm"] == "ketamine"]
     assert ketamine["baseline_madrs"].mean() == pytest.approx(summary["baseline_madrs_mean"])
-    assert ketamine["madrs_1 d"].mean() == pytest.approx(summary["visits"]["1 d"]["madrs_mean"])
+    assert ketamine["madrs_1_d"].mean() == pytest.approx(summary["visits"]["1 d"]["madrs_mean"])
     for name in ("madrs.png", "response.png"):
         assert (out_dir / name).stat().st_size > 10_000
 

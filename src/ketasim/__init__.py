@@ -5,8 +5,10 @@ Research software, not a medical device: it informs, it does not prescribe.
 The public API is the list below; everything else lives in private modules and may change.
 """
 
+from ketasim import forecast
 from ketasim.engines.solvers import SolverSettings
 from ketasim.errors import KetasimInputError
+from ketasim.forecast import Forecast
 from ketasim.io.nonmem import read_nonmem_csv, regimen_from_nonmem, write_nonmem_csv
 from ketasim.io.regimen import PRESETS, Dose, Regimen, dose, preset
 from ketasim.io.trial_spec import TrialSpec, load_trial
@@ -30,6 +32,7 @@ __all__ = [
     "ArmResult",
     "Dose",
     "DrugSpec",
+    "Forecast",
     "KetasimInputError",
     "Parameter",
     "Patient",
@@ -41,6 +44,7 @@ __all__ = [
     "TrialSpec",
     "VisitMetric",
     "dose",
+    "forecast",
     "load_trial",
     "preset",
     "read_nonmem_csv",

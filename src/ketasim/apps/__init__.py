@@ -1,1 +1,4 @@
-"""User-facing applications: the command line, figures, reports."""
+"""User-facing applications: the command line, figures, reports, the web explorer and the run store.
+
+Research software, not a medical device: it informs; it does not prescribe.
+"""

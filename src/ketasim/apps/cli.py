@@ -16,6 +16,7 @@ import contextlib
 import math
 import os
 import sys
+import time
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,12 +29,24 @@ from ketasim.apps.tables import text_table
 from ketasim.disclaimer import DISCLAIMER
 from ketasim.engines.solvers import ENGINES
 from ketasim.errors import KetasimInputError
+from ketasim.io.dose_limits import check_regimen
 from ketasim.io.regimen import PRESETS, Regimen, regimen_from_entries
+from ketasim.io.toml_file import read_toml
 from ketasim.model.arm import calibrated_parameters
 from ketasim.model.drugs import DRUG_NAMES, DRUGS
-from ketasim.model.parameters import table_rows
-from ketasim.model.patient import PATIENT_FIELDS, TYPICAL_PATIENTS, Patient, typical_patient
+from ketasim.model.parameters import check_value, range_text, table_rows
+from ketasim.model.patient import (
+    PATIENT_FIELDS,
+    PATIENT_RANGES,
+    TYPICAL_DESCRIPTIONS,
+    TYPICAL_PATIENTS,
+    Patient,
+    load_patient,
+    typical_patient,
+)
 from ketasim.simulation import simulate
+from ketasim.trials.limits import check_horizon, check_simulate
+from ketasim.trials.plausibility import escape
 
 if TYPE_CHECKING:
     Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -59,10 +72,11 @@ def _when(hours: float) -> str:
 def _check_days(days: float) -> None:
     if not (days > 0 and math.isfinite(days)):
         raise KetasimInputError(f"--days: expected a finite number of days > 0, got {days:g}")
+    check_horizon(days * 24.0, "--days")
 
 
 def _log(message: str) -> None:
-    print(f"ketasim: {message}", file=sys.stderr)
+    print(f"ketasim: {escape(message)}", file=sys.stderr)
 
 
 # ---- input resolution ------------------------------------------------------------------------------
@@ -85,11 +99,7 @@ def load_regimen(spec: str, subject: str | None = None) -> Regimen:
         return regimen_from_nonmem(spec, subject)
     if suffix != ".toml":
         raise KetasimInputError(f"--regimen: {spec}: expected a .toml regimen file or a NONMEM .csv file")
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as err:
-        raise KetasimInputError(f"{spec}: invalid TOML: {err}") from None
+    data = read_toml(spec, "regimen file")
     unknown = set(data) - _REGIMEN_FILE_KEYS
     if unknown:
         raise KetasimInputError(f"{spec}: unknown key(s) {', '.join(sorted(unknown))}; "
@@ -101,7 +111,7 @@ def load_regimen(spec: str, subject: str | None = None) -> Regimen:
     return regimen_from_entries(data["doses"], f"{spec}: doses", name=str(name))
 
 
-def _parse_overrides(items: Sequence[str]) -> tuple[dict[str, float], dict[str, float]]:
+def parse_overrides(items: Sequence[str]) -> tuple[dict[str, float], dict[str, float]]:
     """--set NAME=VALUE items as (patient overrides, model parameter overrides)."""
     model_names = calibrated_parameters()
     patient: dict[str, float] = {}
@@ -116,18 +126,20 @@ def _parse_overrides(items: Sequence[str]) -> tuple[dict[str, float], dict[str, 
         if not sep or not name or value is None:
             raise KetasimInputError(f"--set: expected NAME=VALUE with a number, such as weight_kg=80, got {item!r}")
         if name in PATIENT_FIELDS:
-            patient[name] = value
+            patient[name] = check_value(name, value, *PATIENT_RANGES[name], "--set")
         elif name in model_names:
-            model[name] = value
+            p = model_names[name]
+            model[name] = check_value(name, value, p.unit, p.valid, "--set")
         else:
-            raise KetasimInputError(f"--set: unknown parameter {name!r}; patient parameters: "
-                                    f"{', '.join(PATIENT_FIELDS)}; model parameters: see `ketasim parameters`")
+            raise KetasimInputError(f"--set: unknown parameter {name!r}; settable names with units and ranges: "
+                                    "`ketasim parameters --settable`")
     return patient, model
 
 
-def _patient(name: str, overrides: dict[str, float]) -> Patient:
+def resolve_patient(name: str, overrides: dict[str, float]) -> Patient:
+    """`--patient NAME_OR_FILE` (a typical patient or a patient file) with `--set` patient overrides."""
     try:
-        base = typical_patient(name)
+        base = load_patient(name) if name.lower().endswith(".toml") else typical_patient(name)
     except KetasimInputError as err:
         raise KetasimInputError(f"--patient: {err}") from None
     return base.with_(**overrides) if overrides else base
@@ -139,10 +151,35 @@ def _madrs_at(table: pd.DataFrame, times_h: Sequence[float]) -> np.ndarray:
 
 
 def _check_output_folders(**paths: str | None) -> None:
-    """Fail before a long run if an output file's folder does not exist."""
+    """Fail before a long run if an output file's folder does not exist (or a figure's format is unknown)."""
     for option, path in paths.items():
         if path and not Path(path).resolve().parent.is_dir():
             raise KetasimInputError(f"--{option}: folder {str(Path(path).parent)!r} does not exist")
+        if path and option == "plot":
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+            formats = FigureCanvasAgg.get_supported_filetypes()
+            suffix = Path(path).suffix.lower().lstrip(".")
+            if suffix not in formats:
+                raise KetasimInputError(f"--plot: {path}: unknown figure format {suffix or '(no suffix)'!r}; "
+                                        f"use one of {', '.join(sorted(formats))} (such as run.png)")
+
+
+def _check_out_folder(out: Path, force: bool, own: Sequence[str]) -> None:
+    """Refuse an output folder holding files other than `own` (this command's outputs) unless `force`;
+    remove this command's old outputs first, so no file of an earlier run sits beside new ones looking current."""
+    if out.exists() and not out.is_dir():
+        raise KetasimInputError(f"--out: {out} exists and is not a folder")
+    if not out.is_dir():
+        return
+    others = sorted(p.name for p in out.iterdir() if p.name not in own)
+    if others and not force:
+        raise KetasimInputError(f"--out: folder {str(out)!r} is not empty ({', '.join(others[:3])}"
+                                f"{', ...' if len(others) > 3 else ''}); choose a new folder or add --force")
+    for name in own:
+        for stale in (out / name, out / f"{name}.partial"):
+            if stale.is_file():
+                stale.unlink()
 
 
 def _write_outputs(table: pd.DataFrame, csv: str | None, plot: str | None, regimen: Regimen, title: str) -> list[str]:
@@ -158,6 +195,10 @@ def _write_outputs(table: pd.DataFrame, csv: str | None, plot: str | None, regim
     return written
 
 
+_PATIENT_HELP = ("a typical patient, " + "; ".join(f"{k}: {v}" for k, v in TYPICAL_DESCRIPTIONS.items())
+                 + " (default typical-trd); or a patient file (.toml, docs/patient-file.md)").replace("%", "%%")
+
+
 # ---- simulate --------------------------------------------------------------------------------------
 
 def _add_simulate(subparsers: Subparsers) -> argparse.ArgumentParser:
@@ -166,14 +207,15 @@ def _add_simulate(subparsers: Subparsers) -> argparse.ArgumentParser:
     p.add_argument("--regimen", required=True, metavar="PRESET|FILE",
                    help="a preset (see `ketasim presets`), a .toml file with doses = [...], or a NONMEM .csv file")
     p.add_argument("--id", metavar="ID", help="subject ID, when --regimen is a NONMEM .csv file with several")
-    p.add_argument("--patient", default="typical-trd", metavar="NAME",
-                   help=f"typical patient: {', '.join(TYPICAL_PATIENTS)} (default typical-trd)")
+    p.add_argument("--patient", default="typical-trd", metavar="NAME|FILE", help=_PATIENT_HELP)
     p.add_argument("--days", type=float, default=28.0, metavar="N", help="simulated days (default 28)")
     p.add_argument("--csv", metavar="FILE", help="write the output table as CSV")
     p.add_argument("--plot", metavar="FILE", help="write a figure of every layer (PNG, PDF or SVG)")
-    p.add_argument("--engine", choices=tuple(ENGINES), default="reference", help="solver (default reference)")
+    _add_engine(p, "reference")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="overrides",
-                   help="override a patient parameter (e.g. weight_kg=80) or a model parameter; repeatable")
+                   help="override a patient parameter (e.g. weight_kg=80) or a model parameter, within its valid "
+                        "range; repeatable. Names, units and ranges: `ketasim parameters --settable`")
+    p.add_argument("--store", metavar="PATH", help="also record the run in this run store (see `ketasim runs`)")
     return p
 
 
@@ -181,20 +223,30 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     _check_days(args.days)
     _check_output_folders(csv=args.csv, plot=args.plot)
     regimen = load_regimen(args.regimen, args.id)
-    patient_overrides, model_overrides = _parse_overrides(args.overrides)
-    patient = _patient(args.patient, patient_overrides)
+    patient_overrides, model_overrides = parse_overrides(args.overrides)
+    patient = resolve_patient(args.patient, patient_overrides)
+    # the same checks simulate() makes, here so that errors name the regimen file
+    check_simulate(regimen, args.days, args.regimen)
+    check_regimen(regimen, args.days * 24.0, patient.weight_kg, f"{args.regimen}: doses")
     _log(f"simulating {args.days:g} d of {regimen.name or args.regimen} ({args.engine} engine)")
+    start = time.perf_counter()
     table = simulate(regimen, patient, args.days, engine=args.engine, parameters=model_overrides or None)
+    if table.attrs.get("status", 0) != 0 or not np.isfinite(table.drop(columns="time_h").to_numpy()).all():
+        _log("error: the solver did not finish; no output files written")
+        return 1
+    if args.store:  # the run store (ketasim.apps.store)
+        from .cli_commands import store_simulation
+
+        store_simulation(args, regimen, table, time.perf_counter() - start)
     madrs = table["madrs"].to_numpy()
     low = int(np.argmin(madrs))
-    print(f"regimen: {regimen.name or args.regimen}; patient: {args.patient}; {args.days:g} d")
+    print(escape(f"regimen: {regimen.name or args.regimen}; patient: {args.patient}; {args.days:g} d"))
     when = _when(float(table["time_h"].iloc[low]))
     print(f"MADRS: baseline {madrs[0]:.1f}, minimum {madrs[low]:.1f} at {when}, end {madrs[-1]:.1f}")
+    for line in table.attrs.get("flags", []):
+        print(escape(line))
     for path in _write_outputs(table, args.csv, args.plot, regimen, f"{regimen.name or args.regimen}, {args.patient}"):
-        print(f"wrote {path}")
-    if table.attrs.get("status", 0) != 0:
-        _log("warning: the solver did not finish; results are incomplete")
-        return 1
+        print(escape(f"wrote {path}"))
     return 0
 
 
@@ -233,11 +285,60 @@ def _cmd_presets(args: argparse.Namespace) -> int:
 
 
 def _add_parameters(subparsers: Subparsers) -> argparse.ArgumentParser:
-    return subparsers.add_parser("parameters", help="list mechanism parameters (calibrated) with units and sources")
+    p = subparsers.add_parser("parameters", help="list mechanism parameters (calibrated) with units and sources",
+                              description="Mechanism parameters: value, unit, source. --settable lists every name "
+                                          "`--set NAME=VALUE` accepts (patient and model), with unit and valid range.")
+    p.add_argument("--settable", action="store_true",
+                   help="list the names --set accepts, with typical-trd / calibrated value, unit and valid range")
+    return p
 
 
 def _cmd_parameters(args: argparse.Namespace) -> int:
-    _print_table(("name", "value", "unit", "source"), table_rows(calibrated_parameters()))
+    if not args.settable:
+        _print_table(("name", "value", "unit", "source"), table_rows(calibrated_parameters()))
+        return 0
+    typical = TYPICAL_PATIENTS["typical-trd"]
+    rows = [(name, "patient", f"{getattr(typical, name):g}", unit, range_text(valid))
+            for name, (unit, valid) in PATIENT_RANGES.items()]
+    rows += [(name, "model", f"{p.value:.6g}", p.unit, range_text(p.valid)) for name, p in calibrated_parameters().items()]
+    _print_table(("name", "kind", "value", "unit", "valid range"), rows)
+    return 0
+
+
+# ---- examples --------------------------------------------------------------------------------------
+
+def _add_examples(subparsers: Subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "examples", help="list or copy the shipped calibration trial files",
+        description="The calibration trial files shipped with ketasim (the published trials `ketasim validate` "
+                    "checks): list them, or copy them into a folder to run or adapt (`ketasim trial FILE`).")
+    p.add_argument("names", nargs="*", metavar="NAME", help="files to copy (default: all), with or without .toml")
+    p.add_argument("--copy", metavar="DIR", help="copy the files into DIR (created if needed; existing files are kept)")
+    return p
+
+
+def _cmd_examples(args: argparse.Namespace) -> int:
+    from ketasim.trials.validate import shipped_calibration_dir
+
+    files = {f.stem: f for f in sorted(Path(shipped_calibration_dir()).glob("*.toml"))}
+    wanted = [n.removesuffix(".toml") for n in args.names] or list(files)
+    unknown = [n for n in wanted if n not in files]
+    if unknown:
+        raise KetasimInputError(f"examples: unknown file {unknown[0]!r}; shipped: {', '.join(files)}")
+    if not args.copy:
+        _print_table(("name", "trial"), [(n, tomllib.loads(files[n].read_text()).get("name", "")) for n in wanted])
+        return 0
+    out = Path(args.copy)
+    if out.exists() and not out.is_dir():
+        raise KetasimInputError(f"--copy: {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in wanted:
+        target = out / f"{name}.toml"
+        if target.exists():
+            _log(f"kept {target} (exists)")
+            continue
+        target.write_text(files[name].read_text())
+        print(f"wrote {target}")
     return 0
 
 
@@ -254,14 +355,19 @@ def _add_demo(subparsers: Subparsers) -> argparse.ArgumentParser:
                               description="A typical TRD patient on one ketamine infusion, next to the same "
                                           "patient on daily escitalopram: MADRS table, figure and CSVs.")
     p.add_argument("--out", default="ketasim-demo", metavar="DIR", help="output folder (default ./ketasim-demo)")
-    p.add_argument("--engine", choices=tuple(ENGINES), default="reference", help="solver (default reference)")
+    _add_engine(p, "reference")
     p.add_argument("--days", type=float, default=56.0, metavar="N", help="simulated days (default 56)")
+    p.add_argument("--force", action="store_true", help="write into --out even if it holds other files")
     return p
+
+
+DEMO_FILES = ("demo.png", "ketamine.csv", "escitalopram.csv")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     _check_days(args.days)
     out = Path(args.out)
+    _check_out_folder(out, args.force, DEMO_FILES)
     out.mkdir(parents=True, exist_ok=True)
     tables: dict[str, pd.DataFrame] = {}
     for label, name in DEMO_ARMS.items():
@@ -299,21 +405,25 @@ def _positive_int(text: str) -> int:
 def _add_trial(subparsers: Subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "trial", help="run a virtual clinical trial file",
-        description="Run a virtual trial described by a TOML trial file (the contract: trial-spec.md): screen a "
+        description="Run a virtual trial described by a TOML trial file (the format: docs/trial-file.md; shipped "
+                    "examples: `ketasim examples`): screen a "
                     "virtual population per arm, simulate every patient and report the endpoints (visits, response, "
                     "remission, relapse, vitals). Results go to stdout, progress to stderr.")
     p.add_argument("file", metavar="FILE", help="trial file (.toml)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (the trial-spec output)")
     p.add_argument("--out", metavar="DIR", help="also write DIR/patients.parquet (one row per patient), "
-                                                "DIR/summary.json, DIR/madrs.png and DIR/response.png")
+                                                "DIR/summary.json, DIR/madrs.png and DIR/response.png; DIR must be "
+                                                "new or empty (or hold only an earlier run's files) unless --force")
+    p.add_argument("--force", action="store_true", help="write into --out even if it holds other files")
     p.add_argument("--patients-per-arm", type=_positive_int, metavar="N", help="override the file's patients_per_arm")
-    p.add_argument("--engine", choices=tuple(ENGINES), default="fast", help="solver (default fast)")
+    _add_engine(p, "fast")
     p.add_argument("--chunk-size", type=_positive_int, default=None, metavar="N",
                    help="patients per work item (default: sized to ~256 MB of working memory); "
                         "the numbers do not depend on it")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="Dask scheduler address, such as tcp://host:8786 (default $DASK_SCHEDULER_ADDRESS; "
                         "unset: run in this process)")
+    p.add_argument("--store", metavar="PATH", help="also record the run in this run store (see `ketasim runs`)")
     return p
 
 
@@ -331,7 +441,6 @@ def _trial_mapper(address: str | None) -> contextlib.AbstractContextManager:
 
 def _cmd_trial(args: argparse.Namespace) -> int:
     import os
-    import time
 
     from ketasim.apps import report
     from ketasim.io.trial_spec import load_trial
@@ -339,6 +448,7 @@ def _cmd_trial(args: argparse.Namespace) -> int:
 
     spec = load_trial(args.file)
     if args.out:
+        _check_out_folder(Path(args.out), args.force, report.OUTPUT_FILES)
         Path(args.out).mkdir(parents=True, exist_ok=True)  # fail before the run, not after it
     address = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     n = args.patients_per_arm or spec.patients_per_arm
@@ -353,28 +463,54 @@ def _cmd_trial(args: argparse.Namespace) -> int:
         writer = report.PatientsWriter(Path(args.out) / report.OUTPUT_FILES[0], spec) if wanted else None
         with writer or contextlib.nullcontext():
             result = run_trial(spec, engine=args.engine, patients_per_arm=args.patients_per_arm,
-                               chunk_size=args.chunk_size, with_course=wanted, keep_patients=wanted,
+                               chunk_size=args.chunk_size, with_course=wanted or bool(args.store), keep_patients=wanted,
                                on_chunk=None if writer is None else writer.write_chunk, **extra)
     _log(f"simulated in {time.perf_counter() - start:.1f} s")
+    failures = result.arm_failures()
+    empty = [name for name, (failed, total) in failures.items() if failed == total]
+    if empty:
+        if args.out:
+            (Path(args.out) / report.OUTPUT_FILES[0]).unlink(missing_ok=True)
+        _log(f"error: no usable patient in arm(s) {', '.join(map(repr, empty))}: the solver failed for every one of "
+             "them (doses or parameters outside what the model can solve); no results written")
+        return 1
+    for name, (failed, total) in failures.items():
+        _log(f"warning: arm {name!r}: the solver failed for {failed} of {total} patients; they are excluded")
     text = report.trial_json(result)
     written = report.write_outputs(result, args.out, text, patients_written=True) if args.out else []
-    print(text if args.json else report.format_trial(result))
+    if args.store:  # the run store (ketasim.apps.store)
+        from .cli_commands import store_trial
+
+        store_trial(args, result, text, time.perf_counter() - start)
+    print(text if args.json else escape(report.format_trial(result)))
     for path in written:
         _log(f"wrote {path}")
     return 0
 
 
+def _add_engine(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--engine", choices=tuple(ENGINES), default=default, help=f"solver (default {default})")
+
+
+def _add_trial_files_command(subparsers: Subparsers, name: str, help: str, description: str, paths_help: str,
+                             patients_help: str, patients_default: int | None = None) -> argparse.ArgumentParser:
+    """A command over trial files or folders (validate, calibrate): DIR_OR_FILE... and --patients-per-arm."""
+    p = subparsers.add_parser(name, help=help, description=description)
+    p.add_argument("paths", nargs="*", metavar="DIR_OR_FILE", help=paths_help)
+    p.add_argument("--patients-per-arm", type=_positive_int, default=patients_default, metavar="N", help=patients_help)
+    return p
+
+
 def _add_validate(subparsers: Subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "validate", help="compare simulated trials with published results",
-        description="Run trial files and check every [[published]] target (pass when |simulated - published| <= "
-                    "tolerance). Default: the calibration set shipped with ketasim. The exit status is 0 whenever "
-                    "it ran, whatever the score; 2 on bad input.")
-    p.add_argument("paths", nargs="*", metavar="DIR_OR_FILE",
-                   help="trial files, or folders of *.toml trial files (default: the shipped calibration set)")
+    p = _add_trial_files_command(
+        subparsers, "validate", "compare simulated trials with published results",
+        "Run trial files and check every [[published]] target (pass when |simulated - published| <= "
+        "tolerance). Default: the calibration set shipped with ketasim. The exit status is 0 whenever "
+        "it ran, whatever the score; 2 on bad input.",
+        "trial files, or folders of *.toml trial files (default: the shipped calibration set)",
+        "override each file's patients_per_arm")
     p.add_argument("--json", action="store_true", help='print {"targets": [...], "passed": N, "total": M} on stdout')
-    p.add_argument("--patients-per-arm", type=_positive_int, metavar="N", help="override each file's patients_per_arm")
-    p.add_argument("--engine", choices=tuple(ENGINES), default="fast", help="solver (default fast)")
+    _add_engine(p, "fast")
     p.add_argument("--cross-validate", action="store_true",
                    help="also refit without each fold of files and predict them (grouped K-fold; slow: see README)")
     p.add_argument("--fit-patients-per-arm", type=_positive_int, default=150, metavar="N",
@@ -388,8 +524,6 @@ def _add_validate(subparsers: Subparsers) -> argparse.ArgumentParser:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    import time
-
     from ketasim.io.jsonsafe import dumps
     from ketasim.trials.validate import format_table, shipped_calibration_dir, validate
 
@@ -442,19 +576,21 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _add_calibrate(subparsers: Subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "calibrate", help="refit the calibrated parameters to data/calibration",
-        description="Fit the parameters the literature does not pin down to the [[published]] targets of the "
-                    "calibration trials only (seeded, reproducible), print a report (targets before/after, "
-                    "parameters moved, local sensitivity) and write the calibrated parameter file.")
-    p.add_argument("paths", nargs="*", metavar="DIR_OR_FILE",
-                   help="calibration trial files or folders (default: the shipped copy of data/calibration)")
-    p.add_argument("--patients-per-arm", type=_positive_int, default=1000, metavar="N",
-                   help="patients per arm during fitting (default 1000: rates carry about 0.015 sampling error)")
-    p.add_argument("--max-evaluations", type=_positive_int, default=70, metavar="N",
-                   help="trial-set evaluations per fitting stage (default 70)")
-    p.add_argument("--write", metavar="FILE",
-                   help="where to write the parameter file (default: the file shipped in the package)")
+    p = _add_trial_files_command(
+        subparsers, "calibrate", "refit the calibrated parameters to data/calibration",
+        "Fit the parameters the literature does not pin down to the [[published]] targets of the "
+        "calibration trials only (seeded, reproducible), print a report (targets before/after, "
+        "parameters moved, local sensitivity) and write the calibrated parameter file.",
+        "calibration trial files or folders (default: the shipped copy of data/calibration)",
+        "patients per arm during fitting (default 1000: rates carry about 0.015 sampling error)", 1000)
+    p.add_argument("--max-evaluations", type=_positive_int, default=182, metavar="N",
+                   help="trial-set evaluations in all (at least 4), every stage and the sensitivity analysis included "
+                        "(default 182: 70 per stage)")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--write", metavar="FILE", default="calibrated.toml",
+                        help="where to write the parameter file (default ./calibrated.toml)")
+    target.add_argument("--write-package", action="store_true",
+                        help="overwrite the calibrated parameter file shipped in the installed package")
     p.add_argument("--report", metavar="FILE", help="also write the report to FILE")
     return p
 
@@ -467,10 +603,15 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from ketasim.trials.validate import shipped_calibration_dir
 
     paths = args.paths or [shipped_calibration_dir()]
+    package_file = Path(str(resources.files("ketasim") / "data" / "calibrated.toml"))
+    target = package_file if args.write_package else Path(args.write)
+    _check_output_folders(write=str(target), report=args.report)
+    if not args.write_package and target.resolve() == package_file.resolve():
+        raise KetasimInputError(f"--write: {target} is the package's shipped calibration; use --write-package to "
+                                "overwrite it")
     report = calibrate(paths, patients_per_arm=args.patients_per_arm, max_evaluations=args.max_evaluations)
     text = format_report(report)
     print(text)
-    target = Path(args.write) if args.write else Path(str(resources.files("ketasim") / "data" / "calibrated.toml"))
     write_calibrated(report, target, f"calibrated to data/calibration (ketasim calibrate, "
                                      f"{args.patients_per_arm} patients per arm)")
     _log(f"wrote {target}")
@@ -495,8 +636,7 @@ def _add_export_sbml(subparsers: Subparsers) -> argparse.ArgumentParser:
     p.add_argument("--arm", metavar="NAME", help="the arm of --trial to export (its background treatment, if any, "
                                                  "is included from day 0)")
     p.add_argument("--id", metavar="ID", help="subject ID, when --regimen is a NONMEM .csv file with several")
-    p.add_argument("--patient", default="typical-trd", metavar="NAME",
-                   help=f"typical patient: {', '.join(TYPICAL_PATIENTS)} (default typical-trd)")
+    p.add_argument("--patient", default="typical-trd", metavar="NAME|FILE", help=_PATIENT_HELP)
     p.add_argument("--days", type=float, default=28.0, metavar="N", help="simulated days: doses up to then (default 28)")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="the SBML file to write (.xml or .sbml)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="overrides",
@@ -533,8 +673,11 @@ def _cmd_export_sbml(args: argparse.Namespace) -> int:
     if args.trial is None and args.arm is not None:
         raise KetasimInputError("--arm applies to --trial only")
     regimen = _trial_arm_regimen(args.trial, args.arm) if args.trial else load_regimen(args.regimen, args.id)
-    patient_overrides, model_overrides = _parse_overrides(args.overrides)
-    patient = _patient(args.patient, patient_overrides)
+    patient_overrides, model_overrides = parse_overrides(args.overrides)
+    patient = resolve_patient(args.patient, patient_overrides)
+    where = args.trial or args.regimen
+    check_simulate(regimen, args.days, where)
+    check_regimen(regimen, args.days * 24.0, patient.weight_kg, f"{where}: doses")
     doc = sbml_document(regimen, patient, args.days, model_overrides or None)
     errors, warnings = consistency_messages(doc)
     for line in errors + warnings:
@@ -550,6 +693,20 @@ def _cmd_export_sbml(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+# ---- forecast (declared in ketasim.forecast.cli) ---------------------------------------------------
+
+def _add_forecast(subparsers: Subparsers) -> argparse.ArgumentParser:
+    from ketasim.forecast.cli import add_forecast
+
+    return add_forecast(subparsers)
+
+
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    from ketasim.forecast.cli import run_forecast_command
+
+    return run_forecast_command(args)
+
+
 #: (add, run) per subcommand, in the order `ketasim --help` lists them.
 COMMANDS: list[tuple[Callable[[Subparsers], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]] = [
     (_add_simulate, _cmd_simulate),
@@ -561,7 +718,12 @@ COMMANDS: list[tuple[Callable[[Subparsers], argparse.ArgumentParser], Callable[[
     (_add_drugs, _cmd_drugs),
     (_add_presets, _cmd_presets),
     (_add_parameters, _cmd_parameters),
+    (_add_forecast, _cmd_forecast),
+    (_add_examples, _cmd_examples),
 ]
+from .cli_commands import COMMANDS as _APP_COMMANDS  # noqa: E402  serve, runs, report (web explorer, run store)
+
+COMMANDS += _APP_COMMANDS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -587,7 +749,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args))
     except (KetasimInputError, tomllib.TOMLDecodeError, OSError) as err:
         message = " ".join(str(err).split())
-        print(f"ketasim: error: {message}", file=sys.stderr)
+        print(f"ketasim: error: {escape(message)}", file=sys.stderr)
+        return 2
+    except RecursionError:
+        print("ketasim: error: input nested too deeply", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("ketasim: error: out of memory; lower the request (fewer patients, days or doses)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ketasim: interrupted", file=sys.stderr)

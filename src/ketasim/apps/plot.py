@@ -94,16 +94,14 @@ def _mark_doses(axes: Sequence[Axes], regimens: Mapping[str, Regimen | None], co
                         transform=ax.get_xaxis_transform(), gid="dose")
 
 
-def _draw(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[str], title: str | None,
-          regimens: Mapping[str, Regimen | None]) -> Figure:
-    if not tables:
-        raise ValueError("no tables to plot")
+#: the acute panel column shows the first ACUTE_H hours after the first dose when a run is longer than HOURS_AXIS_MAX_H
+ACUTE_H = 24.0
+
+
+def _draw_column(axes: Sequence[Axes], tables: Mapping[str, pd.DataFrame], regimens: Mapping[str, Regimen | None],
+                 start_h: float, end_h: float, scale: float, xlabel: str, with_legends: bool) -> None:
+    """Every layer's panel for times start_h..end_h (h), time divided by `scale`."""
     several = len(tables) > 1
-    scale, xlabel = _time_axis(tables)
-    end_h = max(float(t["time_h"].max()) for t in tables.values())
-    fig = Figure(figsize=(9.0, 17.0), dpi=110, layout=ConstrainedLayoutEngine(rect=(0.0, 0.015, 1.0, 0.985)))
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(len(PANELS), 1, sharex=True)
     run_colors = {run: f"C{i}" for i, run in enumerate(tables)}
     for ax, panel in zip(axes, PANELS, strict=True):
         ax.set_label(panel.layer)
@@ -118,13 +116,16 @@ def _draw(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[str], titl
         for side, target in ((panel.series, ax), (panel.right_series, twin)):
             if target is None:
                 continue
-            for run, table in tables.items():
+            for order, (run, table) in enumerate(tables.items()):
+                shown = table[(table["time_h"] >= start_h - 1e-9) & (table["time_h"] <= end_h + 1e-9)]
                 for column, label in _expand(side, list(table.columns)):
                     key = f"{label} (right axis)" if target is twin else label
                     i = list(handles).index(key) if key in handles else len(handles)
                     color = run_colors[run] if several else f"C{i % 10}"
                     style = _LINESTYLES[i % len(_LINESTYLES)] if several else ("--" if target is twin else "-")
-                    target.plot(table["time_h"] / scale, table[column], color=color, ls=style, lw=1.2)
+                    # the first run is drawn on top, so a flat line of a later run cannot hide its excursions
+                    target.plot(shown["time_h"] / scale, shown[column], color=color, ls=style, lw=1.2,
+                                zorder=3 + len(tables) - order, alpha=1.0 if order == 0 else 0.8)
                     handles.setdefault(key, Line2D([], [], color="black" if several else color, ls=style))
         if panel.layer == "plasma" and not handles:
             ax.text(0.5, 0.5, "no drug in plasma", transform=ax.transAxes, ha="center", va="center", color="0.5")
@@ -138,18 +139,45 @@ def _draw(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[str], titl
             ax.axhline(REMISSION_MADRS, color="0.5", ls=":", lw=0.8)
             handles["remission (MADRS <= 10)"] = Line2D([], [], color="0.5", ls=":", lw=0.8)
             ax.set_ylim(bottom=0.0)
-        if handles and (several or len(handles) > 1 or panel.layer == "plasma"):
+        if with_legends and handles and (several or len(handles) > 1 or panel.layer == "plasma"):
             (twin or ax).legend(handles.values(), handles.keys(), fontsize=7, loc="upper right", framealpha=0.8)
     _mark_doses(axes, regimens, run_colors, end_h, scale, several)
     axes[-1].set_xlabel(xlabel)
-    axes[-1].set_xlim(0.0, end_h / scale)
+    axes[-1].set_xlim(start_h / scale, end_h / scale)
+
+
+def _draw(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[str], title: str | None,
+          regimens: Mapping[str, Regimen | None]) -> Figure:
+    """One column of panels; runs longer than HOURS_AXIS_MAX_H get an acute column (first ACUTE_H hours) on the left."""
+    if not tables:
+        raise ValueError("no tables to plot")
+    several = len(tables) > 1
+    scale, xlabel = _time_axis(tables)
+    end_h = max(float(t["time_h"].max()) for t in tables.values())
+    acute = end_h > HOURS_AXIS_MAX_H
+    flags = list(dict.fromkeys(f for table in tables.values() for f in table.attrs.get("flags", [])))[:4]
+    bottom = 0.015 + 0.009 * len(flags)
+    fig = Figure(figsize=(14.0 if acute else 9.0, 17.0), dpi=110,
+                 layout=ConstrainedLayoutEngine(rect=(0.0, bottom, 1.0, 1.0 - bottom)))
+    FigureCanvasAgg(fig)
+    if acute:
+        grid = fig.subplots(len(PANELS), 2, sharex="col", gridspec_kw={"width_ratios": (1.0, 1.6)})
+        _draw_column(grid[:, 0], tables, regimens, 0.0, ACUTE_H, 1.0, f"time (h): first {ACUTE_H:g} h", False)
+        _draw_column(grid[:, 1], tables, regimens, 0.0, end_h, scale, xlabel, True)
+        grid[0, 0].set_title(f"acute: first {ACUTE_H:g} h", fontsize=10)
+        grid[0, 1].set_title("whole course", fontsize=10)
+    else:
+        _draw_column(fig.subplots(len(PANELS), 1, sharex=True), tables, regimens, 0.0, end_h, scale, xlabel, True)
+    run_colors = {run: f"C{i}" for i, run in enumerate(tables)}
     if several:  # the run legend sits on top and carries the title (a suptitle would overlap it)
         run_handles = [Line2D([], [], color=c, lw=2) for c in run_colors.values()]
         fig.legend(run_handles, list(tables), loc="outside upper center", ncols=min(len(tables), 4),
                    fontsize=9, title=title, title_fontsize=12, frameon=False)
     elif title:
         fig.suptitle(title)
-    fig.text(0.5, 0.002, FIGURE_FOOTER, ha="center", va="bottom", fontsize=6, color="0.4")
+    footer = FIGURE_FOOTER if not flags else "\n".join([*flags, FIGURE_FOOTER])
+    fig.text(0.5, 0.002, footer, ha="center", va="bottom", fontsize=6 if not flags else 7,
+             color="0.4" if not flags else "firebrick")
     fig.savefig(path)
     return fig
 

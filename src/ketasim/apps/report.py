@@ -27,6 +27,7 @@ from ketasim.io.jsonsafe import dumps
 from ketasim.io.trial_spec import TrialSpec
 from ketasim.trials.endpoints import VISIT_METRICS, VISIT_OUTPUTS, VITALS_METRICS
 from ketasim.trials.outcomes import Z95, responders, wilson_interval
+from ketasim.trials.plausibility import escape
 from ketasim.trials.results import ArmResult, SolvedChunk, TrialResult
 
 #: files written by :func:`write_outputs`, in DIR
@@ -122,7 +123,7 @@ def patient_rows(spec: TrialSpec, arm: str, part: SolvedChunk, first: int = 0) -
                                "status": np.asarray(part.status).astype(np.int64)}
     for output in VISIT_OUTPUTS:
         columns[f"baseline_{output.name}"] = part.baselines[output.name]
-        columns.update({f"{output.name}_{key}": part.visits[output.name][v]
+        columns.update({output.column(key): part.visits[output.name][v]
                         for v, key in enumerate(spec.endpoints.visit_keys)})
     columns.update({f"param_{k}": v for k, v in part.patients.items()})
     table = pd.DataFrame(columns)
@@ -132,7 +133,7 @@ def patient_rows(spec: TrialSpec, arm: str, part: SolvedChunk, first: int = 0) -
 
 def patients_frame(result: TrialResult) -> pd.DataFrame:
     """One row per patient: arm, patient (0..n-1), candidate_index, status, then for each VISIT_OUTPUTS
-    value `baseline_<output>` and `<output>_<visit key>` (baseline_madrs, madrs_<visit key>: points),
+    value `baseline_<output>` and `<output>_<visit key, spaces as _>` (baseline_madrs, madrs_1_d: points),
     and the patient's parameters `param_<name>`."""
     frames = [patient_rows(result.spec, name, arm.per_patient()) for name, arm in result.arms.items()]
     return pd.concat(frames, ignore_index=True)
@@ -203,10 +204,14 @@ def _axis(end_h: float) -> tuple[float, str]:
     return (1.0 if unit == "h" else 24.0), f"time after the first dose ({unit})"
 
 
-def _figure(title: str) -> Figure:
-    fig = Figure(figsize=(8.0, 5.0), dpi=110, layout=ConstrainedLayoutEngine(rect=(0.0, 0.03, 1.0, 0.97)))
+def _figure(title: str, flags: tuple[str, ...] = ()) -> Figure:
+    """A figure with the footer; flags ('outside the calibrated range: ...') in red above it."""
+    bottom = 0.03 + 0.025 * min(len(flags), 4)
+    fig = Figure(figsize=(8.0, 5.0), dpi=110, layout=ConstrainedLayoutEngine(rect=(0.0, bottom, 1.0, 0.97 - bottom + 0.03)))
     FigureCanvasAgg(fig)
-    fig.suptitle(title, fontsize=11)
+    fig.suptitle(escape(title), fontsize=11)
+    if flags:
+        fig.text(0.5, 0.03, "\n".join(flags[:4]), ha="center", va="bottom", fontsize=7, color="firebrick")
     fig.text(0.5, 0.005, FIGURE_FOOTER, ha="center", va="bottom", fontsize=7, color="0.4")
     return fig
 
@@ -215,14 +220,14 @@ def plot_madrs(result: TrialResult, path: str | os.PathLike[str]) -> Figure:
     """Mean observed MADRS (points) per arm over time, with the 95% confidence band of the mean."""
     lines = {name: _timeline(result, arm) for name, arm in result.arms.items()}
     scale, xlabel = _axis(max(float(t[-1]) for t, _, _ in lines.values()))
-    fig = _figure(f"{result.spec.name}: MADRS")
+    fig = _figure(f"{result.spec.name}: MADRS", result.flags)
     ax = fig.subplots()
     for i, (name, (times, madrs, _)) in enumerate(lines.items()):
         n = madrs.shape[1]
         mean = madrs.mean(axis=1) if n else np.full(times.size, np.nan)
         half = Z95 * madrs.std(axis=1, ddof=1) / math.sqrt(n) if n > 1 else np.zeros(times.size)
         ax.fill_between(times / scale, mean - half, mean + half, color=f"C{i}", alpha=0.2, lw=0)
-        ax.plot(times / scale, mean, color=f"C{i}", marker="o", ms=3, lw=1.5, label=f"{name} (n={n})")
+        ax.plot(times / scale, mean, color=f"C{i}", marker="o", ms=3, lw=1.5, label=escape(f"{name} (n={n})"))
     remission = result.spec.endpoints.remission_at_most
     ax.axhline(remission, color="0.5", ls=":", lw=0.8, label=f"remission (MADRS <= {remission:g})")
     ax.set_xlabel(xlabel)
@@ -239,7 +244,7 @@ def plot_response(result: TrialResult, path: str | os.PathLike[str]) -> Figure:
     ep = result.spec.endpoints
     lines = {name: _timeline(result, arm) for name, arm in result.arms.items()}
     scale, xlabel = _axis(max(float(t[-1]) for t, _, _ in lines.values()))
-    fig = _figure(f"{result.spec.name}: response and remission")
+    fig = _figure(f"{result.spec.name}: response and remission", result.flags)
     ax = fig.subplots()
     for i, (times, madrs, base) in enumerate(lines.values()):
         n = madrs.shape[1]
@@ -251,7 +256,7 @@ def plot_response(result: TrialResult, path: str | os.PathLike[str]) -> Figure:
             ax.fill_between(times / scale, band[:, 0], band[:, 1], color=f"C{i}", alpha=0.12, lw=0)
             ax.plot(times / scale, rate, color=f"C{i}", ls=style, marker="o", ms=3, lw=1.5)
     handles = [Line2D([], [], color=f"C{i}", lw=2) for i in range(len(lines))]
-    labels = [f"{name} (n={m.shape[1]})" for name, (_, m, _) in lines.items()]
+    labels = [escape(f"{name} (n={m.shape[1]})") for name, (_, m, _) in lines.items()]
     handles += [Line2D([], [], color="black", ls="-"), Line2D([], [], color="black", ls="--")]
     labels += [f"response (MADRS at least {100.0 * ep.response_fraction:g}% below baseline)",
                f"remission (MADRS <= {ep.remission_at_most:g})"]

@@ -28,14 +28,18 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ketasim.errors import KetasimInputError
+from ketasim.io.dose_limits import dose_limits
 from ketasim.io.regimen import Dose, Regimen
 from ketasim.io.units import Amount
 from ketasim.model.drugs import cmt_table
+from ketasim.model.patient import PATIENT_RANGES
 
 #: NONMEM compartment numbers of the shipped (drug, route) pairs, from the drug entries (`DrugSpec.cmt`).
 #: Never renumber: data sets written by earlier versions must keep their meaning; new pairs get new
 #: numbers. Import and export use `cmt_table()`, so drugs registered at run time are included.
 CMT_TABLE: dict[int, tuple[str, str]] = cmt_table()
+#: the heaviest valid patient (kg): an AMT above a mg/kg ceiling for this weight is impossible for anyone
+MAX_WEIGHT_KG = PATIENT_RANGES["weight_kg"][1][1]
 CMT_OF: dict[tuple[str, str], int] = {pair: cmt for cmt, pair in CMT_TABLE.items()}
 
 COLUMNS: tuple[str, ...] = ("ID", "TIME", "AMT", "RATE", "EVID", "CMT", "II", "ADDL", "DRUG", "ROUTE")
@@ -147,10 +151,19 @@ def _normalise_id(text: str) -> str:
     return str(int(value)) if math.isfinite(value) and value == int(value) else text
 
 
-def _read_rows(path: str | os.PathLike[str]) -> tuple[str, list[_Row]]:
+def read_rows(path: str | os.PathLike[str]) -> tuple[str, list[_Row]]:
     """Header-checked rows of the file; comment rows (first cell starting with '#') are skipped."""
     source = os.fspath(path)
-    with open(path, newline="") as handle:
+    try:
+        return _read_rows_checked(path, source)
+    except UnicodeDecodeError as err:
+        raise KetasimInputError(f"{source}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
+    except csv.Error as err:
+        raise KetasimInputError(f"{source}: not a readable CSV file ({err})") from None
+
+
+def _read_rows_checked(path: str | os.PathLike[str], source: str) -> tuple[str, list[_Row]]:
+    with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header: list[str] | None = None
         rows: list[_Row] = []
@@ -206,6 +219,10 @@ def _dose_record(row: _Row) -> tuple[str, str, str, float, float, float, float, 
     if cmt not in table:
         raise row.error("CMT", f"a compartment number ({_cmt_list()})")
     drug, route = table[cmt]
+    limit = dose_limits().get((drug, route))
+    if limit is not None and amount_mg > limit.ceiling_dose * (MAX_WEIGHT_KG if limit.unit == "mg/kg" else 1.0):
+        raise row.error("AMT", f"a dose (mg) of {drug} {route} at most its hard ceiling of {limit.ceiling_dose:g} "
+                               f"{limit.unit}" + (f" (for {MAX_WEIGHT_KG:g} kg)" if limit.unit == "mg/kg" else ""))
     for column, expected in (("DRUG", drug), ("ROUTE", route)):
         given = row.cells.get(column, "").strip().lower()
         if given not in _MISSING and given != expected:
@@ -240,7 +257,9 @@ def _group_doses(records: Iterable[tuple[str, str, float, float, float, float, i
 
 def read_nonmem_csv(path: str | os.PathLike[str]) -> dict[str, Regimen]:
     """Regimens by subject ID from a NONMEM-style CSV (amounts absolute mg, times h)."""
-    source, rows = _read_rows(path)
+    if not isinstance(path, str | os.PathLike):
+        raise KetasimInputError(f"read_nonmem_csv: expected a file path (str or pathlib.Path), got {type(path).__name__}")
+    source, rows = read_rows(path)
     by_id: dict[str, list[tuple[str, str, float, float, float, float, int]]] = {}
     for row in rows:
         record = _dose_record(row)

@@ -114,6 +114,12 @@ def dose_from_entry(entry: Mapping[str, object], where: str) -> Dose:
             raise KetasimInputError(f"{where}: missing key {key!r}")
         if not isinstance(entry[key], str):
             raise KetasimInputError(f"{where}: {key!r} must be a string, got {entry[key]!r}")
+    for key in ("at", "every", "from", "until", "infusion"):
+        values = entry.get(key)
+        for value in values if isinstance(values, list) else [values]:
+            if value is not None and not isinstance(value, str):
+                raise KetasimInputError(f"{where}: {key}: expected a time with a unit as a string, such as '5 h' or "
+                                        f"'2 d', got {value!r} (a bare number has no unit)")
     drug, route = str(entry["drug"]), str(entry["route"])
     get_drug(drug, f"{where}: drug")
     check_route(drug, route, f"{where}: route")
@@ -146,6 +152,12 @@ class Regimen:
     doses: tuple[Dose, ...] = field(default_factory=tuple)
     name: str = ""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.doses, tuple) or not all(isinstance(d, Dose) for d in self.doses):
+            raise KetasimInputError(f"Regimen: expected ketasim.Dose objects (from ketasim.dose(...)), got {self.doses!r}")
+        if not isinstance(self.name, str):
+            raise KetasimInputError(f"Regimen: name: expected a str, got {type(self.name).__name__}")
+
     @staticmethod
     def of(*doses: Dose, name: str = "") -> Regimen:
         return Regimen(tuple(doses), name)
@@ -167,6 +179,11 @@ class Regimen:
         """All dose events up to `horizon_h`, sorted by time."""
         out = [DoseEvent(t, d.drug, d.route, d.amount, d.infusion_h) for d in self.doses for t in d.times(horizon_h)]
         return sorted(out, key=lambda e: (e.time_h, e.drug))
+
+    def first_dose_h(self) -> float:
+        """Time of the first dose (h), 0 if none; computed from the dose lines, not by listing every event."""
+        firsts = [min(d.times_h) if d.every_h is None else d.from_h for d in self.doses if d.times_h or d.every_h]
+        return min(firsts) if firsts else 0.0
 
 
 def regimen_from_entries(entries: Iterable[Mapping[str, object]], where: str, name: str = "") -> Regimen:

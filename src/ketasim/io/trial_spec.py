@@ -47,7 +47,6 @@ import difflib
 import math
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, NoReturn
@@ -56,9 +55,12 @@ import numpy as np
 
 from ketasim.errors import KetasimInputError
 from ketasim.io.regimen import Regimen, regimen_from_entries
+from ketasim.io.toml_file import read_toml
 from ketasim.io.units import parse_time_h
 from ketasim.trials.endpoints import METRICS as METRIC_REGISTRY
 from ketasim.trials.endpoints import SECTIONS
+from ketasim.trials.limits import MAX_PATIENTS_PER_ARM
+from ketasim.trials.plausibility import check_trial_spec
 
 MADRS_MAX = 60.0
 DEFAULT_MIN_FAILED_TREATMENTS = 2
@@ -192,16 +194,10 @@ class TrialSpec:
 
 def load_trial(path: str | os.PathLike[str]) -> TrialSpec:
     """Read and check the trial file at `path`."""
+    if not isinstance(path, str | os.PathLike):
+        raise KetasimInputError(f"load_trial: expected a file path (str or pathlib.Path), got {type(path).__name__}")
     source = os.fspath(path)
-    try:
-        with open(source, "rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as err:
-        raise KetasimInputError(f"{source}: cannot read the trial file ({err.strerror or err})") from None
-    except tomllib.TOMLDecodeError as err:
-        raise KetasimInputError(f"{source}: invalid TOML: {err}") from None
-    except UnicodeDecodeError as err:
-        raise KetasimInputError(f"{source}: invalid TOML: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    data = read_toml(source, "trial file")
     return parse_trial(data, source)
 
 
@@ -217,7 +213,11 @@ def parse_trial(data: Mapping[str, Any], source: str) -> TrialSpec:
     arms = _arms(r, r.require(top, "arms", "", "[[arms]] tables with name and doses"))
     endpoints = _endpoints(r, r.require(top, "endpoints", "", "an [endpoints] table"))
     published = _published(r, top.get("published", []), arms, endpoints)
-    return TrialSpec(source, name, seed, n, population, arms, endpoints, published, design)
+    if n > MAX_PATIENTS_PER_ARM:
+        r.fail("patients_per_arm", f"{n:,} is above the limit of {MAX_PATIENTS_PER_ARM:,} patients per arm")
+    spec = TrialSpec(source, name, seed, n, population, arms, endpoints, published, design)
+    check_trial_spec(spec)
+    return spec
 
 
 def _design(r: _Reader, value: object) -> DesignSpec:

@@ -5,6 +5,7 @@ Internally ketasim works in hours (time), mg (amount), L (volume) and ng/mL (con
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -31,8 +32,8 @@ class Amount:
     per_kg: bool = False
 
     def __post_init__(self) -> None:
-        if not self.value_mg >= 0.0:
-            raise KetasimInputError(f"a dose amount must be >= 0, got {self.value_mg}")
+        if not (self.value_mg >= 0.0 and math.isfinite(self.value_mg)):
+            raise KetasimInputError(f"a dose amount must be a finite number >= 0, got {self.value_mg}")
 
     def mg_for(self, weight_kg: float) -> float:
         """Absolute amount in mg for a patient of `weight_kg` kg."""
@@ -48,7 +49,10 @@ def _split(text: object, where: str, expected: str) -> tuple[float, str]:
     match = _NUMBER_UNIT.match(text)
     if match is None:
         raise KetasimInputError(f"{where}: expected {expected} (a number with a unit), got {text!r}")
-    return float(match.group(1)), match.group(2)
+    value = float(match.group(1))
+    if not math.isfinite(value):
+        raise KetasimInputError(f"{where}: expected {expected} with a finite number, got {text!r}")
+    return value, match.group(2)
 
 
 def _example(expected: str) -> str:

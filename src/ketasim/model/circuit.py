@@ -17,17 +17,18 @@ _SHAPE = "assumed: shape after Moghaddam B et al. 1997, J Neurosci 17:2921 (rode
 PARAMETERS: dict[str, P] = {
     "interneuron_occupancy50": P(0.30, "1", "calibrated to data/calibration; interneurons are silenced by partial block "
                                  "(Homayoun & Moghaddam 2007), low doses work (Fava 2018)",
-                                 "NMDA occupancy silencing half of the interneuron drive"),
-    "interneuron_hill": P(2.0, "1", _SHAPE, "steepness of interneuron silencing"),
-    "pyramidal_occupancy50": P(0.75, "1", _SHAPE, "NMDA occupancy blocking half of pyramidal output (anaesthesia)"),
-    "pyramidal_hill": P(8.0, "1", _SHAPE, "steepness of pyramidal block"),
+                                 "NMDA occupancy silencing half of the interneuron drive", valid=(0.01, 0.99)),
+    "interneuron_hill": P(2.0, "1", _SHAPE, "steepness of interneuron silencing", valid=(0.5, 20)),
+    "pyramidal_occupancy50": P(0.75, "1", _SHAPE, "NMDA occupancy blocking half of pyramidal output (anaesthesia)",
+                               valid=(0.01, 0.99)),
+    "pyramidal_hill": P(8.0, "1", _SHAPE, "steepness of pyramidal block", valid=(0.5, 20)),
     "adaptation_time_h": P(1.5, "h", "assumed: the glutamate burst is transient, over within ~1-2 h (Moghaddam 1997)",
-                           "homeostatic adaptation of the network to disinhibition"),
+                           "homeostatic adaptation of the network to disinhibition", valid=(0.01, 48)),
     "glutamate_time_h": P(1.0 / 6.0, "h", "assumed: extracellular glutamate follows firing within ~10 min (microdialysis)",
-                          "glutamate time constant"),
+                          "glutamate time constant", valid=(0.001, 24)),
     "glutamate_surge_max": P(2.0, "fold",
                              "assumed: about a doubling to tripling of prefrontal glutamate outflow (Moghaddam 1997)",
-                             "maximal glutamate rise above baseline, in multiples of baseline"),
+                             "maximal glutamate rise above baseline, in multiples of baseline", valid=(0, 10)),
 }
 
 

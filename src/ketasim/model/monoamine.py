@@ -11,9 +11,9 @@ from ketasim.model.parameters import Parameter as P
 PARAMETERS: dict[str, P] = {
     "autoreceptor_desensitisation_time_d": P(
         7.0, "d", "assumed: somatodendritic 5-HT1A desensitisation over ~2 weeks (Blier P & de Montigny C 1994, TIPS)",
-        "autoreceptor desensitisation time constant"),
+        "autoreceptor desensitisation time constant", valid=(0.5, 120)),
     "monoaminergic_drive_time_d": P(4.0, "d", "assumed: slow BDNF gene expression with chronic SSRI (weeks)",
-                                    "build-up time of the slow plasticity drive"),
+                                    "build-up time of the slow plasticity drive", valid=(0.5, 120)),
 }
 
 

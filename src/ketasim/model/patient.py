@@ -7,6 +7,23 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 
 from ketasim.errors import KetasimInputError
+from ketasim.io.toml_file import read_toml
+from ketasim.model.parameters import check_value
+
+#: (unit, valid range) of every patient field; outside the range the equations or physiology break down
+PATIENT_RANGES: dict[str, tuple[str, tuple[float, float]]] = {
+    "weight_kg": ("kg", (10.0, 400.0)), "age_y": ("y", (0.0, 120.0)), "female": ("1 (0 or 1)", (0.0, 1.0)),
+    "cl_factor": ("1", (0.05, 20.0)), "v_factor": ("1", (0.05, 20.0)), "qh_factor": ("1", (0.05, 20.0)),
+    "esk_vc_factor": ("1", (0.05, 20.0)), "esk_vp1_factor": ("1", (0.05, 20.0)),
+    "esk_ka_nasal_factor": ("1", (0.05, 20.0)), "ssri_cl_factor": ("1", (0.05, 20.0)),
+    "esk_nasal_logit": ("1 (logit shift)", (-10.0, 10.0)), "natural_course": ("1 (fraction of untreated MADRS)", (-1.0, 1.0)),
+    "suicidal_ideation": ("MADRS item-10 points", (0.0, 6.0)), "si_fast_responsiveness": ("1", (0.0, 1000.0)),
+    "untreated_madrs": ("MADRS points", (0.0, 60.0)), "synapse_deficit": ("1", (0.0, 0.95)),
+    "plasticity_gain": ("1", (0.0, 20.0)), "monoaminergic_responsiveness": ("1", (0.0, 1000.0)),
+    "placebo_responsiveness": ("1", (0.0, 1000.0)), "cardiovascular_sensitivity": ("1", (0.0, 100.0)),
+    "dissociation_sensitivity": ("1", (0.0, 100.0)), "sbp0_mmhg": ("mmHg", (70.0, 250.0)),
+    "dbp0_mmhg": ("mmHg", (40.0, 150.0)), "hr0_bpm": ("beats/min", (30.0, 200.0)),
+}
 
 
 @dataclass(frozen=True)
@@ -47,19 +64,8 @@ class Patient:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
-            if not isinstance(value, int | float) or not np.isfinite(value):
-                raise KetasimInputError(f"patient.{f.name}: expected a finite number, got {value!r}")
-        if self.weight_kg <= 0:
-            raise KetasimInputError(f"patient.weight_kg: must be > 0 kg, got {self.weight_kg}")
-        if not 0.0 <= self.synapse_deficit < 1.0:
-            raise KetasimInputError(f"patient.synapse_deficit: must be in [0, 1), got {self.synapse_deficit}")
-        if not 0.0 <= self.untreated_madrs <= 60.0:
-            raise KetasimInputError(f"patient.untreated_madrs: must be in [0, 60], got {self.untreated_madrs}")
-        if not 0.0 <= self.suicidal_ideation <= 6.0:
-            raise KetasimInputError(f"patient.suicidal_ideation: MADRS item 10 must be in [0, 6], got {self.suicidal_ideation}")
-        if self.si_fast_responsiveness < 0.0:
-            raise KetasimInputError(f"patient.si_fast_responsiveness: must be >= 0, got {self.si_fast_responsiveness}")
+            unit, valid = PATIENT_RANGES[f.name]
+            check_value(f.name, getattr(self, f.name), unit, valid, "patient")
 
     def with_(self, **overrides: float) -> Patient:
         """A copy with some parameters changed; unknown names are an error."""
@@ -68,7 +74,7 @@ class Patient:
         if unknown:
             raise KetasimInputError(
                 f"unknown patient parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
-        return replace(self, **{k: float(v) for k, v in overrides.items()})
+        return replace(self, **{k: check_value(k, v, *PATIENT_RANGES[k], "patient") for k, v in overrides.items()})
 
 
 PATIENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Patient))
@@ -83,9 +89,31 @@ TYPICAL_PATIENTS: dict[str, Patient] = {
 }
 
 
+#: what each typical patient stands for (`ketasim simulate --help`, docs/patient-file.md)
+TYPICAL_DESCRIPTIONS: dict[str, str] = {
+    "typical-trd": "treatment-resistant depression: MADRS 33 untreated, 35% of spines lost, weak monoaminergic "
+                   "response (0.35: SSRIs help little); 70 kg, 45 y",
+    "typical-mdd": "major depression, any history: MADRS 30 untreated, 30% of spines lost, typical monoaminergic "
+                   "response (1.0); 70 kg, 45 y",
+}
+
+
+def load_patient(path: str) -> Patient:
+    """A patient file: TOML with `base = "typical-trd"` (or typical-mdd) and any patient fields (docs/patient-file.md)."""
+    data = read_toml(path, "patient file")
+    base = data.pop("base", "typical-trd")
+    if base not in TYPICAL_PATIENTS:
+        raise KetasimInputError(f"{path}: base: expected one of {', '.join(TYPICAL_PATIENTS)}, got {base!r}")
+    unknown = sorted(set(data) - set(PATIENT_FIELDS))
+    if unknown:
+        raise KetasimInputError(f"{path}: unknown key {unknown[0]!r}; patient fields: {', '.join(PATIENT_FIELDS)}")
+    values = {k: check_value(k, v, *PATIENT_RANGES[k], path) for k, v in data.items()}
+    return replace(TYPICAL_PATIENTS[base], **values)
+
+
 def typical_patient(name: str) -> Patient:
     """A typical patient by name (a key of TYPICAL_PATIENTS)."""
-    if name not in TYPICAL_PATIENTS:
+    if not isinstance(name, str) or name not in TYPICAL_PATIENTS:
         raise KetasimInputError(f"unknown patient {name!r}; known: {', '.join(TYPICAL_PATIENTS)}")
     return TYPICAL_PATIENTS[name]
 

@@ -14,18 +14,19 @@ from ketasim.model.parameters import Parameter as P
 
 PARAMETERS: dict[str, P] = {
     "bdnf_time_h": P(0.5, "h", "assumed: BDNF translation de-suppressed within minutes (Autry AE et al. 2011, Nature 475:91)",
-                     "BDNF time constant"),
+                     "BDNF time constant", valid=(0.01, 48)),
     "mtor_time_h": P(1.0, "h", "assumed: mTORC1 signalling raised within the first hour and for hours after a dose "
                      "(Li N et al. 2010, Science 329:959)",
-                     "TrkB/mTORC1 activation time constant"),
+                     "TrkB/mTORC1 activation time constant", valid=(0.01, 48)),
     "protein_time_h": P(16.0, "h", "assumed: spines unchanged at 3-6 h, raised at 12-24 h (Moda-Sava RN et al. 2019, Science)",
-                        "synaptic protein synthesis time constant"),
+                        "synaptic protein synthesis time constant", valid=(0.1, 240)),
     "spine_turnover_time_d": P(9, "d", "calibrated to data/calibration (durability); new spines persist up to ~2 weeks "
-                               "(Phoumthipphavong V et al. 2016, eNeuro)", "return of spine density to the stress set-point"),
+                               "(Phoumthipphavong V et al. 2016, eNeuro)", "return of spine density to the stress set-point",
+                               valid=(0.5, 120)),
     "synaptogenesis_rate_1_h": P(0.836, "1/h", "calibrated to data/calibration",
-                                 "spine formation per unit synaptic protein drive"),
+                                 "spine formation per unit synaptic protein drive", valid=(0, 100)),
     "monoaminergic_synaptogenesis_rate_1_h": P(0.001765, "1/h", "calibrated to data/calibration",
-                                               "spine formation per unit monoaminergic drive"),
+                                               "spine formation per unit monoaminergic drive", valid=(0, 1)),
 }
 
 

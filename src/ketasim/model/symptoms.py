@@ -11,34 +11,38 @@ from ketasim.model.parameters import Parameter as P
 _CAL = "calibrated to data/calibration"
 
 PARAMETERS: dict[str, P] = {
-    "acute_relief_max": P(0.9, "1", _CAL, "largest fraction of symptoms relieved by the acute neurotrophic signal"),
+    "acute_relief_max": P(0.9, "1", _CAL, "largest fraction of symptoms relieved by the acute neurotrophic signal", valid=(0, 1)),
     "acute_mtor50": P(0.5, "fold", _CAL + "; started at the mTOR rise of a 0.5 mg/kg dose",
-                      "mTOR activation for half-maximal acute relief"),
-    "contact_improvement_max": P(0.3487, "1", _CAL, "non-specific improvement from trial contact, fraction of symptoms"),
+                      "mTOR activation for half-maximal acute relief", valid=(0.01, 100)),
+    "contact_improvement_max": P(0.3487, "1", _CAL, "non-specific improvement from trial contact, fraction of symptoms",
+                                 valid=(0, 1)),
     "contact_time_d": P(7.9, "d", _CAL + "; two-step build-up, half reached after 1.68 time constants (~13 d)",
-                        "time constant of engagement in care and of the non-specific improvement it brings"),
+                        "time constant of engagement in care and of the non-specific improvement it brings",
+                        valid=(0.5, 365)),
     "session_expectancy": P(0.03, "1", "assumed: attending a session with nothing to feel lifts expectancy a little "
                             "(saline: 1-2% response at 24 h, Wilkinson 2019)",
-                            "expectancy lift from attending a dosing session, fraction of symptoms"),
-    "perceived_expectancy_rate_1_h": P(0.3468, "1/h", _CAL, "expectancy lift per hour of clearly perceived drug effect"),
+                            "expectancy lift from attending a dosing session, fraction of symptoms", valid=(0, 1)),
+    "perceived_expectancy_rate_1_h": P(0.3468, "1/h", _CAL, "expectancy lift per hour of clearly perceived drug effect",
+                                       valid=(0, 100)),
     "placebo_spray_cue": P(0.7619, "1", _CAL + "; the placebo spray carries a bittering agent that patients taste "
                            "(esketamine trial methods, e.g. Daly 2018)",
-                           "perceptible cue of a placebo spray, in hours of clear dissociation"),
+                           "perceptible cue of a placebo spray, in hours of clear dissociation", valid=(0, 24)),
     "expectancy_time_d": P(1.8, "d", "assumed: session expectancy fades over days (Daly 2018 placebo: -9.7 at 2 h, "
-                           "-5.7 at 1 d)", "decay time of session expectancy"),
+                           "-5.7 at 1 d)", "decay time of session expectancy", valid=(0.05, 60)),
     "natural_course_time_d": P(28.0, "d", "assumed: depressive episodes drift by themselves over weeks to months; "
                                "wait-list patients improve by ~4 HAM-D points over 4-12 weeks with a wide spread "
                                "(Rutherford BR et al. 2012, J Psychiatr Res 46:1311, effect size 0.505)",
-                               "time constant of a patient's natural-course drift"),
-    "expectancy_fraction_max": P(0.9, "1", "assumed: expectancy cannot remove all symptoms", "cap on expectancy"),
+                               "time constant of a patient's natural-course drift", valid=(1, 3650)),
+    "expectancy_fraction_max": P(0.9, "1", "assumed: expectancy cannot remove all symptoms", "cap on expectancy", valid=(0, 1)),
     "drug_relief_max": P(0.7964, "1", _CAL + "; part of a depression is not carried by the synapse deficit "
                          "(deep remissions are rarer than responses: 21% vs 52% at 24 h, Han 2016)",
-                         "largest fraction of symptoms the synaptic and acute paths can relieve"),
+                         "largest fraction of symptoms the synaptic and acute paths can relieve", valid=(0, 1)),
     "deficit_symptom_exponent": P(2.694, "1", _CAL + "; network function saturates in synapse number, so the first "
-                                  "synapses restored relieve the most", "MADRS core ~ (deficit left)^exponent"),
+                                  "synapses restored relieve the most", "MADRS core ~ (deficit left)^exponent", valid=(0.1, 10)),
     "expectancy_overlap": P(0.8, "1", _CAL + "; active arms reach ~50% relief whether the control arm improved 14% "
                             "(Daly 2018 day 7) or 43% (TRANSFORM day 28)",
-                            "how far drug relief and expectancy relieve the same symptoms (0 independent, 1 fully)"),
+                            "how far drug relief and expectancy relieve the same symptoms (0 independent, 1 fully)",
+                            valid=(0, 1)),
 }
 
 

@@ -13,21 +13,22 @@ _VANK = "calibrated to data/calibration/vitals-and-dissociation.toml (Vankawala 
 PARAMETERS: dict[str, P] = {
     "pressor_occupancy50": P(0.55, "1", "assumed: the pressor response follows NMDA block, so ketamine and esketamine at "
                              "equi-effective doses rise alike (Vankawala 2021 found no difference)",
-                             "NMDA occupancy for half of the maximal pressor response"),
+                             "NMDA occupancy for half of the maximal pressor response", valid=(0.01, 0.99)),
     "pressor_hill": P(3.0, "1", "assumed: back to baseline within 1.5 h after a 40-min infusion (Szarmach 2020)",
-                      "steepness of the pressor response"),
-    "sbp_max_mmhg": P(24.57, "mmHg", _VANK, "maximal systolic rise"),
-    "dbp_max_mmhg": P(16.57, "mmHg", _VANK, "maximal diastolic rise"),
-    "hr_max_bpm": P(7.994, "bpm", _VANK, "maximal heart-rate rise"),
+                      "steepness of the pressor response", valid=(0.5, 20)),
+    "sbp_max_mmhg": P(24.57, "mmHg", _VANK, "maximal systolic rise", valid=(0, 100)),
+    "dbp_max_mmhg": P(16.57, "mmHg", _VANK, "maximal diastolic rise", valid=(0, 60)),
+    "hr_max_bpm": P(7.994, "bpm", _VANK, "maximal heart-rate rise", valid=(0, 60)),
     "dissociation_occupancy50": P(0.55, "1", "assumed: dissociation at plasma 100-250 ng/mL (Zanos 2018 Table 1)",
-                                  "NMDA occupancy for half-maximal CADSS"),
-    "dissociation_hill": P(6.0, "1", "assumed: CADSS is gone by ~2 h (Popova 2019; Glue 2018)", "steepness of CADSS"),
+                                  "NMDA occupancy for half-maximal CADSS", valid=(0.01, 0.99)),
+    "dissociation_hill": P(6.0, "1", "assumed: CADSS is gone by ~2 h (Popova 2019; Glue 2018)", "steepness of CADSS",
+                           valid=(0.5, 20)),
     "cadss_max": P(13.85, "CADSS points", "calibrated to data/calibration/vitals-and-dissociation.toml (van Schalkwyk 2018)",
-                   "maximal CADSS total"),
+                   "maximal CADSS total", valid=(0, 92)),
     "dissociation_tolerance_rate_1_h": P(0.3, "1/h", "assumed: dissociation weaker with repeated dosing (Singh 2016)",
-                                         "build-up of tolerance per hour of full dissociation"),
+                                         "build-up of tolerance per hour of full dissociation", valid=(0, 100)),
     "dissociation_tolerance_time_d": P(10.0, "d", "assumed: tolerance fades over about a week or two",
-                                       "decay time of dissociation tolerance"),
+                                       "decay time of dissociation tolerance", valid=(0.5, 120)),
 }
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
+from ketasim.errors import KetasimInputError
 from ketasim.io.trial_spec import load_trial
 from ketasim.model.arm import DEFAULT_PARAMETERS
 from ketasim.trials.population import POPULATION_PARAMETERS
@@ -99,14 +100,21 @@ def _split(values: dict[str, float]) -> tuple[dict[str, float], dict[str, float]
     return model, pop
 
 
+class _BudgetSpent(Exception):
+    """A fitting stage used up its share of --max-evaluations."""
+
+
 class _Evaluator:
     def __init__(self, files: list[Path], patients_per_arm: int, log: bool) -> None:
         self.specs = [(path.name, load_trial(path)) for path in files]
         self.n = patients_per_arm
         self.count = 0
         self.log = log
+        self.stop_at: int | None = None  # raise _BudgetSpent instead of running evaluation number stop_at + 1
 
     def checks(self, values: dict[str, float], names: tuple[str, ...] | None = None) -> list[TargetCheck]:
+        if self.stop_at is not None and self.count >= self.stop_at:
+            raise _BudgetSpent
         model, pop = _split(values)
         out: list[TargetCheck] = []
         for label, spec in self.specs:
@@ -151,12 +159,17 @@ def _fit_stage(evaluator: _Evaluator, values: dict[str, float], stage: tuple[tup
             print(f"  [{evaluator.count:3d}] loss {value:8.3f} (best {best['loss']:8.3f})", file=sys.stderr, flush=True)
         return value
 
+    evaluator.stop_at = evaluator.count + max_evaluations
     try:
         minimize(loss, x0, method="Nelder-Mead",
                  options={"maxfev": max_evaluations, "xatol": 0.01, "fatol": 0.01, "initial_simplex": _simplex(x0, lo, hi)})
+    except _BudgetSpent:
+        pass
     except _OutOfTime:
         if evaluator.log:
             print("  out of time: keeping the best point so far", file=sys.stderr, flush=True)
+    finally:
+        evaluator.stop_at = None
     fitted = {n: float(np.exp(v)) for n, v in zip(names, best["x"], strict=True)}
     if evaluator.log:
         print("  fitted: " + ", ".join(f"{k}={v:.4g}" for k, v in fitted.items()), file=sys.stderr, flush=True)
@@ -184,19 +197,26 @@ def _scale_vitals(evaluator: _Evaluator, values: dict[str, float]) -> dict[str, 
     return out
 
 
+#: evaluations calibrate() always runs: targets before, vitals scaling before and after fitting, targets after
+FIXED_EVALUATIONS = 4
+
+
 def calibrate(paths: list[str | Path], *, patients_per_arm: int = 200, max_evaluations: int = 120,
               log: bool = True, start: dict[str, float] | None = None,
               free: tuple[tuple[str, float, float], ...] = FREE_PARAMETERS, sensitivity: bool = True,
               time_budget_s: float | None = None, checkpoint: Path | None = None) -> CalibrationReport:
     """Fit `free` (default FREE_PARAMETERS) to the trial files in `paths` (data/calibration only), jointly.
 
-    start: starting values (default: the shipped calibration, else the code defaults). At most
-    `max_evaluations` trial-set evaluations in the fit (plus one before, one after, and two per
-    parameter for the +-10% sensitivity when `sensitivity`). patients_per_arm: 200 by default
-    (rates then carry about 0.03 sampling error; common random numbers keep the loss smooth).
-    time_budget_s: stop the fit after this many seconds at its best point so far; checkpoint: a
-    JSON file holding the best values found so far.
+    start: starting values (default: the shipped calibration, else the code defaults).
+    max_evaluations bounds every trial-set evaluation: FIXED_EVALUATIONS, the +-10% sensitivity
+    (1 + 2 per parameter, when `sensitivity` and the budget can hold it besides 2 fit evaluations)
+    and the fit, which gets the rest. patients_per_arm: 200 by default (rates then carry about 0.03
+    sampling error; common random numbers keep the loss smooth). time_budget_s: stop the fit after
+    this many seconds at its best point so far; checkpoint: a JSON file holding the best values found so far.
     """
+    if max_evaluations < FIXED_EVALUATIONS:
+        raise KetasimInputError(f"max_evaluations: at least {FIXED_EVALUATIONS} (targets before and after, vitals "
+                                f"scaling twice), got {max_evaluations}")
     started = time.time()
     files = trial_files(paths)
     evaluator = _Evaluator(files, patients_per_arm, log)
@@ -206,11 +226,15 @@ def calibrate(paths: list[str | Path], *, patients_per_arm: int = 200, max_evalu
     if VITALS_FILE in labels:
         values = _scale_vitals(evaluator, values)
     fit_files = tuple(sorted(labels - {VITALS_FILE}))
+    sensitivity_cost = 1 + 2 * len(free)
+    with_sensitivity = sensitivity and bool(fit_files) and max_evaluations - FIXED_EVALUATIONS - sensitivity_cost >= 2
+    fit_budget = max_evaluations - FIXED_EVALUATIONS - (sensitivity_cost if with_sensitivity else 0)
     if log:
-        print(f"joint fit of {len(free)} parameters to {len(fit_files)} files", file=sys.stderr)
-    if fit_files and max_evaluations > 0:
+        print(f"joint fit of {len(free)} parameters to {len(fit_files)} files (at most {fit_budget} evaluations)",
+              file=sys.stderr)
+    if fit_files and fit_budget > 0:
         deadline = None if time_budget_s is None else started + time_budget_s
-        values = _fit_stage(evaluator, values, free, fit_files, max_evaluations, deadline, checkpoint)
+        values = _fit_stage(evaluator, values, free, fit_files, fit_budget, deadline, checkpoint)
     if VITALS_FILE in labels:
         values = _scale_vitals(evaluator, values)
     checks_after = evaluator.checks(values)
@@ -218,7 +242,7 @@ def calibrate(paths: list[str | Path], *, patients_per_arm: int = 200, max_evalu
     before = dict(start) if start is not None else shipped_values()
     report = CalibrationReport({k: before[k] for k in fitted}, {k: values[k] for k in fitted}, checks_before,
                                checks_after, all_values=values)
-    if sensitivity and fit_files:
+    if with_sensitivity:
         base = robust_loss(evaluator.checks(values, fit_files))
         for name, _, _ in free:
             deltas = [robust_loss(evaluator.checks(values | {name: values[name] * factor}, fit_files)) - base

@@ -73,6 +73,10 @@ class VisitOutput:
     optional: bool = False
     integer: bool = False
 
+    def column(self, visit_key: str) -> str:
+        """Its per-patient column at visit `visit_key`: `<name>_<key, spaces as _>` (madrs_1_d)."""
+        return f"{self.name}_{'_'.join(visit_key.split())}"
+
 
 #: values kept before the first dose and at every visit, in Parquet column order
 VISIT_OUTPUTS: tuple[VisitOutput, ...] = (

@@ -104,7 +104,7 @@ def population_values(overrides: dict[str, float] | None = None) -> dict[str, fl
     return values
 
 
-def _lognormal_cv(z: np.ndarray, cv: float) -> np.ndarray:
+def lognormal_cv(z: np.ndarray, cv: float) -> np.ndarray:
     sd = np.sqrt(np.log1p(cv**2))
     return np.exp(sd * z - 0.5 * sd**2) if cv > 0 else np.ones_like(z)
 
@@ -149,11 +149,11 @@ def draw_candidates(seed: int, arm: int, index: np.ndarray, pop: dict[str, float
         "weight_kg": weight,
         "age_y": age,
         "female": (u("female") < pop["female_fraction"]).astype(float),
-        **{v.name: _lognormal_cv(z(v.name), pop[v.cv_name]) if v.scale == "log" else pop[v.cv_name] * z(v.name)
+        **{v.name: lognormal_cv(z(v.name), pop[v.cv_name]) if v.scale == "log" else pop[v.cv_name] * z(v.name)
            for v in pk_variability()},
         "untreated_madrs": np.clip(pop["untreated_madrs_mean"] + madrs_shift + pop["untreated_madrs_sd"] * z("untreated_madrs"),
                                    6.0, 60.0),
-        "synapse_deficit": np.clip(pop["synapse_deficit_median"] * _lognormal_cv(z("synapse_deficit"), pop["synapse_deficit_cv"]),
+        "synapse_deficit": np.clip(pop["synapse_deficit_median"] * lognormal_cv(z("synapse_deficit"), pop["synapse_deficit_cv"]),
                                    0.05, 0.9),
         "plasticity_gain": np.exp(pop["plasticity_gain_sd_log"] * z("plasticity_gain")) * np.where(
             u("plasticity_responder") < pop["plasticity_responder_fraction"], 1.0, pop["plasticity_nonresponder_gain"]),

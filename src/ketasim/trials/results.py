@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ketasim.disclaimer import DISCLAIMER
+from ketasim.engines.common import STATUS_OK
 from ketasim.io.jsonsafe import finite_json
 from ketasim.io.trial_spec import TrialSpec
 
@@ -107,8 +108,20 @@ class TrialResult:
     spec: TrialSpec
     arms: dict[str, ArmResult]
     engine: str
+    flags: tuple[str, ...] = ()  # "outside the calibrated range: ..." (see trials.plausibility)
 
     def to_json(self) -> dict:
         """The trial-spec output object (plus added keys); non-finite numbers become None."""
+        flags = {"flags": list(self.flags)} if self.flags else {}
         return finite_json({"name": self.spec.name, "seed": self.spec.seed, "engine": self.engine,
-                            "disclaimer": DISCLAIMER, "arms": {name: arm.summary for name, arm in self.arms.items()}})
+                            "disclaimer": DISCLAIMER, **flags,
+                            "arms": {name: arm.summary for name, arm in self.arms.items()}})
+
+    def arm_failures(self) -> dict[str, tuple[int, int]]:
+        """(failed, total) patients of every arm with a solver failure."""
+        out = {}
+        for name, arm in self.arms.items():
+            failed = int(np.sum(arm.status != STATUS_OK))
+            if failed:
+                out[name] = (failed, int(arm.status.size))
+        return out

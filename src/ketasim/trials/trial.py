@@ -22,6 +22,8 @@ from ketasim.io.trial_spec import TrialSpec
 from ketasim.model.arm import IDX, ArmModel, initial_state, model_values
 from ketasim.trials.design import care_until_h, expectancy_factor, starts_new_antidepressant
 from ketasim.trials.endpoints import VISIT_OUTPUTS, VITALS_METRICS, VisitOutput
+from ketasim.trials.limits import HEARTBEAT_AFTER_S, MAX_PATIENTS_PER_ARM, check_memory, trial_estimate
+from ketasim.trials.plausibility import report, trial_flags, trial_horizon_h
 from ketasim.trials.population import (
     NEW_COURSE,
     PopulationSettings,
@@ -147,7 +149,7 @@ class ArmJob:
 
 def _first_dose_h(spec: TrialSpec, arm_index: int) -> float:
     """Time of the arm's first dose (h): day 0 of its visits."""
-    return min((e.time_h for e in spec.arms[arm_index].regimen.events()), default=0.0)
+    return spec.arms[arm_index].regimen.first_dose_h()  # not min(events()): an open-ended `every` has no last event
 
 
 #: map(function, items) -> iterable of results in the same order (in-process, or a Dask client's)
@@ -396,13 +398,16 @@ def run_trial(spec: TrialSpec, *, engine: str = "fast", patients_per_arm: int | 
               show_progress: bool = True, mapper: Mapper = in_process, keep_patients: bool = True,
               on_chunk: ChunkSink | None = None) -> TrialResult:
     """Run every arm of a trial file; progress on stderr. on_chunk: see simulate_arm."""
+    if not isinstance(spec, TrialSpec):
+        raise KetasimInputError(f"run_trial: expected a TrialSpec (ketasim.load_trial(path)), got {type(spec).__name__}")
     if engine not in ENGINES:
         raise KetasimInputError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
     n = spec.patients_per_arm if patients_per_arm is None else patients_per_arm
-    if n <= 0:
-        raise KetasimInputError(f"patients per arm must be > 0, got {n}")
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0:
+        raise KetasimInputError(f"patients per arm: expected an integer > 0, got {n!r}")
+    estimate_s = check_trial_size(spec, int(n), with_course)
     arms: dict[str, ArmResult] = {}
-    bar = _progress_bar(n * len(spec.arms), spec.name, show_progress)
+    bar = _progress_bar(n * len(spec.arms), spec.name, show_progress, estimate_s)
     try:
         for i, arm in enumerate(spec.arms):
             arms[arm.name] = simulate_arm(spec, i, n, engine=engine, params=params, pop=pop, settings=settings,
@@ -412,12 +417,27 @@ def run_trial(spec: TrialSpec, *, engine: str = "fast", patients_per_arm: int | 
     finally:
         if bar is not None:
             bar.close()
-    return TrialResult(spec, arms, engine)
+    return TrialResult(spec, arms, engine, tuple(report(trial_flags(spec))))
 
 
-def _progress_bar(total: int, name: str, show: bool) -> Any:
+def check_trial_size(spec: TrialSpec, n: int, with_course: bool) -> float:
+    """Refuse a trial above the documented limits or this machine's memory; returns its estimated time (s)."""
+    if n > MAX_PATIENTS_PER_ARM:
+        raise KetasimInputError(f"{spec.path}: patients per arm: {n:,} is above the limit of {MAX_PATIENTS_PER_ARM:,}")
+    days = trial_horizon_h(spec) / 24.0
+    memory, seconds = trial_estimate(n * len(spec.arms), days, len(spec.endpoints.visit_keys), with_course)
+    check_memory(memory, f"{spec.path}: {n:,} patients per arm", "lower patients_per_arm (--patients-per-arm)")
+    if seconds > 60.0:
+        print(f"ketasim: {spec.path}: estimated {seconds / 60.0:,.0f} min on 2 cores; progress on stderr", file=sys.stderr)
+    return seconds
+
+
+def _progress_bar(total: int, name: str, show: bool, estimate_s: float = 0.0) -> Any:
     if not show:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=name[:40], unit="patient", file=sys.stderr, disable=None, leave=False)
+    # a progress bar on a terminal; in a log (not a terminal) too when the run is estimated to take a while
+    disable = None if estimate_s <= HEARTBEAT_AFTER_S else False
+    return tqdm(total=total, desc=name[:40], unit="patient", file=sys.stderr, disable=disable, leave=False,
+                mininterval=5.0 if disable is False else 0.1)

@@ -1,0 +1,59 @@
+"""The one place where ketasim.apps reaches past the public API (``import ketasim as ks``).
+
+Everything here is a thin re-export or a few lines around a private module, so a move of
+the model's internals needs edits in this file only.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from typing import Any
+
+import ketasim as ks
+from ketasim.disclaimer import DISCLAIMER
+from ketasim.engines.solvers import STATUS_OK
+from ketasim.io.jsonsafe import dumps
+from ketasim.io.regimen import regimen_from_entries
+from ketasim.io.trial_spec import parse_trial
+from ketasim.trials.outcomes import Z95, responders, wilson_interval
+from ketasim.trials.validate import check_targets, shipped_calibration_dir
+
+from .report import trial_json
+
+__all__ = [
+    "DISCLAIMER", "STATUS_OK", "Z95", "check_targets", "dumps", "parse_overrides", "patient_from", "regimen_from_doses",
+    "responders", "shipped_calibration_dir", "trial_from_text", "trial_json", "wilson_interval",
+]
+
+
+def regimen_from_doses(entries: Any, where: str, name: str = "") -> ks.Regimen:
+    """A Regimen from dose tables in the trial-file form ({drug, route, amount, at | every, ...})."""
+    return regimen_from_entries(entries, where, name=name)
+
+
+def trial_from_text(text: str, source: str) -> ks.TrialSpec:
+    """Parse trial-file text; errors read as `ketasim trial SOURCE` gives them for a file named SOURCE."""
+    try:
+        data: Mapping[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ks.KetasimInputError(f"{source}: invalid TOML: {err}") from None
+    return parse_trial(data, source)
+
+
+def parse_overrides(items: list[str]) -> tuple[dict[str, float], dict[str, float]]:
+    """`--set NAME=VALUE` items as (patient overrides, model overrides), with the CLI's messages."""
+    from ketasim.apps import cli  # late: apps.cli imports apps.cli_commands
+
+    return cli.parse_overrides(items)
+
+
+def patient_from(name: str, overrides: dict[str, float]) -> ks.Patient:
+    """A typical patient with overrides, with the CLI's `--patient` messages; never a patient file
+    (web requests name no files on the server)."""
+    from ketasim.apps import cli
+
+    if name.lower().endswith(".toml"):
+        raise ks.KetasimInputError(f"--patient: {name!r}: expected a typical patient ({', '.join(ks.TYPICAL_PATIENTS)}); "
+                                   "patient files are read by the command line only")
+    return cli.resolve_patient(name, overrides)

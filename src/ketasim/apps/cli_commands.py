@@ -1,0 +1,228 @@
+"""Subcommands `serve`, `runs` and `report`, and the `--store` hooks of `simulate` and `trial`.
+
+Registered in ketasim.apps.cli.COMMANDS as (_add_<name>, _cmd_<name>) pairs like every subcommand. Heavy
+modules are imported inside the commands, so other subcommands do not pay for them at start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import ketasim as ks
+
+from .store import RunStore, default_store
+
+Subparsers = Any  # argparse's _SubParsersAction, as ketasim.apps.cli passes it
+
+STORE_HELP = f"run store folder (default ${'{'}KETASIM_STORE{'}'} or {default_store()})"
+
+
+def _store(args: argparse.Namespace) -> RunStore:
+    return RunStore(args.store)
+
+
+def _print(frame: pd.DataFrame) -> None:
+    print(frame.to_string(index=False) if not frame.empty else "(no rows)")
+
+
+# ---- --store hooks of simulate and trial -----------------------------------------------------------
+
+def store_simulation(args: argparse.Namespace, regimen: ks.Regimen, table: pd.DataFrame, runtime_s: float) -> str:
+    """Record a `ketasim simulate` run in the store `args.store`; returns the run id."""
+    from ketasim.apps import adapters as internal
+
+    from .runner import SimulationRequest, simulation_summary
+
+    sets = tuple((k, float(v)) for k, _, v in (item.partition("=") for item in args.overrides))
+    request = SimulationRequest(args.regimen if args.regimen in ks.PRESETS else (), args.patient, args.days,
+                                args.engine, sets, regimen.name or args.regimen)
+    if args.regimen in ks.PRESETS:
+        text = request.input_text()
+    else:
+        path = Path(args.regimen)
+        text = (f"# ketasim simulate --regimen {args.regimen} --patient {args.patient} --days {args.days:g} "
+                f"--engine {args.engine} " + " ".join(f"--set {s}" for s in args.overrides)).rstrip()
+        text += f"\n# {path.name}:\n{path.read_text()}"
+    store = RunStore(args.store)
+    run_id = store.new_run("simulate", request.label(), text, engine=args.engine)
+    summary = simulation_summary(request, regimen, table, runtime_s)
+    store.write_results(run_id, {"timecourse": table}, internal.dumps(summary))
+    store.set_status(run_id, "done" if summary["status"] == 0 else "failed", runtime_s)
+    print(f"ketasim: recorded run {run_id} in {store.root}", file=sys.stderr)
+    return run_id
+
+
+def store_trial(args: argparse.Namespace, result: ks.TrialResult, summary_text: str, runtime_s: float) -> str:
+    """Record a `ketasim trial` run (its file's text, tables and JSON) in the store `args.store`."""
+    from .results import trial_tables
+
+    store = RunStore(args.store)
+    text = Path(args.file).read_text()
+    run_id = store.new_run("trial", result.spec.name, text, seed=result.spec.seed, engine=result.engine)
+    store.write_results(run_id, trial_tables(result, json.loads(summary_text)), summary_text)
+    store.set_status(run_id, "done", runtime_s)
+    print(f"ketasim: recorded run {run_id} in {store.root}", file=sys.stderr)
+    return run_id
+
+
+# ---- serve -----------------------------------------------------------------------------------------
+
+def _add_serve(subparsers: Subparsers) -> argparse.ArgumentParser:
+    from .web.settings import Settings
+
+    d = Settings()
+    p = subparsers.add_parser("serve", help="start the web explorer (simulate, trial, validation, runs)",
+                              description="Start the web explorer at http://HOST:PORT (API documentation at /docs). "
+                                          "Every run is recorded in the run store.")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--store", metavar="PATH", help=STORE_HELP)
+    p.add_argument("--max-patients", type=int, default=d.max_patients, metavar="N",
+                   help=f"most patients (all arms) in one web trial run (default {d.max_patients})")
+    p.add_argument("--max-upload-bytes", type=int, default=d.max_upload_bytes, metavar="N",
+                   help=f"largest request body or trial file (default {d.max_upload_bytes})")
+    p.add_argument("--workers", type=int, default=d.workers, metavar="N",
+                   help=f"runs at a time, each in its own worker process (default {d.workers})")
+    p.add_argument("--max-runtime", type=float, default=d.max_runtime_s, metavar="S",
+                   help=f"a web run is stopped after S seconds (default {d.max_runtime_s:g})")
+    return p
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .web.app import create_app
+    from .web.settings import Settings
+
+    settings = Settings(max_patients=args.max_patients, max_upload_bytes=args.max_upload_bytes, workers=args.workers,
+                        max_runtime_s=args.max_runtime)
+    settings.check()
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"ketasim: warning: serving on {args.host}: anyone who can reach it can run simulations", file=sys.stderr)
+    app = create_app(RunStore(args.store), settings)
+    print(f"ketasim: explorer at http://{args.host}:{args.port}/ (API docs at /docs); store {app.state.store.root}",
+          file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+# ---- runs ------------------------------------------------------------------------------------------
+
+def _add_runs(subparsers: Subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("runs", help="list, show, compare and query recorded runs",
+                              description="The run store: every `trial --store`, `simulate --store` and web run.")
+    sub = p.add_subparsers(title="actions", dest="action", required=True, metavar="ACTION")
+    listing = sub.add_parser("list", help="recorded runs, newest first")
+    listing.add_argument("--json", action="store_true", help="a JSON list of runs (id, name, kind, status, ...)")
+    show = sub.add_parser("show", help="one run: its record, results and input file")
+    show.add_argument("id", metavar="ID")
+    show.add_argument("--json", action="store_true", help="one JSON object: the run and its summary")
+    compare = sub.add_parser("compare", help="two trial runs, arm by arm and visit by visit (second minus first)")
+    compare.add_argument("ids", nargs=2, metavar="ID")
+    compare.add_argument("--json", action="store_true", help="a JSON list of {arm, visit, metric, a, b, diff}")
+    sql = sub.add_parser("sql", help="a read-only SQL query (DuckDB) over runs and the result tables",
+                         description="Tables: runs, and the views visits, course, targets, patients, timecourse, "
+                                     "validation (every run's rows, with a run_id column).")
+    sql.add_argument("query", metavar="SQL")
+    sql.add_argument("--json", action="store_true", help="a JSON list of rows")
+    for q in (listing, show, compare, sql):
+        q.add_argument("--store", metavar="PATH", help=STORE_HELP)
+    return p
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from ketasim.apps import adapters as internal
+
+    from .results import compare_trials
+
+    store = _store(args)
+    if args.action == "list":
+        runs = store.list()
+        if args.json:
+            print(internal.dumps(runs))
+        else:
+            frame = pd.DataFrame(runs, columns=["id", "time", "kind", "status", "runtime_s", "engine", "seed", "name"])
+            _print(frame.astype({"seed": "Int64", "runtime_s": float}).round({"runtime_s": 2}))
+        return 0
+    if args.action == "show":
+        return _show(store, args.id, args.json)
+    if args.action == "compare":
+        a, b = (_trial_summary(store, run_id) for run_id in args.ids)
+        rows = compare_trials(a, b)
+        if not rows:
+            raise ks.KetasimInputError(f"runs compare: {args.ids[0]} and {args.ids[1]} share no arm and visit")
+        if args.json:
+            print(internal.dumps(rows))
+        else:
+            print(f"a = {args.ids[0]} ({a['name']}), b = {args.ids[1]} ({b['name']}); diff = b - a")
+            _print(pd.DataFrame(rows))
+        return 0
+    frame = store.sql(args.query)
+    if args.json:
+        print(internal.dumps(json.loads(frame.to_json(orient="records", date_format="iso"))))
+    else:
+        _print(frame)
+    return 0
+
+
+def _trial_summary(store: RunStore, run_id: str) -> dict[str, Any]:
+    run = store.get(run_id)
+    if run["kind"] != "trial":
+        raise ks.KetasimInputError(f"runs compare: run {run_id} is a {run['kind']} run; compare takes two trial runs")
+    return store.summary(run_id)
+
+
+def _show(store: RunStore, run_id: str, as_json: bool) -> int:
+    from ketasim.apps import adapters as internal
+
+    run = store.get(run_id)
+    summary = store.summary(run_id) if run["status"] == "done" else None
+    if as_json:
+        print(internal.dumps({**run, "summary": summary}))
+        return 0
+    for key in ("id", "time", "kind", "name", "status", "runtime_s", "engine", "seed", "version", "message"):
+        print(f"{key}: {run[key]}")
+    if summary is not None and run["kind"] == "trial":
+        print()
+        table = store.table(run_id, "visits")
+        _print(table[["arm", "visit", "n", "baseline_madrs_mean", "madrs_mean", "change_mean", "response_rate",
+                      "remission_rate"]].round(3))
+    elif summary is not None and run["kind"] == "simulate":
+        m = summary["madrs"]
+        print(f"\nMADRS: baseline {m['baseline']:.1f}, minimum {m['minimum']:.1f} at {m['minimum_time_h']:.1f} h, "
+              f"end {m['end']:.1f}")
+    print(f"\ninput:\n{run['input']}")
+    return 0
+
+
+# ---- report ----------------------------------------------------------------------------------------
+
+def _add_report(subparsers: Subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("report", help="write a self-contained HTML report of a recorded run",
+                              description="One HTML file (figures inlined; opens offline) with the design, doses, "
+                                          "visit tables with CIs, figures, validation, engine, seed, version and input.")
+    p.add_argument("id", metavar="RUN_ID")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file to write")
+    p.add_argument("--store", metavar="PATH", help=STORE_HELP)
+    return p
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .html_report import render_report
+
+    out = Path(args.output)
+    if not out.resolve().parent.is_dir():
+        raise ks.KetasimInputError(f"--output: folder {str(out.parent)!r} does not exist")
+    out.write_text(render_report(_store(args), args.id))
+    print(f"wrote {out}")
+    return 0
+
+
+#: (add, run) pairs for ketasim.apps.cli.COMMANDS
+COMMANDS = [(_add_serve, _cmd_serve), (_add_runs, _cmd_runs), (_add_report, _cmd_report)]

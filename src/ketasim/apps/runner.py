@@ -1,0 +1,181 @@
+"""Runs as the CLI and the web app record them: inputs checked with the CLI's messages, results to a folder.
+
+Nothing here touches the database, so these functions also run in worker processes; the
+caller records the run in the store (:mod:`ketasim.apps.store`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import ketasim as ks
+from ketasim.apps import adapters as internal
+
+from .results import trial_tables
+from .store import write_results
+
+#: patient traits the explorer offers (the rest keep the typical patient's values)
+MAIN_TRAITS: tuple[str, ...] = (
+    "weight_kg", "age_y", "female", "untreated_madrs", "synapse_deficit", "plasticity_gain",
+    "monoaminergic_responsiveness", "placebo_responsiveness", "cl_factor", "cardiovascular_sensitivity",
+    "dissociation_sensitivity")
+
+
+# ---- simulate --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SimulationRequest:
+    """One patient on one regimen: what `ketasim simulate` takes, as data (no file paths)."""
+
+    regimen: str | tuple[dict[str, Any], ...]  # a preset name, or dose tables in the trial-file form
+    patient: str = "typical-trd"
+    days: float = 28.0
+    engine: str = "reference"
+    overrides: tuple[tuple[str, float], ...] = ()  # --set NAME=VALUE
+    name: str = ""
+
+    def regimen_object(self) -> ks.Regimen:
+        """The Regimen; an unknown preset gets the message `ketasim simulate --regimen NAME` gives."""
+        if isinstance(self.regimen, str):
+            if self.regimen not in ks.PRESETS:
+                # the CLI's message (ketasim.apps.cli.load_regimen), for a name that is not a preset
+                raise ks.KetasimInputError(
+                    f"--regimen: {self.regimen!r} is neither a preset nor an existing file; "
+                    f"presets: {', '.join(ks.PRESETS)} (or a .toml / NONMEM .csv file)")
+            return ks.preset(self.regimen)
+        return internal.regimen_from_doses(list(self.regimen), "doses", name=self.name or "custom")
+
+    def patient_object(self) -> tuple[ks.Patient, dict[str, float]]:
+        """The patient with its overrides, and the model-parameter overrides (CLI messages)."""
+        if not (isinstance(self.days, int | float) and self.days > 0 and math.isfinite(self.days)):
+            raise ks.KetasimInputError(f"--days: expected a finite number of days > 0, got {self.days:g}")
+        patient_set, model_set = internal.parse_overrides([f"{k}={v!r}" for k, v in self.overrides])
+        return internal.patient_from(self.patient, patient_set), model_set
+
+    def label(self) -> str:
+        return self.regimen if isinstance(self.regimen, str) else (self.name or "custom regimen")
+
+    def command(self) -> str:
+        """The `ketasim simulate` command line of this request (custom doses: from regimen.toml)."""
+        regimen = self.regimen if isinstance(self.regimen, str) else "regimen.toml"
+        sets = "".join(f" --set {k}={float(v)!r}" for k, v in self.overrides)
+        return f"ketasim simulate --regimen {regimen} --patient {self.patient} --days {self.days:g} --engine {self.engine}{sets}"
+
+    def input_text(self) -> str:
+        """What `runs show` and reports print: the command line as a comment, then (custom doses) a regimen
+        file for `--regimen regimen.toml`, so the text saved as regimen.toml reruns it."""
+        lines = [f"# {self.command()}"]
+        if not isinstance(self.regimen, str):
+            lines += ["# save this text as regimen.toml", f"name = {json.dumps(self.label())}",
+                      "doses = [\n" + "".join(f"  {_inline_table(d)},\n" for d in self.regimen) + "]"]
+        return "\n".join(lines) + "\n"
+
+
+def _inline_table(entry: Mapping[str, Any]) -> str:
+    def value(v: Any) -> str:
+        if isinstance(v, list | tuple):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return json.dumps(v) if isinstance(v, str) else repr(v)
+    return "{ " + ", ".join(f"{k} = {value(v)}" for k, v in entry.items()) + " }"
+
+
+def dose_times_h(regimen: ks.Regimen, days: float) -> list[dict[str, Any]]:
+    """Every dose up to `days`: time (h), drug, route, amount, infusion (h)."""
+    return [{"time_h": e.time_h, "drug": e.drug, "route": e.route, "amount": str(e.amount), "infusion_h": e.infusion_h}
+            for e in regimen.events(days * 24.0)]
+
+
+def run_simulation(request: SimulationRequest, folder: Path | None = None, run_id: str = "") -> dict[str, Any]:
+    """Simulate; write timecourse.parquet and summary.json into `folder` when given. Returns the summary."""
+    regimen = request.regimen_object()
+    patient, model_set = request.patient_object()
+    start = time.perf_counter()
+    table = ks.simulate(regimen, patient, float(request.days), engine=request.engine, parameters=model_set or None)
+    summary = simulation_summary(request, regimen, table, time.perf_counter() - start)
+    if folder is not None:
+        write_results(folder, run_id, {"timecourse": table}, internal.dumps(summary))
+    return summary
+
+
+def simulation_summary(request: SimulationRequest, regimen: ks.Regimen, table: pd.DataFrame, runtime_s: float) -> dict:
+    madrs = table["madrs"].to_numpy()
+    low = int(madrs.argmin())
+    return {"kind": "simulate", "name": request.label(), "patient": request.patient, "days": float(request.days),
+            "engine": request.engine, "status": int(table.attrs.get("status", 0)), "runtime_s": runtime_s,
+            "units": dict(table.attrs.get("units", {})), "doses": dose_times_h(regimen, float(request.days)),
+            "madrs": {"baseline": float(madrs[0]), "minimum": float(madrs[low]),
+                      "minimum_time_h": float(table["time_h"].iloc[low]), "end": float(madrs[-1])},
+            "disclaimer": internal.DISCLAIMER}
+
+
+# ---- trial -----------------------------------------------------------------------------------------
+
+#: on_progress(patients done, patients in all arms)
+Progress = Callable[[int, int], None]
+
+
+def progress_chunk_size(patients_per_arm: int) -> int:
+    """Chunks of about a tenth of an arm, so progress moves (the numbers do not depend on the chunking)."""
+    return max(16, math.ceil(patients_per_arm / 10))
+
+
+def run_trial_text(text: str, source: str, *, patients_per_arm: int | None = None, engine: str = "fast",
+                   folder: Path | None = None, run_id: str = "", on_progress: Progress | None = None) -> dict[str, Any]:
+    """Run a trial file given as text; write its tables and summary.json into `folder`. Returns the JSON summary."""
+    spec = internal.trial_from_text(text, source)
+    if patients_per_arm is not None:
+        spec = spec.with_patients_per_arm(patients_per_arm)
+    n = spec.patients_per_arm
+    total, done = n * len(spec.arms), 0
+
+    def chunk_done(arm_index: int, arm: str, part: Any, first: int) -> None:
+        nonlocal done
+        done += int(part.index.size)  # a solved chunk (ketasim.trials.results.SolvedChunk)
+        if on_progress is not None:
+            on_progress(done, total)
+
+    result = ks.run_trial(spec, engine=engine, chunk_size=progress_chunk_size(n), with_course=True,
+                          show_progress=False, on_chunk=chunk_done)
+    summary_text = internal.trial_json(result)
+    if folder is not None:
+        write_results(folder, run_id, trial_tables(result, json.loads(summary_text)), summary_text)
+    return json.loads(summary_text)
+
+
+# ---- validate --------------------------------------------------------------------------------------
+
+def calibration_files() -> list[Path]:
+    """The shipped calibration trial files (what `ketasim validate` runs by default), sorted by name."""
+    return sorted(Path(internal.shipped_calibration_dir()).glob("*.toml"))
+
+
+def run_validation(*, patients_per_arm: int, engine: str = "fast", folder: Path | None = None, run_id: str = "",
+                   on_progress: Progress | None = None) -> dict[str, Any]:
+    """`ketasim validate --patients-per-arm N` over the shipped set, file by file; writes validation.parquet."""
+    files = calibration_files()
+    rows: list[dict[str, Any]] = []
+    for i, path in enumerate(files):
+        for check in ks.validate([path], patients_per_arm=patients_per_arm, engine=engine, show_progress=False):
+            row = check.to_json()
+            row["file"] = path.stem
+            for key in ("arm", "versus"):
+                row[key] = " + ".join(row[key]) if isinstance(row.get(key), list) else row.get(key)
+            rows.append(row)
+        if on_progress is not None:
+            on_progress(i + 1, len(files))
+    passed = sum(bool(r["pass"]) for r in rows)
+    summary = {"kind": "validate", "patients_per_arm": patients_per_arm, "engine": engine, "targets": rows,
+               "passed": passed, "total": len(rows), "disclaimer": internal.DISCLAIMER}
+    if folder is not None:
+        table = pd.DataFrame(rows, columns=["file", "arm", "visit", "metric", "versus", "published", "simulated",
+                                            "tolerance", "pass", "source"])
+        write_results(folder, run_id, {"validation": table.astype({"simulated": float})}, internal.dumps(summary))
+    return summary

@@ -1,0 +1,70 @@
+// Shared helpers of the explorer pages. Research software, not a medical device.
+"use strict";
+
+async function api(path, options = {}) {
+  const response = await fetch(path, options);
+  const type = response.headers.get("content-type") || "";
+  const body = type.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) {
+    const detail = body && body.detail !== undefined ? body.detail : body;
+    throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
+  }
+  return body;
+}
+
+function postJSON(path, value) {
+  return api(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(value)});
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (value !== null && value !== undefined && value !== false) node.setAttribute(key, value);
+  }
+  for (const child of children.flat()) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+
+function num(value, digits = 1) {
+  return value === null || value === undefined || Number.isNaN(value) ? "n/a" : Number(value).toFixed(digits);
+}
+
+function pct(value) { return value === null || value === undefined ? "n/a" : (100 * value).toFixed(0) + "%"; }
+
+function ci(pair, asPct = false) {
+  if (!pair || pair[0] === null || pair[1] === null) return "";
+  return asPct ? ` [${pct(pair[0])}, ${pct(pair[1])}]` : ` [${num(pair[0])}, ${num(pair[1])}]`;
+}
+
+function table(headers, rows, numericFrom = 99) {
+  return el("table", {}, el("thead", {}, el("tr", {}, headers.map(h => el("th", {}, h)))),
+    el("tbody", {}, rows.map(r => el("tr", {}, r.map((c, i) => el("td", i >= numericFrom ? {class: "num"} : {}, c))))));
+}
+
+function showError(message) { document.getElementById("error").textContent = message || ""; }
+
+// time axis: hours up to 3 days, else days
+function timeAxis(maxHours) { return maxHours <= 72 ? {scale: 1, title: "time (h)"} : {scale: 24, title: "time (d)"}; }
+
+const PLOT_CONFIG = {responsive: true, displaylogo: false};
+
+// state of a run until it finishes, through server-sent events; onState(state) on each change
+function followRun(runId, onState) {
+  return new Promise((resolve) => {
+    const source = new EventSource(`/api/runs/${runId}/events`);
+    source.onmessage = (event) => {
+      const state = JSON.parse(event.data);
+      onState(state);
+      if (["done", "failed", "cancelled"].includes(state.status)) { source.close(); resolve(state); }
+    };
+    source.onerror = () => { source.close(); api(`/api/runs/${runId}`).then(r => { onState(r.state); resolve(r.state); }); };
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  for (const a of document.querySelectorAll("header a[href]")) {
+    if (a.getAttribute("href") === location.pathname) a.classList.add("active");
+  }
+});
