@@ -35,19 +35,20 @@ PARAMETERS: dict[str, P] = {
     "si_mood_weight": P(0.08116, "1", _CAL + "; started at the third of the ketamine SSI effect mediated by mood "
                         "(Grunebaum 2018); the fit prefers a small direct share (mood still mediates through the "
                         "acute neurotrophic signal and care, which drive both)",
-                        "share of SI that moves with the MADRS total (relative to untreated)"),
+                        "share of SI that moves with the MADRS total (relative to untreated)", valid=(0, 1)),
     "si_fast_gain_1_h": P(0.3167, "1/h", _CAL + "; SI falls within hours of an infusion (Price 2014; Ballard 2014: "
-                          "at 40-230 min)", "rise of the fast SI relief per unit mTORC1 activation above baseline"),
+                          "at 40-230 min)", "rise of the fast SI relief per unit mTORC1 activation above baseline",
+                          valid=(0, 100)),
     "si_fast_time_d": P(4.668, "d", _CAL + "; SI benefit lasts to about day 5, shorter than the MADRS benefit "
-                        "(Su 2023, Int J Neuropsychopharmacol 26:331)", "decay time of the fast SI relief"),
+                        "(Su 2023, Int J Neuropsychopharmacol 26:331)", "decay time of the fast SI relief", valid=(0.01, 365)),
     "si_care_relief_max": P(0.5292, "1", _CAL + "; placebo arms of SI trials reach ~30% SSI response or remission "
                             "(Grunebaum 2018; Abbar 2022)",
-                            "SI relief by acute care at full effect, per unit placebo responsiveness"),
+                            "SI relief by acute care at full effect, per unit placebo responsiveness", valid=(0, 1)),
     "si_care_time_d": P(4.248, "d", _CAL + "; placebo SI responses are seen at day 1-3 (Grunebaum 2018; Abbar 2022)",
-                        "time constant of the SI relief brought by acute care"),
+                        "time constant of the SI relief brought by acute care", valid=(0.01, 365)),
     "ssi_exponent": P(2.5, "1", "assumed: SSI = 38 (item 10 / 6)^a puts the scale ends together and an item 10 of 4 "
                       "at SSI ~14, the mid-teens seen at entry to SI trials (SSI >= 4 inclusion, Grunebaum 2018)",
-                      "exponent of the item 10 -> SSI mapping"),
+                      "exponent of the item 10 -> SSI mapping", valid=(0.5, 5)),
 }
 
 
