@@ -13,7 +13,7 @@ import ketasim as ks
 from ketasim.engines import jax_engine as ej
 from ketasim.engines.solvers import SolverStatus
 from ketasim.io.trial_spec import load_trial
-from ketasim.model.arm import ArmModel, initial_state, model_values
+from ketasim.model.arm import N_STATES, ArmModel, initial_state, model_values
 from ketasim.model.patient import stack_patients
 from ketasim.trials.trial import run_trial
 
@@ -85,6 +85,6 @@ def test_a_trial_compiles_once_per_arm(tmp_path: Path, monkeypatch: pytest.Monke
 
     monkeypatch.setattr(ej, "compiled_advance", counting)
     result = run_trial(load_trial(path), engine="jax", chunk_size=4, show_progress=False)  # chunks of 4 and 2
-    assert sorted(shapes) == [(4, 10), (4, 10)]  # one per arm (different PK systems), none for the chunks of 2
+    assert sorted(shapes) == [(4, N_STATES), (4, N_STATES)]  # one per arm (different PK systems), none for the chunks of 2
     assert all(arm.baseline.size == 6 and np.all(arm.status == 0) for arm in result.arms.values())
     assert all(np.all(np.isfinite(arm.visits)) for arm in result.arms.values())

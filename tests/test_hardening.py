@@ -182,11 +182,11 @@ def test_doses_above_the_usual_range_are_flagged(tmp_path: Path, capsys: pytest.
 def test_trial_json_flags_dosing_outside_the_calibrated_range(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     trial = _trial_file(tmp_path, 'amount = "0.5 mg/kg", infusion = "40 min", at = "0 d"',
-                        'amount = "0.5 mg/kg", infusion = "40 min", every = "1 d", until = "6 d"')
+                        'amount = "0.5 mg/kg", infusion = "40 min", every = "12 h", until = "6 d"')
     assert main(["trial", trial, "--json", "--patients-per-arm", "3"]) == 0
     flags = json.loads(capsys.readouterr().out)["flags"]
-    assert flags == ["outside the calibrated range: arm 'ketamine': ketamine iv: doses 24 h apart, closer than "
-                     "the calibration trials (48 h)"]
+    assert flags == ["outside the calibrated range: arm 'ketamine': ketamine iv: doses 12 h apart, closer than "
+                     "the calibration trials (24 h)"]
 
 
 def test_shipped_calibration_trials_carry_no_flags() -> None:

@@ -32,7 +32,7 @@ def test_plot_simulation(tmp_path: Path, short_run: pd.DataFrame) -> None:
     assert path.stat().st_size > 10_000
     primary = _primary_axes(fig)
     assert [ax.get_label() for ax in primary] == list(LAYERS)
-    assert LAYERS == ("plasma", "receptors", "circuit", "plasticity", "symptoms", "vitals")
+    assert LAYERS == ("plasma", "receptors", "circuit", "plasticity", "symptoms", "suicidality", "vitals")
     for ax in fig.axes:  # primary panels and their twin (right) axes
         assert UNIT.search(ax.get_ylabel()), ax.get_ylabel()
     assert primary[-1].get_xlabel() == "time (h)"

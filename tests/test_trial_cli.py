@@ -11,6 +11,7 @@ import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -211,8 +212,11 @@ def test_trial_out_files(trial_file: Path, tmp_path: Path) -> None:
     assert json.loads((out_dir / "summary.json").read_text()) == json.loads(out)
     table = pd.read_parquet(out_dir / "patients.parquet")
     assert len(table) == 2 * 8
-    fixed = ["arm", "patient", "candidate_index", "status", "baseline_madrs", "madrs_2_h", "madrs_1_d"]
+    fixed = ["arm", "patient", "candidate_index", "status", "baseline_madrs", "madrs_2_h", "madrs_1_d",
+             "baseline_madrs_item10", "madrs_item10_2_h", "madrs_item10_1_d", "baseline_ssi", "ssi_2_h", "ssi_1_d"]
     assert list(table.columns[: len(fixed)]) == fixed
+    item10 = table[["baseline_madrs_item10", "madrs_item10_2 h", "madrs_item10_1 d"]].to_numpy()
+    assert np.array_equal(item10, np.round(item10)) and ((item10 >= 0) & (item10 <= 6)).all()
     params = [c for c in table.columns if c.startswith("param_")]
     assert {"param_weight_kg", "param_age_y"} <= set(params) and len(table.columns) == len(fixed) + len(params)
     assert table["arm"].tolist() == ["ketamine"] * 8 + ["saline"] * 8

@@ -70,7 +70,7 @@ def _error(tmp_path: Path, text: str, *fragments: str) -> str:
 
 def test_all_calibration_files_parse():
     files = sorted(CALIBRATION.glob("*.toml"))
-    assert len(files) == 9
+    assert len(files) == 22  # 18 depression files and 4 suicidal-ideation files
     for path in files:
         spec = load_trial(path)
         assert spec.path == str(path)
@@ -154,7 +154,7 @@ def test_parse_trial_from_dict_names_source():
 
 def test_missing_key(tmp_path):
     _error(tmp_path, BASE.replace("seed = 7\n", ""), "missing key 'seed'", "integer")
-    _error(tmp_path, BASE.replace('kind = "trd"\n', ""), "population: missing key 'kind'", '"mdd" or "trd"')
+    _error(tmp_path, BASE.replace('kind = "trd"\n', ""), "population: missing key 'kind'", '"mdd", "trd" or "suicidal"')
     _error(tmp_path, BASE.replace('response = "50%"\n', ""), "endpoints: missing key 'response'", "percentage")
     _error(tmp_path, BASE.replace('amount = "0 mg", ', ""), "arms[1].doses[0]: missing key 'amount'")
     _error(tmp_path, BASE + PUBLISHED.replace('source = "Murrough 2013"\n', ""), "published[0]: missing key 'source'")

@@ -13,17 +13,14 @@ from ketasim.engines.solvers import ENGINES, SolverSettings
 from ketasim.errors import KetasimInputError
 from ketasim.io.regimen import Regimen, preset
 from ketasim.model.arm import ArmModel, calibrated_parameters, initial_state, model_values
+from ketasim.model.mechanism import OUTPUT_NAMES
 from ketasim.model.parameters import check_overrides
 from ketasim.model.patient import Patient, stack_patients, typical_patient
 from ketasim.trials.limits import check_simulate, heartbeat
 from ketasim.trials.plausibility import report, simulate_flags
 
 #: CSV columns in order; plasma_<drug>_ng_ml columns follow for each drug given.
-CORE_COLUMNS: tuple[str, ...] = (
-    "time_h", "madrs", "nmda_occupancy", "sert_occupancy", "glutamate", "bdnf", "mtor", "synaptic_proteins",
-    "spine_density", "autoreceptor_desensitised", "monoaminergic_drive", "expectancy", "sbp_mmhg", "dbp_mmhg",
-    "hr_bpm", "cadss",
-)
+CORE_COLUMNS: tuple[str, ...] = ("time_h", *OUTPUT_NAMES)
 
 COLUMN_UNITS: dict[str, str] = {
     "time_h": "h", "madrs": "MADRS points (0-60)", "nmda_occupancy": "fraction (0-1)",
@@ -32,6 +29,7 @@ COLUMN_UNITS: dict[str, str] = {
     "spine_density": "fraction of healthy density", "autoreceptor_desensitised": "fraction (0-1)",
     "monoaminergic_drive": "a.u.", "expectancy": "fraction of symptoms", "sbp_mmhg": "mmHg",
     "dbp_mmhg": "mmHg", "hr_bpm": "beats/min", "cadss": "CADSS points",
+    "madrs_item10": "MADRS item 10 points (0-6)", "ssi": "SSI points (0-38)",
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import os
 import sys
 import time
 import tomllib
@@ -510,6 +511,15 @@ def _add_validate(subparsers: Subparsers) -> argparse.ArgumentParser:
         "override each file's patients_per_arm")
     p.add_argument("--json", action="store_true", help='print {"targets": [...], "passed": N, "total": M} on stdout')
     _add_engine(p, "fast")
+    p.add_argument("--cross-validate", action="store_true",
+                   help="also refit without each fold of files and predict them (grouped K-fold; slow: see README)")
+    p.add_argument("--fit-patients-per-arm", type=_positive_int, default=150, metavar="N",
+                   help="with --cross-validate: patients per arm during the refits (default 150)")
+    p.add_argument("--max-evaluations", type=_positive_int, default=25, metavar="N",
+                   help="with --cross-validate: trial-set evaluations per refit (default 25)")
+    p.add_argument("--workers", type=_positive_int, default=min(os.cpu_count() or 1, 4), metavar="N",
+                   help="files (or, with --cross-validate, folds) run in parallel processes (default: the cores, at most 4)")
+    p.add_argument("--report", metavar="FILE", help="with --cross-validate: also write the report to FILE")
     return p
 
 
@@ -517,8 +527,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from ketasim.io.jsonsafe import dumps
     from ketasim.trials.validate import format_table, shipped_calibration_dir, validate
 
+    if args.cross_validate:
+        return _cross_validate(args)
     start = time.perf_counter()
-    checks = validate(args.paths or None, patients_per_arm=args.patients_per_arm, engine=args.engine)
+    checks = validate(args.paths or None, patients_per_arm=args.patients_per_arm, engine=args.engine, workers=args.workers)
     passed = sum(c.passed for c in checks)
     if args.json:
         print(dumps({"targets": [c.to_json() for c in checks], "passed": passed, "total": len(checks)}))
@@ -528,6 +540,39 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     _log(f"validated {where} ({args.engine} engine): {passed} of {len(checks)} targets within tolerance; "
          f"elapsed {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _cross_validate(args: argparse.Namespace) -> int:
+    """`validate --cross-validate`: in-sample and out-of-sample scores, per file and per target."""
+    from ketasim.io.jsonsafe import dumps
+    from ketasim.trials.cross_validate import cross_validate, format_cross_validation
+    from ketasim.trials.validate import shipped_calibration_dir
+
+    if args.engine != "fast":
+        raise KetasimInputError("--cross-validate runs the fast engine; leave --engine out")
+    paths = args.paths or [shipped_calibration_dir()]
+    cv = cross_validate(paths, fit_patients_per_arm=args.fit_patients_per_arm, patients_per_arm=args.patients_per_arm,
+                        max_evaluations=args.max_evaluations, workers=args.workers)
+    text = format_cross_validation(cv)
+    if args.report:
+        _write_text(Path(args.report), text + "\n")
+    if args.json:
+        print(dumps({"in_sample": [c.to_json() for c in cv.in_sample],
+                     "out_of_sample": [c.to_json() for c in cv.out_of_sample],
+                     "folds": [{"held_out": f.held_out, "fitted": f.fitted, "evaluations": f.evaluations} for f in cv.folds],
+                     "passed_in_sample": sum(c.passed for c in cv.in_sample), "total_in_sample": len(cv.in_sample),
+                     "passed_out_of_sample": sum(c.passed for c in cv.out_of_sample),
+                     "total_out_of_sample": len(cv.out_of_sample)}))
+    else:
+        print(text)
+    return 0
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError as err:
+        raise KetasimInputError(f"{path}: cannot write ({err.strerror})") from None
 
 
 def _add_calibrate(subparsers: Subparsers) -> argparse.ArgumentParser:

@@ -49,6 +49,8 @@ PANELS: tuple[Panel, ...] = (
     Panel("plasticity", "BDNF, mTOR (fold of baseline)", (("bdnf", "BDNF"), ("mtor", "mTOR")),
           "spine density (fraction of healthy)", (("spine_density", "spine density"),)),
     Panel("symptoms", "MADRS (points)", (("madrs", "MADRS"),)),
+    Panel("suicidality", "MADRS item 10 (points, 0-6)", (("madrs_item10", "item 10"),),
+          "SSI (points, 0-38)", (("ssi", "SSI"),)),
     Panel("vitals", "BP (mmHg), HR (bpm)", (("sbp_mmhg", "SBP"), ("dbp_mmhg", "DBP"), ("hr_bpm", "HR")),
           "CADSS (points)", (("cadss", "CADSS"),)),
 )
@@ -129,6 +131,10 @@ def _draw_column(axes: Sequence[Axes], tables: Mapping[str, pd.DataFrame], regim
             ax.text(0.5, 0.5, "no drug in plasma", transform=ax.transAxes, ha="center", va="center", color="0.5")
         if panel.layer == "receptors":
             ax.set_ylim(-0.02, 1.02)
+        if panel.layer == "suicidality":  # the scales' full ranges
+            ax.set_ylim(-0.1, 6.1)
+            if twin is not None:
+                twin.set_ylim(-38.0 / 60.0, 38.0 + 38.0 / 60.0)
         if panel.layer == "symptoms":
             ax.axhline(REMISSION_MADRS, color="0.5", ls=":", lw=0.8)
             handles["remission (MADRS <= 10)"] = Line2D([], [], color="0.5", ls=":", lw=0.8)
@@ -151,7 +157,7 @@ def _draw(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[str], titl
     acute = end_h > HOURS_AXIS_MAX_H
     flags = list(dict.fromkeys(f for table in tables.values() for f in table.attrs.get("flags", [])))[:4]
     bottom = 0.015 + 0.009 * len(flags)
-    fig = Figure(figsize=(14.0 if acute else 9.0, 15.0), dpi=110,
+    fig = Figure(figsize=(14.0 if acute else 9.0, 17.0), dpi=110,
                  layout=ConstrainedLayoutEngine(rect=(0.0, bottom, 1.0, 1.0 - bottom)))
     FigureCanvasAgg(fig)
     if acute:

@@ -9,6 +9,7 @@ import numpy as np
 
 from ketasim.engines.common import Solution, SolverSettings, SolverStatus, checked_times, start_indices
 from ketasim.engines.dopri import FACTOR_C, FIRST_STEP_H, MIN_STEP_H, A, B, C, E, fast_states
+from ketasim.model import mechanism
 from ketasim.model.arm import ArmModel
 from ketasim.model.mechanism import IDX
 
@@ -40,7 +41,7 @@ def solve_fast(model: ArmModel, times_h: np.ndarray, y0: np.ndarray,
     decay = model.decay
     h = np.full(n, FIRST_STEP_H)
     for k in range(len(b) - 1):
-        y[:, SESSION_STATE] += model.session_jumps[k]
+        y[:, SESSION_STATE] = mechanism.after_session(y[:, SESSION_STATE], model.session_jumps[k])
         inside = times[(times > b[k]) & (times < b[k + 1])]
         stops = np.unique(np.concatenate([inside, [b[k + 1]]]))
         start = float(b[k])

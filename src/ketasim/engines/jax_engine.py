@@ -50,10 +50,10 @@ def _occupancy(t: jax.Array, seg_start: jax.Array, seg: Tree, arm: Tree) -> mech
     """Receptor occupancy (N,) at times t (N,), as ArmModel.occupancy."""
     tau = (t - seg_start)[:, None]
     sums = jnp.zeros((t.shape[0], 3), dtype=t.dtype)
-    for (eigenvalues, rows), (coefficients, particular) in zip(arm["systems"], seg, strict=True):
+    for (eigenvalues, rows), (coefficients, particular) in zip(arm["systems"], seg["systems"], strict=True):
         z = coefficients * jnp.exp(eigenvalues * tau)
         sums = sums + (jnp.sum(rows * z[:, None, :], axis=-1) + particular)
-    return mechanism.occupancy(_JNP, sums[:, 0], sums[:, 1], sums[:, 2], SERT_MAX_OCCUPANCY.value)
+    return mechanism.occupancy(_JNP, sums[:, 0], sums[:, 1], sums[:, 2], SERT_MAX_OCCUPANCY.value, seg["in_care"])
 
 
 def _rhs(t: jax.Array, y: jax.Array, seg_start: jax.Array, seg: Tree, arm: Tree) -> jax.Array:
@@ -83,7 +83,8 @@ def _advance(y: jax.Array, h: jax.Array, status: jax.Array, steps: jax.Array, t0
     """
     rtol, atol, max_steps = tol
     decay = arm["decay"]
-    y = y.at[:, IDX["session_expectancy"]].add(jump)
+    session = IDX["session_expectancy"]
+    y = y.at[:, session].set(mechanism.after_session(y[:, session], jump))
 
     def nonlinear(t: jax.Array, yy: jax.Array) -> jax.Array:
         return _rhs(t, yy, seg_start, seg, arm) - decay * yy
@@ -211,9 +212,10 @@ def _arm_arrays(model: ArmModel, device: jax.Device, take: np.ndarray | None = N
 
 
 def _segment_arrays(model: ArmModel, segment: int, device: jax.Device, take: np.ndarray | None = None) -> Tree:
-    """Segment k's modal coefficients and particular exposure per system (same shapes for every k)."""
-    return tuple((_put(_rows(terms.coefficients[segment], take), device), _put(_rows(terms.particular[segment], take), device))
-                 for terms in model.exposure_terms)
+    """Segment k's modal coefficients and particular exposure per system, and whether in care (same shapes for every k)."""
+    systems = tuple((_put(_rows(terms.coefficients[segment], take), device), _put(_rows(terms.particular[segment], take), device))
+                    for terms in model.exposure_terms)
+    return {"systems": systems, "in_care": _put(model.in_care[segment], device)}
 
 
 def compiled_advance(args: tuple, device: jax.Device) -> tuple[Any, float]:

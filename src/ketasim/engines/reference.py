@@ -14,6 +14,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from ketasim.engines.common import Solution, SolverSettings, SolverStatus, checked_times, start_indices
+from ketasim.model import mechanism
 from ketasim.model.arm import ArmModel
 from ketasim.model.mechanism import IDX
 
@@ -48,7 +49,7 @@ def solve_reference(model: ArmModel, times_h: np.ndarray, y0: np.ndarray,
         y = y0[i].copy()
         states[at_start, i] = y
         for k in range(len(b) - 1):
-            y[SESSION_STATE] += model.session_jumps[k]
+            y[SESSION_STATE] = mechanism.after_session(y[SESSION_STATE], model.session_jumps[k])
 
             def fun(t: float, yy: np.ndarray, k: int = k, who: slice = who) -> np.ndarray:
                 return model.rhs(t, yy[None, :], k, who)[0]

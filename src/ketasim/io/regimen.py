@@ -203,7 +203,8 @@ def _escitalopram_10mg_daily() -> Regimen:
 #: Named regimens; each reads like its protocol.
 PRESETS: dict[str, tuple[str, Regimen]] = {
     "ketamine-iv-single": (
-        "racemic ketamine 0.5 mg/kg IV over 40 min, once (Zarate 2006; Murrough 2013)",
+        "racemic ketamine 0.5 mg/kg IV over 40 min, once (Zarate 2006; Murrough 2013); also the emergency single "
+        "infusion for acute suicidal ideation (Grunebaum 2018)",
         Regimen.of(dose("ketamine", "iv", "0.5 mg/kg", infusion="40 min", at="0 d"), name="ketamine-iv-single"),
     ),
     "ketamine-iv-6x": (
@@ -224,6 +225,11 @@ PRESETS: dict[str, tuple[str, Regimen]] = {
         ),
     ),
     "escitalopram-10mg-daily": ("escitalopram 10 mg orally once daily", _escitalopram_10mg_daily()),
+    "midazolam-iv-single": (
+        "midazolam 0.045 mg/kg IV over 40 min, once: the active control of ketamine infusions (Murrough 2013; "
+        "Grunebaum 2018 used 0.02 mg/kg)",
+        Regimen.of(dose("midazolam", "iv", "0.045 mg/kg", infusion="40 min", at="0 d"), name="midazolam-iv-single"),
+    ),
 }
 
 

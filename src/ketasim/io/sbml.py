@@ -228,6 +228,15 @@ def _add_pk(model: ArmModel, spec: _Spec) -> tuple[dict[str, list[str]], dict[st
     return ratios, plasma
 
 
+def _add_care(model: ArmModel, spec: _Spec) -> None:
+    """`in_care` (ArmModel.in_care): 1 from time 0 to the end of care, switched by events."""
+    spec.params["in_care"] = _Param(float(model.in_care[0]), "dimensionless", False,
+                                    f"1 while in care (0 h to {model.care_until_h:g} h), else 0")
+    for time_h, value in ((0.0, 1.0), (model.care_until_h, 0.0)):
+        if model.start_h < time_h < model.end_h:
+            spec.event_at(time_h).append(("in_care", repr(value)))
+
+
 def _add_sessions(model: ArmModel, regimen: Regimen, spec: _Spec) -> None:
     """Session-expectancy jumps (ArmModel.session_jump), with one cue parameter per session."""
     for number, session in enumerate(model.sessions):
@@ -235,7 +244,8 @@ def _add_sessions(model: ArmModel, regimen: Regimen, spec: _Spec) -> None:
         spec.params[cue] = _Param(session.cue, "hour", True,
                                   f"perceptible cue of the session at {session.time_h:g} h (hours of perceived effect)")
         jump = mechanism.session_jump(symbols([cue])[cue], symbols(model.params))
-        spec.event_at(session.time_h).append(("expectancy", f"expectancy + {infix(jump)}"))
+        after = mechanism.after_session(symbols(["expectancy"])["expectancy"], jump)
+        spec.event_at(session.time_h).append(("expectancy", infix(after)))
 
 
 def _build(regimen: Regimen, patient: Patient, days: float, parameters: dict[str, float] | None) -> tuple[_Spec, str]:
@@ -258,6 +268,7 @@ def _build(regimen: Regimen, patient: Patient, days: float, parameters: dict[str
                                    f"patient {name}{note}")
     ratios, plasma = _add_pk(model, spec)
     _add_sessions(model, regimen, spec)
+    _add_care(model, spec)
     _add_mechanism(spec, ratios)
     out = spec.output
     for name, terms in plasma.items():
@@ -283,9 +294,10 @@ def _add_mechanism(spec: _Spec, ratios: dict[str, list[str]]) -> None:
     ratio = symbols([f"{kind}_ratio_sum" for kind in ratios])
     occ = mechanism.occupancy(xp, ratio["nmda_ratio_sum"], ratio["sert_ratio_sum"], ratio["sedation_ratio_sum"],
                               symbols(["sert_max_occupancy"])["sert_max_occupancy"])
+    in_care = symbols(["in_care"])["in_care"]
     for sid, value in (("nmda_occupancy", occ.nmda), ("sert_occupancy", occ.sert), ("sedation", occ.sedation)):
         spec.output(sid, infix(value))
-    occ_ids = mechanism.Occupancy(*symbols(["nmda_occupancy", "sert_occupancy", "sedation"]).values())
+    occ_ids = mechanism.Occupancy(*symbols(["nmda_occupancy", "sert_occupancy", "sedation"]).values(), in_care)
     signals = mechanism.signals(xp, occ_ids, states, patient, params)
     for name, value in signals.items():
         spec.output(name, infix(value))

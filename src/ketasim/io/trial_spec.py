@@ -9,8 +9,9 @@ written in the file, because they are the keys of the JSON output.
 
 Documented defaults (a key that is absent takes this value):
 
-- ``population.min_failed_treatments``: 2 for ``kind = "trd"``; it is an error for ``"mdd"``
-  (stored as 0 there).
+- ``population.min_failed_treatments``: 2 for ``kind = "trd"``; it is an error for ``"mdd"`` and
+  ``"suicidal"`` (stored as 0 there). ``kind = "suicidal"``: major depression with active suicidal
+  ideation at entry (MADRS item 10 >= 4; ``trials.population.suicidal_ideation``).
 - ``population.weight_kg``: [45, 140]; ``population.age``: [18, 65]; ``population.background``: none.
 - ``design.blinded``: true (double-blind).
 - ``endpoints.vitals``: false; ``endpoints.relapse.among``: ``"responders"``.
@@ -65,7 +66,7 @@ MADRS_MAX = 60.0
 DEFAULT_MIN_FAILED_TREATMENTS = 2
 DEFAULT_WEIGHT_KG = (45.0, 140.0)
 DEFAULT_AGE = (18.0, 65.0)
-POPULATION_KINDS = ("mdd", "trd")
+POPULATION_KINDS = ("mdd", "trd", "suicidal")  # as trials.population.POPULATION_KINDS (tested equal)
 RELAPSE_AMONG = ("responders", "remitters")
 
 #: every metric a [[published]] target may name (the registry's names)
@@ -230,12 +231,12 @@ def _design(r: _Reader, value: object) -> DesignSpec:
 def _population(r: _Reader, value: object) -> PopulationSpec:
     path = "population"
     table = r.table(value, path, _POPULATION_KEYS)
-    kind = r.choice(r.require(table, "kind", path, '"mdd" or "trd"'), "population.kind", POPULATION_KINDS)
+    kind = r.choice(r.require(table, "kind", path, '"mdd", "trd" or "suicidal"'), "population.kind", POPULATION_KINDS)
     if kind == "trd":
         failed = r.integer(table.get("min_failed_treatments", DEFAULT_MIN_FAILED_TREATMENTS),
                            "population.min_failed_treatments", minimum=1)
     elif "min_failed_treatments" in table:
-        r.fail("population.min_failed_treatments", 'applies to kind = "trd" only; remove it for "mdd"')
+        r.fail("population.min_failed_treatments", f'applies to kind = "trd" only; remove it for "{kind}"')
     else:
         failed = 0
     madrs = r.span(r.require(table, "baseline_madrs", path, "[low, high] MADRS scores from 0 to 60"),

@@ -18,7 +18,7 @@ import numpy as np
 
 from ketasim.errors import KetasimInputError
 from ketasim.io.regimen import Regimen
-from ketasim.model import circuit, mechanism, monoamine, plasticity, symptoms, vitals
+from ketasim.model import circuit, mechanism, monoamine, plasticity, suicidality, symptoms, vitals
 from ketasim.model.drugs import DRUGS, SERT_MAX_OCCUPANCY, CompartmentInput, PkSystem, build_pk, dose_inputs
 from ketasim.model.mechanism import IDX, N_STATES, STATE_NAMES, Occupancy
 from ketasim.model.namespace import NUMPY
@@ -31,7 +31,7 @@ __all__ = ["IDX", "N_STATES", "STATE_NAMES", "ArmModel", "ExposureTerms", "Sessi
 
 def _all_parameters() -> dict[str, Parameter]:
     out: dict[str, Parameter] = {}
-    for module in (circuit, plasticity, monoamine, symptoms, vitals):
+    for module in (circuit, plasticity, monoamine, symptoms, vitals, suicidality):
         out.update(module.PARAMETERS)
     return out
 
@@ -112,11 +112,13 @@ class ArmModel:
     Public, read-only after construction: `patient` (field -> (N,)), `params` (name -> value),
     `start_h`, `end_h`, `n_patients`, `sessions`, `systems` ((drug, route) -> PkSystemInputs),
     `boundaries` (segment boundaries, h), `modal` ((drug, route) -> ModalPk), `exposure_terms`,
-    `session_jumps` (expectancy added at each boundary) and `decay` (linear decay of each state, 1/h).
+    `session_jumps` (expectancy lift at each boundary, `mechanism.after_session`), `in_care` (per segment, 0 or 1;
+    care from time 0 to `care_until_h`) and `decay` (linear decay of each state, 1/h).
     """
 
     def __init__(self, regimen: Regimen, patient: dict[str, np.ndarray], params: dict[str, float],
-                 start_h: float, end_h: float, initial_pk: dict[tuple[str, str], np.ndarray] | None = None) -> None:
+                 start_h: float, end_h: float, initial_pk: dict[tuple[str, str], np.ndarray] | None = None,
+                 care_until_h: float | None = None) -> None:
         self.patient = patient
         self.params = params
         self.start_h, self.end_h = float(start_h), float(end_h)
@@ -143,7 +145,12 @@ class ArmModel:
                     inputs += dose_inputs(drug, route, system, amount, e.time_h, e.infusion_h, patient)
             all_inputs += inputs
             self.systems[(drug, route)] = PkSystemInputs(system, tuple(inputs))
-        self.boundaries = segment_boundaries(all_inputs, self.start_h, self.end_h, [s.time_h for s in self.sessions])
+        self.care_until_h = care_end_h(regimen, end_h) if care_until_h is None else float(care_until_h)
+        care_changes = [t for t in (0.0, self.care_until_h) if self.start_h < t < self.end_h]
+        self.boundaries = segment_boundaries(all_inputs, self.start_h, self.end_h,
+                                             [s.time_h for s in self.sessions] + care_changes)
+        #: 1 in the segments where the patient is in care (from time 0 to care_until_h), else 0
+        self.in_care = np.array([1.0 if 0.0 <= t < self.care_until_h else 0.0 for t in self.boundaries[:-1]])
         self.modal: dict[tuple[str, str], ModalPk] = {}
         for key, pk in self.systems.items():
             init = None if initial_pk is None else initial_pk.get(key)
@@ -197,7 +204,8 @@ class ArmModel:
             tau = tau[:, None]
         for terms in self.exposure_terms:
             sums += terms.ratio_sums(segment, tau, patients)
-        return mechanism.occupancy(NUMPY, sums[:, 0], sums[:, 1], sums[:, 2], SERT_MAX_OCCUPANCY.value)
+        return mechanism.occupancy(NUMPY, sums[:, 0], sums[:, 1], sums[:, 2], SERT_MAX_OCCUPANCY.value,
+                                   self.in_care[min(segment, len(self.in_care) - 1)])
 
     def plasma(self, segment: int, time_h: np.ndarray | float) -> dict[str, np.ndarray]:
         """Plasma concentrations (ng/mL) of each drug and metabolite given."""
@@ -253,6 +261,16 @@ class ArmModel:
         """PK states at `end_h` (to continue in a later window)."""
         last = len(self.boundaries) - 2
         return {key: self.pk_states(key, last, self.end_h) for key in self.modal}
+
+
+#: care lasts this long after the last dose when nothing else says (assumed: about one visit interval)
+CARE_AFTER_LAST_DOSE_H = 7 * 24.0
+
+
+def care_end_h(regimen: Regimen, end_h: float) -> float:
+    """When care ends for a plain regimen: CARE_AFTER_LAST_DOSE_H after its last dose (0 without doses)."""
+    times = [e.time_h for e in regimen.events(end_h)]
+    return max(times) + CARE_AFTER_LAST_DOSE_H if times else 0.0
 
 
 def _exposure_terms(modal: ModalPk, n_patients: int) -> ExposureTerms | None:

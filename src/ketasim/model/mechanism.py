@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ketasim.model import circuit, monoamine, plasticity, receptors, symptoms, vitals
+from ketasim.model import circuit, monoamine, plasticity, receptors, suicidality, symptoms, vitals
 from ketasim.model.namespace import Array
 
 
@@ -60,6 +60,14 @@ STATES: tuple[StateSpec, ...] = (
     StateSpec("dissociation_tolerance", "1", "vitals", None, "cadss", "tolerance to dissociation (0-1)"),
     StateSpec("session_expectancy", "1", "symptoms", "expectancy_time_d", "madrs",
               "expectancy from sessions, fraction of symptoms"),
+    StateSpec("contact_engagement", "1", "symptoms", "contact_time_d", "madrs",
+              "engagement in care (0-1): builds while the patient is in care, fades after"),
+    StateSpec("contact_benefit", "1", "symptoms", "contact_time_d", "madrs",
+              "non-specific benefit of care (0-1 of its maximum), following engagement"),
+    StateSpec("si_fast_relief", "1", "suicidality", "si_fast_time_d", "si",
+              "fast relief of suicidal ideation by the acute neurotrophic signal (0-1)"),
+    StateSpec("si_care", "1", "suicidality", "si_care_time_d", "si",
+              "effect of acute care on suicidal ideation (0-1 of its maximum)"),
 )
 STATE_NAMES: tuple[str, ...] = tuple(s.name for s in STATES)
 N_STATES = len(STATES)
@@ -82,28 +90,34 @@ OUTPUTS: tuple[OutputSpec, ...] = (
     OutputSpec("dbp_mmhg", "mmHg", "vitals", "diastolic blood pressure"),
     OutputSpec("hr_bpm", "bpm", "vitals", "heart rate"),
     OutputSpec("cadss", "CADSS points", "cadss", "dissociation (CADSS total)"),
+    OutputSpec("madrs_item10", "MADRS points", "si", "MADRS item 10, suicidal thoughts (0-6, expected score; <= MADRS)"),
+    OutputSpec("ssi", "SSI points", "si", "Scale for Suicidal Ideation (0-38), from item 10"),
 )
 OUTPUT_NAMES: tuple[str, ...] = tuple(o.name for o in OUTPUTS)
 
 #: the patient fields the vector field and the observables read
 PD_PATIENT_FIELDS: tuple[str, ...] = (
     "synapse_deficit", "plasticity_gain", "monoaminergic_responsiveness", "dissociation_sensitivity",
-    "cardiovascular_sensitivity", "placebo_responsiveness", "untreated_madrs", "sbp0_mmhg", "dbp0_mmhg", "hr0_bpm")
+    "cardiovascular_sensitivity", "placebo_responsiveness", "natural_course", "untreated_madrs", "sbp0_mmhg",
+    "dbp0_mmhg", "hr0_bpm", "suicidal_ideation", "si_fast_responsiveness")
 
 
 @dataclass(frozen=True)
 class Occupancy:
-    """What the PK exposure hands the mechanism: NMDA and SERT occupancy (0-1) and perceptible sedation (0-1)."""
+    """What the arm's schedule hands the mechanism: NMDA and SERT occupancy (0-1) and perceptible
+    sedation (0-1) from the PK exposure, and whether the patient is in care (1) or not (0)."""
 
     nmda: Array
     sert: Array
     sedation: Array
+    in_care: Array = 0.0
 
 
-def occupancy(xp: Any, nmda_ratio: Array, sert_ratio: Array, sedation_ratio: Array, sert_max: Array) -> Occupancy:
+def occupancy(xp: Any, nmda_ratio: Array, sert_ratio: Array, sedation_ratio: Array, sert_max: Array,
+              in_care: Array = 0.0) -> Occupancy:
     """Receptor layer: occupancies from sum(effect-site concentration / K) over ligands (law of mass action)."""
     return Occupancy(receptors.nmda_occupancy(xp, nmda_ratio), receptors.sert_occupancy(xp, sert_ratio, sert_max),
-                     receptors.sedation(xp, sedation_ratio))
+                     receptors.sedation(xp, sedation_ratio), in_care)
 
 
 def decay_rates(p: Mapping[str, float], hours_per_day: float = 24.0) -> list[float]:
@@ -143,7 +157,8 @@ def signals(xp: Any, occ: Occupancy, y: Sequence[Array], patient: Mapping[str, A
 def rates(xp: Any, y: Sequence[Array], occ: Occupancy, sig: Mapping[str, Array], patient: Mapping[str, Array],
           p: Mapping[str, Array]) -> tuple[Array, ...]:
     """d state / dt (1/h), in STATES order, one line per mechanism of BRIEF section 2."""
-    adaptation, glutamate, bdnf, mtor, proteins, spines, desens, drive, tolerance, expect = y
+    adaptation, glutamate, bdnf, mtor, proteins, spines, desens, drive, tolerance, expect, engagement, benefit, \
+        si_fast, si_care = y
     silencing = sig["interneuron_silencing"]
     return (
         circuit.adaptation_rate(silencing, adaptation, p),  # the network re-balances to disinhibition
@@ -156,6 +171,12 @@ def rates(xp: Any, y: Sequence[Array], occ: Occupancy, sig: Mapping[str, Array],
         monoamine.drive_rate(xp, occ.sert, desens, drive, patient["monoaminergic_responsiveness"], p),
         vitals.tolerance_rate(xp, sig["dissociation"], tolerance, p),  # tolerance to dissociation
         symptoms.expectancy_rate(xp, sig["perceived_effect"], expect, p),  # felt effects lift expectancy
+        # being in care (visits, sessions, daily treatment) brings a non-specific benefit that fades without it
+        *symptoms.contact_rates(occ.in_care, engagement, benefit, p, xp.hours_per_day),
+        # suicidal ideation: its own fast path (acute neurotrophic signal) and the effect of acute care
+        suicidality.fast_relief_rate(xp, mtor, si_fast, patient["plasticity_gain"], patient["si_fast_responsiveness"],
+                                     p),
+        suicidality.care_rate(xp, occ.in_care, si_care, p),
     )
 
 
@@ -171,8 +192,11 @@ def observables(xp: Any, time_h: Array, y: Sequence[Array], occ: Occupancy, pati
     s = dict(zip(STATE_NAMES, y, strict=True))
     pressor = vitals.pressor_fraction(xp, occ.nmda, p) * patient["cardiovascular_sensitivity"]
     dissociation = vitals.dissociation_fraction(xp, occ.nmda, p) * patient["dissociation_sensitivity"]
+    madrs = symptoms.madrs(xp, s["spine_density"], s["mtor_excess"], s["session_expectancy"], s["contact_benefit"],
+                           time_h, patient, p)
+    item10 = suicidality.item10(xp, madrs, s["si_fast_relief"], s["si_care"], patient, p)
     return {
-        "madrs": symptoms.madrs(xp, s["spine_density"], s["mtor_excess"], s["session_expectancy"], time_h, patient, p),
+        "madrs": madrs,
         "nmda_occupancy": occ.nmda,
         "sert_occupancy": occ.sert,
         "glutamate": 1.0 + s["glutamate_excess"],
@@ -187,10 +211,18 @@ def observables(xp: Any, time_h: Array, y: Sequence[Array], occ: Occupancy, pati
         "dbp_mmhg": patient["dbp0_mmhg"] + p["dbp_max_mmhg"] * pressor,
         "hr_bpm": patient["hr0_bpm"] + p["hr_max_bpm"] * pressor,
         "cadss": p["cadss_max"] * dissociation * (1.0 - s["dissociation_tolerance"]),
+        "madrs_item10": item10,
+        "ssi": suicidality.ssi(xp, item10, p),
     }
 
 
 def session_jump(cue: float, p: Mapping[str, Array]) -> Array:
-    """Expectancy added when a dosing session starts (fraction of symptoms): attending, plus what the
-    session's cue (hours of clearly perceived effect, e.g. the placebo spray's taste) promises."""
+    """Expectancy lift when a dosing session starts (fraction of what is left to 1): attending, plus what
+    the session's cue (hours of clearly perceived effect, e.g. the placebo spray's taste) promises."""
     return p["session_expectancy"] + p["perceived_expectancy_rate_1_h"] * p["placebo_spray_cue"] * cue
+
+
+def after_session(expectancy: Array, jump: Array) -> Array:
+    """Session expectancy just after a session starts: the jump closes that fraction of the gap to 1,
+    so expectancy stays within 0-1 however often sessions come."""
+    return expectancy + jump * (1.0 - expectancy)

@@ -16,6 +16,8 @@ PATIENT_RANGES: dict[str, tuple[str, tuple[float, float]]] = {
     "cl_factor": ("1", (0.05, 20.0)), "v_factor": ("1", (0.05, 20.0)), "qh_factor": ("1", (0.05, 20.0)),
     "esk_vc_factor": ("1", (0.05, 20.0)), "esk_vp1_factor": ("1", (0.05, 20.0)),
     "esk_ka_nasal_factor": ("1", (0.05, 20.0)), "ssri_cl_factor": ("1", (0.05, 20.0)),
+    "esk_nasal_logit": ("1 (logit shift)", (-10.0, 10.0)), "natural_course": ("1 (fraction of untreated MADRS)", (-1.0, 1.0)),
+    "suicidal_ideation": ("MADRS item-10 points", (0.0, 6.0)), "si_fast_responsiveness": ("1", (0.0, 1000.0)),
     "untreated_madrs": ("MADRS points", (0.0, 60.0)), "synapse_deficit": ("1", (0.0, 0.95)),
     "plasticity_gain": ("1", (0.0, 20.0)), "monoaminergic_responsiveness": ("1", (0.0, 1000.0)),
     "placebo_responsiveness": ("1", (0.0, 1000.0)), "cardiovascular_sensitivity": ("1", (0.0, 100.0)),
@@ -42,6 +44,7 @@ class Patient:
     esk_vc_factor: float = 1.0  #: esketamine central volume (Perez-Ruixo 2021)
     esk_vp1_factor: float = 1.0  #: esketamine peripheral volume 1 (Perez-Ruixo 2021)
     esk_ka_nasal_factor: float = 1.0  #: esketamine nasal absorption rate (Perez-Ruixo 2021)
+    esk_nasal_logit: float = 0.0  #: shift of the logit of the esketamine nasal fraction (Perez-Ruixo 2021; 0 = typical)
     ssri_cl_factor: float = 1.0  #: SSRI clearance (CYP2C19 / CYP2D6 variability)
     # disease and response
     untreated_madrs: float = 33.0  #: MADRS at the stress-induced synapse deficit, before any treatment
@@ -49,11 +52,15 @@ class Patient:
     plasticity_gain: float = 1.0  #: strength of the BDNF/mTOR -> synapse path
     monoaminergic_responsiveness: float = 1.0  #: strength of the serotonergic plasticity path
     placebo_responsiveness: float = 1.0  #: expectancy / non-specific improvement
+    natural_course: float = 0.0  #: drift of the episode by itself after weeks, fraction of untreated MADRS (+ worse)
     cardiovascular_sensitivity: float = 1.0  #: pressor and chronotropic response
     dissociation_sensitivity: float = 1.0  #: CADSS response
     sbp0_mmhg: float = 125.0  #: resting systolic blood pressure
     dbp0_mmhg: float = 78.0  #: resting diastolic blood pressure
     hr0_bpm: float = 72.0  #: resting heart rate
+    # suicidal ideation (model/suicidality.py)
+    suicidal_ideation: float = 1.5  #: untreated MADRS item 10 (0-6, continuous): suicidal thoughts before treatment
+    si_fast_responsiveness: float = 1.0  #: strength of the fast (neurotrophic) relief of suicidal ideation
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -76,6 +83,9 @@ PATIENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Patient))
 TYPICAL_PATIENTS: dict[str, Patient] = {
     "typical-trd": Patient(untreated_madrs=33.0, synapse_deficit=0.35, monoaminergic_responsiveness=0.35),
     "typical-mdd": Patient(untreated_madrs=30.0, synapse_deficit=0.30, monoaminergic_responsiveness=1.0),
+    # the median of kind = "suicidal": major depression with active suicidal thoughts (item 10 >= 4)
+    "acute-suicidal-crisis": Patient(untreated_madrs=38.0, synapse_deficit=0.35, monoaminergic_responsiveness=0.42,
+                                     suicidal_ideation=4.5),
 }
 
 
@@ -102,7 +112,7 @@ def load_patient(path: str) -> Patient:
 
 
 def typical_patient(name: str) -> Patient:
-    """A typical patient by name ('typical-trd' or 'typical-mdd')."""
+    """A typical patient by name (a key of TYPICAL_PATIENTS)."""
     if not isinstance(name, str) or name not in TYPICAL_PATIENTS:
         raise KetasimInputError(f"unknown patient {name!r}; known: {', '.join(TYPICAL_PATIENTS)}")
     return TYPICAL_PATIENTS[name]

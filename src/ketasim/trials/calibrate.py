@@ -1,22 +1,20 @@
 """Calibration: fit the few parameters the literature does not pin down to data/calibration only.
 
 Reproducible: fixed trial seeds (common random numbers), a fixed patient count per arm and a
-deterministic Nelder-Mead (scipy) from the code defaults of the fitted parameters, in stages:
-
-- vitals: the four maximal rises are linear scales of their targets (closed form);
-- monoaminergic path and non-specific improvement: the two SSRI trials in unselected MDD;
-- fast plasticity and expectancy: every ketamine / esketamine trial (it also moves symptom
-  parameters the SSRI trials share; the report shows every target after both stages).
+deterministic Nelder-Mead (scipy) on log-parameters within bounds, over every calibration file at
+once (one joint fit of FREE_PARAMETERS), starting from the shipped values (or the code defaults);
+the four vitals maxima are linear scales of their targets (closed form) before and after.
 
 The loss follows the scoreboard: z = (simulated - published) / tolerance, and each target adds
 log(1 + (z / 0.75)^4) / 2. It is nearly flat well inside the tolerance, steep around its edge, and
 grows only logarithmically far outside it, so two targets that contradict each other cannot
-drag the rest away. Afterwards each fitted parameter is moved by +-10% to show which ones the
-targets actually pin down (local sensitivity).
+drag the rest away. Afterwards each fitted parameter can be moved by +-10% to show which ones the
+targets actually pin down (local sensitivity). `trials.cross_validate` refits on subsets of files.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -33,32 +31,29 @@ from ketasim.trials.population import POPULATION_PARAMETERS
 from ketasim.trials.trial import run_trial
 from ketasim.trials.validate import TargetCheck, check_targets, trial_files
 
-#: (parameter, lower bound, upper bound); fitted on a log scale within the bounds
-STAGE_SSRI: tuple[tuple[str, float, float], ...] = (
-    ("monoaminergic_synaptogenesis_rate_1_h", 1e-4, 0.05),
-    ("monoaminergic_median", 0.05, 5.0),
-    ("monoaminergic_sd_log", 0.2, 2.5),
+#: (parameter, lower bound, upper bound); fitted on a log scale within the bounds. Every other
+#: mechanism and population parameter is fixed: from the literature, assumed, or held at the value of
+#: the first calibration (fitted to the 9 original files; see docs/validation-log.md).
+FREE_PARAMETERS: tuple[tuple[str, float, float], ...] = (
+    # non-specific improvement and its spread
     ("contact_improvement_max", 0.1, 0.8),
-    ("contact_half_time_d", 5.0, 60.0),
-    ("placebo_sd_log", 0.1, 1.5),
-)
-STAGE_KETAMINE: tuple[tuple[str, float, float], ...] = (
+    ("contact_time_d", 2.0, 30.0),
+    ("placebo_sd_log", 0.1, 2.0),
+    ("natural_course_sd", 0.02, 0.8),
+    ("expectancy_active_exponent", 0.05, 2.0),
+    # monoaminergic path
+    ("monoaminergic_median", 0.05, 5.0),
+    ("monoaminergic_synaptogenesis_rate_1_h", 1e-4, 0.05),
+    # fast plasticity
     ("synaptogenesis_rate_1_h", 0.05, 10.0),
     ("acute_relief_max", 0.05, 0.95),
-    ("acute_mtor50", 0.1, 2.0),
-    # "low doses work" (BRIEF): partial block silences interneurons; how partial is not measured in humans
-    ("interneuron_occupancy50", 0.1, 0.6),
-    ("expectancy_overlap", 0.3, 1.0),
-    # new spines fade over days to about two weeks (BRIEF; Phoumthipphavong 2016): at most 9 d
-    ("spine_turnover_time_d", 2.0, 9.0),
-    ("perceived_expectancy_rate_1_h", 0.01, 1.0),
-    ("course_contact_fraction", 0.05, 1.0),
-    ("deficit_symptom_exponent", 0.5, 5.0),
-    ("plasticity_responder_fraction", 0.1, 0.95),
-    ("placebo_spray_cue", 0.05, 3.0),
+    # new spines fade over days to about two weeks (BRIEF; Phoumthipphavong 2016): at most 14 d
+    ("spine_turnover_time_d", 2.0, 14.0),
     ("drug_relief_max", 0.4, 1.0),
+    ("plasticity_responder_fraction", 0.1, 0.95),
+    # anaesthetic-range block silences pyramidal output too (Moghaddam 1997): where, in humans, is not measured
+    ("pyramidal_occupancy50", 0.45, 0.95),
 )
-SSRI_FILES = ("ssri-vs-placebo-meta.toml", "star-d-level1.toml")
 VITALS_FILE = "vitals-and-dissociation.toml"
 VITALS_SCALES = {"vitals.sbp_peak_change_mean": "sbp_max_mmhg", "vitals.dbp_peak_change_mean": "dbp_max_mmhg",
                  "vitals.hr_peak_change_mean": "hr_max_bpm", "vitals.cadss_peak_mean": "cadss_max"}
@@ -75,6 +70,7 @@ class CalibrationReport:
     sensitivity: dict[str, float] = field(default_factory=dict)
     evaluations: int = 0
     seconds: float = 0.0
+    all_values: dict[str, float] = field(default_factory=dict)
 
     def moved(self) -> dict[str, tuple[float, float]]:
         return {k: (self.before[k], v) for k, v in self.after.items() if not math.isclose(self.before[k], v)}
@@ -91,6 +87,11 @@ def robust_loss(checks: list[TargetCheck]) -> float:
         z = 10.0 if c.simulated is None or not math.isfinite(c.simulated) else (c.simulated - c.published) / c.tolerance
         total += 0.5 * math.log1p((z / LOSS_SCALE) ** 4)
     return total
+
+
+def split_values(values: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+    """Mechanism and population parameters of `values` (the `params` and `pop` of run_trial)."""
+    return _split(values)
 
 
 def _split(values: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
@@ -126,9 +127,18 @@ class _Evaluator:
         return out
 
 
+class _OutOfTime(Exception):
+    """The fit's wall-clock budget is spent: keep the best point so far."""
+
+
 def _fit_stage(evaluator: _Evaluator, values: dict[str, float], stage: tuple[tuple[str, float, float], ...],
-               files: tuple[str, ...] | None, max_evaluations: int) -> dict[str, float]:
-    """Nelder-Mead on log-parameters, clipped to bounds; returns updated values."""
+               files: tuple[str, ...] | None, max_evaluations: int, deadline: float | None = None,
+               checkpoint: Path | None = None) -> dict[str, float]:
+    """Nelder-Mead on log-parameters, clipped to bounds; returns updated values.
+
+    deadline: time.time() after which the fit stops at its best point so far; checkpoint: a JSON file
+    rewritten with the best values after every improvement (a long fit can be stopped and resumed).
+    """
     names = [s[0] for s in stage]
     lo = np.log([s[1] for s in stage])
     hi = np.log([s[2] for s in stage])
@@ -136,21 +146,28 @@ def _fit_stage(evaluator: _Evaluator, values: dict[str, float], stage: tuple[tup
     best = {"loss": math.inf, "x": x0}
 
     def loss(x: np.ndarray) -> float:
+        if deadline is not None and time.time() > deadline:
+            raise _OutOfTime
         x = np.clip(x, lo, hi)
         trial = dict(values) | {n: float(np.exp(v)) for n, v in zip(names, x, strict=True)}
         value = robust_loss(evaluator.checks(trial, files))
         if value < best["loss"]:
             best.update(loss=value, x=x.copy())
+            if checkpoint is not None:
+                checkpoint.write_text(json.dumps({"loss": value, "values": trial}, indent=1))
         if evaluator.log:
             print(f"  [{evaluator.count:3d}] loss {value:8.3f} (best {best['loss']:8.3f})", file=sys.stderr, flush=True)
         return value
 
     evaluator.stop_at = evaluator.count + max_evaluations
     try:
-        minimize(loss, x0, method="Nelder-Mead", options={"maxfev": max_evaluations, "xatol": 0.01, "fatol": 0.01,
-                                                          "initial_simplex": _simplex(x0, lo, hi)})
+        minimize(loss, x0, method="Nelder-Mead",
+                 options={"maxfev": max_evaluations, "xatol": 0.01, "fatol": 0.01, "initial_simplex": _simplex(x0, lo, hi)})
     except _BudgetSpent:
         pass
+    except _OutOfTime:
+        if evaluator.log:
+            print("  out of time: keeping the best point so far", file=sys.stderr, flush=True)
     finally:
         evaluator.stop_at = None
     fitted = {n: float(np.exp(v)) for n, v in zip(names, best["x"], strict=True)}
@@ -184,68 +201,83 @@ def _scale_vitals(evaluator: _Evaluator, values: dict[str, float]) -> dict[str, 
 FIXED_EVALUATIONS = 4
 
 
-def calibrate(paths: list[str | Path], *, patients_per_arm: int = 1000, max_evaluations: int = 182,
-              log: bool = True, stages: tuple[str, ...] = ("ssri", "ketamine")) -> CalibrationReport:
-    """Fit the calibrated parameters to the trial files in `paths` (data/calibration only).
+def calibrate(paths: list[str | Path], *, patients_per_arm: int = 200, max_evaluations: int = 120,
+              log: bool = True, start: dict[str, float] | None = None,
+              free: tuple[tuple[str, float, float], ...] = FREE_PARAMETERS, sensitivity: bool = True,
+              time_budget_s: float | None = None, checkpoint: Path | None = None) -> CalibrationReport:
+    """Fit `free` (default FREE_PARAMETERS) to the trial files in `paths` (data/calibration only), jointly.
 
-    Stages run in the order given (default: SSRI, then ketamine). The ketamine stage also moves
-    parameters the SSRI trials feel (drug_relief_max, the symptom exponent); the report's
-    after-column shows their effect, and `stages=("ssri", "ketamine", "ssri")` refits the SSRI
-    stage afterwards. patients_per_arm: 1000 by default, so that a rate's sampling error
-    (about 0.015) stays well inside the tolerances (0.06-0.12). max_evaluations bounds every
-    trial-set evaluation: FIXED_EVALUATIONS, the +-10% sensitivity (1 + 2 per parameter and
-    stage, skipped when the budget cannot hold it as well as 2 per stage) and the stages, which
-    share the rest equally (default 182: 70 per stage, as the shipped calibration was fitted).
+    start: starting values (default: the shipped calibration, else the code defaults).
+    max_evaluations bounds every trial-set evaluation: FIXED_EVALUATIONS, the +-10% sensitivity
+    (1 + 2 per parameter, when `sensitivity` and the budget can hold it besides 2 fit evaluations)
+    and the fit, which gets the rest. patients_per_arm: 200 by default (rates then carry about 0.03
+    sampling error; common random numbers keep the loss smooth). time_budget_s: stop the fit after
+    this many seconds at its best point so far; checkpoint: a JSON file holding the best values found so far.
     """
     if max_evaluations < FIXED_EVALUATIONS:
         raise KetasimInputError(f"max_evaluations: at least {FIXED_EVALUATIONS} (targets before and after, vitals "
                                 f"scaling twice), got {max_evaluations}")
-    start = time.time()
+    started = time.time()
     files = trial_files(paths)
     evaluator = _Evaluator(files, patients_per_arm, log)
-    defaults = {k: p.value for k, p in {**DEFAULT_PARAMETERS, **POPULATION_PARAMETERS}.items()}
-    checks_before = evaluator.checks(defaults)
-    values = _scale_vitals(evaluator, defaults)
+    values = dict(start) if start is not None else shipped_values()
+    checks_before = evaluator.checks(values)
     labels = {p.name for p in files}
-    ssri = tuple(f for f in SSRI_FILES if f in labels)
-    ketamine_files = tuple(sorted(labels - set(SSRI_FILES) - {VITALS_FILE}))
-    plan = {"ssri": ("monoaminergic path and non-specific improvement", STAGE_SSRI, ssri),
-            "ketamine": ("fast plasticity and expectancy", STAGE_KETAMINE, ketamine_files)}
-    active = [stage for stage in stages if plan[stage][2]]
-    sensitivity_cost = sum(1 + 2 * len(s) for s, f in ((STAGE_SSRI, ssri), (STAGE_KETAMINE, ketamine_files)) if f)
-    fit_budget = max_evaluations - FIXED_EVALUATIONS - sensitivity_cost
-    with_sensitivity = fit_budget >= 2 * len(active)
-    if not with_sensitivity:
-        fit_budget = max_evaluations - FIXED_EVALUATIONS
-    per_stage = fit_budget // max(len(active), 1)
-    for number, stage in enumerate(stages, start=1):
-        title, parameters, stage_files = plan[stage]
-        if not stage_files or per_stage < 1:
-            continue
-        if log:
-            print(f"stage {number} ({stage}): {title} (at most {per_stage} evaluations)", file=sys.stderr)
-        values = _fit_stage(evaluator, values, parameters, stage_files, per_stage)
-    values = _scale_vitals(evaluator, values)
+    if VITALS_FILE in labels:
+        values = _scale_vitals(evaluator, values)
+    fit_files = tuple(sorted(labels - {VITALS_FILE}))
+    sensitivity_cost = 1 + 2 * len(free)
+    with_sensitivity = sensitivity and bool(fit_files) and max_evaluations - FIXED_EVALUATIONS - sensitivity_cost >= 2
+    fit_budget = max_evaluations - FIXED_EVALUATIONS - (sensitivity_cost if with_sensitivity else 0)
+    if log:
+        print(f"joint fit of {len(free)} parameters to {len(fit_files)} files (at most {fit_budget} evaluations)",
+              file=sys.stderr)
+    if fit_files and fit_budget > 0:
+        deadline = None if time_budget_s is None else started + time_budget_s
+        values = _fit_stage(evaluator, values, free, fit_files, fit_budget, deadline, checkpoint)
+    if VITALS_FILE in labels:
+        values = _scale_vitals(evaluator, values)
     checks_after = evaluator.checks(values)
-    fitted = [s[0] for s in STAGE_SSRI + STAGE_KETAMINE] + list(VITALS_SCALES.values())
-    report = CalibrationReport({k: defaults[k] for k in fitted}, {k: values[k] for k in fitted},
-                               checks_before, checks_after)
-    for stage, stage_files in ((STAGE_SSRI, ssri), (STAGE_KETAMINE, ketamine_files)):
-        if not stage_files or not with_sensitivity:
-            continue
-        base = robust_loss(evaluator.checks(values, stage_files))
-        for name, _, _ in stage:
-            deltas = [robust_loss(evaluator.checks(values | {name: values[name] * factor}, stage_files)) - base
+    fitted = [s[0] for s in free] + (list(VITALS_SCALES.values()) if VITALS_FILE in labels else [])
+    before = dict(start) if start is not None else shipped_values()
+    report = CalibrationReport({k: before[k] for k in fitted}, {k: values[k] for k in fitted}, checks_before,
+                               checks_after, all_values=values)
+    if with_sensitivity:
+        base = robust_loss(evaluator.checks(values, fit_files))
+        for name, _, _ in free:
+            deltas = [robust_loss(evaluator.checks(values | {name: values[name] * factor}, fit_files)) - base
                       for factor in (0.9, 1.1)]
             report.sensitivity[name] = max(deltas)
     report.evaluations = evaluator.count
-    report.seconds = time.time() - start
+    report.seconds = time.time() - started
     return report
+
+
+def shipped_calibrated_names() -> set[str]:
+    """Names of the parameters whose values come from the shipped calibrated.toml."""
+    import tomllib
+    from importlib import resources
+
+    path = resources.files("ketasim") / "data" / "calibrated.toml"
+    if not path.is_file():
+        return set()
+    data = tomllib.loads(path.read_text())
+    return set(data.get("model", {})) | set(data.get("population", {}))
+
+
+def shipped_values() -> dict[str, float]:
+    """Every mechanism and population parameter at its shipped (calibrated or fixed) value."""
+    from ketasim.model.arm import calibrated_parameters
+    from ketasim.trials.population import calibrated_population
+
+    return {k: p.value for k, p in {**calibrated_parameters(), **calibrated_population()}.items()}
 
 
 def write_calibrated(report: CalibrationReport, path: Path, source: str) -> None:
     """Write the calibrated parameter file (TOML) shipped in the package."""
-    model, pop = _split(report.after)
+    # the fitted values, and the values of the previous calibration that this fit held fixed
+    carried = {k: v for k, v in report.all_values.items() if k in shipped_calibrated_names()}
+    model, pop = _split(carried | report.after)
     lines = ["# Written by `ketasim calibrate`; do not edit by hand.", f'source = "{source}"', "", "[model]"]
     lines += [f"{k} = {v!r}" for k, v in sorted(model.items())]
     lines += ["", "[population]"] + [f"{k} = {v!r}" for k, v in sorted(pop.items())]

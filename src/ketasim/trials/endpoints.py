@@ -64,12 +64,14 @@ class VisitOutput:
 
     observed: the rater's MADRS (model MADRS plus visit noise, 0-60; its baseline is the screening
     score). optional: a model that lacks this output gives NaN (its metrics are null in the JSON).
+    integer: the rater scores whole points (the model's expected score is rounded).
     """
 
     name: str
     unit: str
     observed: bool = False
     optional: bool = False
+    integer: bool = False
 
     def column(self, visit_key: str) -> str:
         """Its per-patient column at visit `visit_key`: `<name>_<key, spaces as _>` (madrs_1_d)."""
@@ -79,7 +81,15 @@ class VisitOutput:
 #: values kept before the first dose and at every visit, in Parquet column order
 VISIT_OUTPUTS: tuple[VisitOutput, ...] = (
     VisitOutput("madrs", "MADRS points (0-60)", observed=True),
+    VisitOutput("madrs_item10", "MADRS item 10 points (0-6)", optional=True, integer=True),
+    VisitOutput("ssi", "SSI points (0-38)", optional=True),
 )
+
+#: SSI response: at least this fraction below baseline; SSI remission: at most this score
+#: (Grunebaum 2018: response >= 50% reduction; Abbar 2022: full remission SSI <= 3)
+SSI_RESPONSE_FRACTION = 0.5
+SSI_REMISSION_AT_MOST = 3.0
+
 
 
 @dataclass(frozen=True)
@@ -105,9 +115,17 @@ class VisitValues:
         """Observed MADRS at the visit (points)."""
         return self.outputs["madrs"]
 
+    def output(self, name: str) -> np.ndarray:
+        """Output `name` at the visit; NaN for every patient where it was not kept."""
+        return self.outputs[name] if name in self.outputs else np.full_like(self.madrs, np.nan, dtype=float)
+
+    def baseline_of(self, name: str) -> np.ndarray:
+        """Output `name` before the first dose; NaN for every patient where it was not kept."""
+        return self.baselines[name] if name in self.baselines else np.full_like(self.madrs, np.nan, dtype=float)
+
     def change(self, name: str = "madrs") -> np.ndarray:
-        """Output `name` at the visit minus before the first dose."""
-        return self.outputs[name] - self.baselines[name]
+        """Output `name` at the visit minus before the first dose (NaN where it was not kept)."""
+        return self.output(name) - self.baseline_of(name)
 
 
 @dataclass(frozen=True)
@@ -146,7 +164,30 @@ VISIT_METRICS: tuple[VisitMetric, ...] = (
                 proportion_estimate, with_ci=True, label="response"),
     VisitMetric("remission_rate", FRACTION, lambda v: v.madrs <= v.remission_at_most + 1e-9, proportion_estimate,
                 with_ci=True, label="remission"),
+    # suicidal ideation: MADRS item 10 (0-6) and SSI (0-38); NaN (null) where the model has no SI outputs
+    VisitMetric("item10_mean", "MADRS item 10 points", lambda v: v.output("madrs_item10"), mean_estimate, with_ci=True),
+    VisitMetric("item10_change_mean", "MADRS item 10 points", lambda v: v.change("madrs_item10"), mean_estimate,
+                with_ci=True, signed=True),
+    VisitMetric("ssi_mean", "SSI points", lambda v: v.output("ssi"), mean_estimate, with_ci=True),
+    VisitMetric("ssi_response_rate", FRACTION, lambda v: _ssi_hits(v, _ssi_responders), proportion_estimate, with_ci=True),
+    VisitMetric("ssi_remission_rate", FRACTION, lambda v: _ssi_hits(v, _ssi_remitters), proportion_estimate, with_ci=True),
 )
+
+
+def _ssi_responders(baseline: np.ndarray, ssi: np.ndarray) -> np.ndarray:
+    """SSI at least SSI_RESPONSE_FRACTION below a baseline above 0 (no baseline SI: no response possible)."""
+    return (baseline > 0.0) & (ssi <= (1.0 - SSI_RESPONSE_FRACTION) * baseline + 1e-9)
+
+
+def _ssi_remitters(baseline: np.ndarray, ssi: np.ndarray) -> np.ndarray:
+    return ssi <= SSI_REMISSION_AT_MOST + 1e-9
+
+
+def _ssi_hits(values: VisitValues, rule: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """rule(baseline SSI, SSI) as 0/1 per patient, NaN where SSI is missing."""
+    baseline, ssi = values.baseline_of("ssi"), values.output("ssi")
+    ok = np.isfinite(baseline) & np.isfinite(ssi)
+    return np.where(ok, rule(np.nan_to_num(baseline), np.nan_to_num(ssi)).astype(float), np.nan)
 
 
 def visit_summary(values: VisitValues) -> dict[str, Any]:
@@ -250,6 +291,19 @@ class Metric:
         else:
             value = arm_summary.get(self.section, {}).get(self.key)
         return None if value is None else float(value)
+
+    def standard_error(self, arm_summary: Mapping[str, Any], visit: str | None) -> float | None:
+        """Sampling standard error of this metric in one arm (from its 95% interval, or for an SD from
+        SD / sqrt(2 (n - 1))); None where the summary gives no way to tell."""
+        table = arm_summary["visits"][visit] if self.section is None else arm_summary.get(self.section, {})
+        key = self.name if self.section is None else self.key
+        ci = table.get(f"{key}_ci")
+        if ci is not None and None not in ci and all(math.isfinite(float(c)) for c in ci):
+            return (float(ci[1]) - float(ci[0])) / (2.0 * 1.959964)
+        value, n = table.get(key), arm_summary.get("n", 0)
+        if key == "change_sd" and value is not None and n > 1:
+            return float(value) / math.sqrt(2.0 * (n - 1))
+        return None
 
 
 METRICS: dict[str, Metric] = {

@@ -20,11 +20,11 @@ from ketasim.io.dose_limits import REFERENCE_WEIGHT_KG, check_regimen
 from ketasim.io.regimen import Regimen
 from ketasim.trials.limits import check_dose_count, check_horizon
 
-#: the longest calibration trial (STAR*D level 1, 14 weeks)
-CALIBRATED_HORIZON_D = 98.0
-#: the default population windows of the calibration trials (kg, years)
+#: the longest calibration trial (KetECT: 26 days of infusions, then 12 months of follow-up)
+CALIBRATED_HORIZON_D = 391.0
+#: the population windows the calibration trials cover (kg, years; SUSTAIN-2 enrolled up to 90 years)
 CALIBRATED_WEIGHT_KG = (45.0, 140.0)
-CALIBRATED_AGE_Y = (18.0, 65.0)
+CALIBRATED_AGE_Y = (18.0, 90.0)
 #: a population window keeping less than this share of candidates is refused; less than WARN_SHARE warned
 REFUSE_SHARE = 1e-4
 WARN_SHARE = 0.02

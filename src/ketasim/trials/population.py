@@ -22,7 +22,7 @@ from ketasim.model.drugs import pk_variability, pk_variability_parameters
 from ketasim.model.namespace import NUMPY
 from ketasim.model.parameters import Parameter, with_shipped_calibration
 from ketasim.model.patient import PATIENT_FIELDS
-from ketasim.model.symptoms import combine_relief, contact_fraction
+from ketasim.model.symptoms import combine_relief, contact_benefit_after
 from ketasim.trials import random_streams
 
 P = Parameter
@@ -51,6 +51,12 @@ POPULATION_PARAMETERS: dict[str, Parameter] = {
     "monoaminergic_median": P(0.4229, "1", _CAL, "median monoaminergic responsiveness in unselected MDD"),
     "monoaminergic_sd_log": P(1.155, "1", _CAL, "SD of log monoaminergic responsiveness"),
     "placebo_sd_log": P(1.27, "1", _CAL, "SD of log placebo responsiveness"),
+    "natural_course_sd": P(0.25, "1", _CAL + " (SDs of MADRS change); untreated episodes both remit and worsen "
+                           "(Rutherford BR et al. 2012, J Psychiatr Res 46:1311)",
+                           "SD of the natural-course drift, fraction of untreated MADRS"),
+    "expectancy_active_exponent": P(0.5, "1", _CAL + "; form: expectancy rises with the chance of receiving the drug "
+                                    "(Rutherford BR & Roose SP 2013, Am J Psychiatry 170:723)",
+                                    "exponent of (chance of active drug / 0.5) in a trial's expectancy"),
     "visit_noise_sd_madrs": P(3.0, "MADRS points", "assumed: MADRS test-retest / rater noise ~3 points", "visit noise SD"),
     "course_factor_sd_log": P(0.5, "1", "assumed: response to one monoaminergic course predicts the next only partly",
                               "SD of log drug-specific responsiveness in a screening course"),
@@ -68,6 +74,21 @@ POPULATION_PARAMETERS: dict[str, Parameter] = {
     "dbp0_sd_mmhg": P(8.0, "mmHg", "assumed", "resting DBP SD"),
     "hr0_mean_bpm": P(72.0, "bpm", "assumed: adult resting heart rate", "resting HR mean"),
     "hr0_sd_bpm": P(10.0, "bpm", "assumed", "resting HR SD"),
+    # suicidal ideation (model/suicidality.py): untreated MADRS item 10, a normal clipped to 0-6
+    "si_item10_mean": P(1.5, "MADRS points", "assumed: item 10 1.61 (SD 1.37) and 1.48 (SD 1.03) at baseline in TRD "
+                        "outpatients (Price RB et al. 2014, Depress Anxiety 31:335, Table 2)",
+                        "mean of untreated MADRS item 10 (before clipping to 0-6)"),
+    "si_item10_sd": P(1.3, "MADRS points", "assumed: same source", "SD of untreated MADRS item 10"),
+    "suicidal_item10_mean": P(4.5, "MADRS points", "assumed: entry requires item 10 >= 4 (rounded), most score 4-5",
+                              "mean of untreated item 10 in kind = \"suicidal\" (normal truncated to 3.5-6)"),
+    "suicidal_item10_sd": P(1.0, "MADRS points", "assumed", "SD of untreated item 10 in kind = \"suicidal\""),
+    "suicidal_madrs_shift": P(6.0, "MADRS points", "assumed: depressed patients at imminent suicide risk score higher "
+                              "(baseline MADRS ~38-40 in Canuso 2018 vs ~31-34 in TRD trials)",
+                              "untreated MADRS mean of kind = \"suicidal\" above untreated_madrs_mean"),
+    "si_fast_sd_log": P(1.707, "1", "calibrated to data/suicidality (price-2014, grunebaum-2018, abbar-2022; depression "
+                        "parameters fixed); the SI response to ketamine varies between patients partly independently "
+                        "of the MADRS response (r 0.23-0.44, Ballard 2014, J Psychiatr Res 58:161)",
+                        "SD of log fast SI responsiveness"),
 }
 
 
@@ -94,6 +115,11 @@ def _truncated_normal(u: np.ndarray, mean: float | np.ndarray, sd: float, lo: fl
     return mean + sd * ndtri(a + u * (b - a))
 
 
+#: population kinds: "mdd" (unselected major depression), "trd" (after failed courses, found by screening),
+#: "suicidal" (major depression with active suicidal ideation at entry: MADRS item 10 >= 4)
+POPULATION_KINDS: tuple[str, ...] = ("mdd", "trd", "suicidal")
+
+
 @dataclass(frozen=True)
 class PopulationSettings:
     """What a trial's [population] asks for, in ketasim's units."""
@@ -115,6 +141,7 @@ def draw_candidates(seed: int, arm: int, index: np.ndarray, pop: dict[str, float
         return random_streams.uniform(seed, arm, index, name)
 
     log_w, sd_w = np.log(pop["weight_median_kg"]), np.sqrt(np.log1p(pop["weight_cv"] ** 2))
+    madrs_shift = pop["suicidal_madrs_shift"] if settings.kind == "suicidal" else 0.0
     lo_w, hi_w = settings.weight_kg
     weight = np.exp(_truncated_normal(u("weight_kg"), log_w, sd_w, np.log(lo_w), np.log(hi_w)))
     age = _truncated_normal(u("age_y"), pop["age_mean_y"], pop["age_sd_y"], *settings.age_y)
@@ -122,22 +149,38 @@ def draw_candidates(seed: int, arm: int, index: np.ndarray, pop: dict[str, float
         "weight_kg": weight,
         "age_y": age,
         "female": (u("female") < pop["female_fraction"]).astype(float),
-        **{v.name: lognormal_cv(z(v.name), pop[v.cv_name]) for v in pk_variability()},
-        "untreated_madrs": np.clip(pop["untreated_madrs_mean"] + pop["untreated_madrs_sd"] * z("untreated_madrs"), 6.0, 60.0),
+        **{v.name: lognormal_cv(z(v.name), pop[v.cv_name]) if v.scale == "log" else pop[v.cv_name] * z(v.name)
+           for v in pk_variability()},
+        "untreated_madrs": np.clip(pop["untreated_madrs_mean"] + madrs_shift + pop["untreated_madrs_sd"] * z("untreated_madrs"),
+                                   6.0, 60.0),
         "synapse_deficit": np.clip(pop["synapse_deficit_median"] * lognormal_cv(z("synapse_deficit"), pop["synapse_deficit_cv"]),
                                    0.05, 0.9),
         "plasticity_gain": np.exp(pop["plasticity_gain_sd_log"] * z("plasticity_gain")) * np.where(
             u("plasticity_responder") < pop["plasticity_responder_fraction"], 1.0, pop["plasticity_nonresponder_gain"]),
         "monoaminergic_responsiveness": pop["monoaminergic_median"] * np.exp(pop["monoaminergic_sd_log"] * z("monoaminergic")),
         "placebo_responsiveness": np.exp(pop["placebo_sd_log"] * z("placebo")),
+        "natural_course": pop["natural_course_sd"] * z("natural_course"),
         "cardiovascular_sensitivity": np.exp(pop["cardiovascular_sd_log"] * z("cardiovascular")),
         "dissociation_sensitivity": np.exp(pop["dissociation_sd_log"] * z("dissociation")),
         "sbp0_mmhg": pop["sbp0_mean_mmhg"] + pop["sbp0_sd_mmhg"] * z("sbp0"),
         "dbp0_mmhg": pop["dbp0_mean_mmhg"] + pop["dbp0_sd_mmhg"] * z("dbp0"),
         "hr0_bpm": pop["hr0_mean_bpm"] + pop["hr0_sd_bpm"] * z("hr0"),
+        "suicidal_ideation": suicidal_ideation(u("suicidal_ideation"), pop, settings.kind),
+        "si_fast_responsiveness": np.exp(pop["si_fast_sd_log"] * z("si_fast")),
     }
     assert set(out) == set(PATIENT_FIELDS)
     return out
+
+
+def suicidal_ideation(u: np.ndarray, pop: dict[str, float], kind: str) -> np.ndarray:
+    """Untreated MADRS item 10 (0-6, continuous) from uniforms `u`.
+
+    "mdd" / "trd": N(si_item10_mean, si_item10_sd) clipped to 0-6 (a third or so score 0-1);
+    "suicidal": N(suicidal_item10_mean, suicidal_item10_sd) truncated to 3.5-6 (item 10 >= 4 once rounded).
+    """
+    if kind == "suicidal":
+        return _truncated_normal(u, pop["suicidal_item10_mean"], pop["suicidal_item10_sd"], 3.5, 6.0)
+    return np.clip(pop["si_item10_mean"] + pop["si_item10_sd"] * ndtri(np.clip(u, 1e-12, 1.0 - 1e-12)), 0.0, 6.0)
 
 
 def visit_noise(seed: int, arm: int, index: np.ndarray, times_h: np.ndarray, sd: float) -> np.ndarray:
@@ -183,10 +226,19 @@ def course_responds(responsiveness: np.ndarray, placebo: np.ndarray, params: dic
     """
     grid, remaining = _course_remaining_table(tuple(sorted(params.items())), weeks)
     drug = 1.0 - np.interp(np.log(np.maximum(responsiveness, 1e-12)), np.log(grid), remaining)
-    contact = contact_fraction(NUMPY, weeks * 168.0, params)
+    contact = contact_benefit_after(NUMPY, weeks * 168.0, params)
     expect = np.clip(placebo * contact_share * params["contact_improvement_max"] * contact, 0.0,
                      params["expectancy_fraction_max"])
     return combine_relief(NUMPY, drug, expect, params["expectancy_overlap"]) >= 0.5
+
+
+#: the course number of an antidepressant newly started in a trial arm (its own draw, after any screening course)
+NEW_COURSE = 1000
+
+
+def course_factor(seed: int, arm: int, index: np.ndarray, course: int, pop: dict[str, float]) -> np.ndarray:
+    """Drug-specific responsiveness factor (lognormal, median 1) of course number `course`, per candidate."""
+    return np.exp(pop["course_factor_sd_log"] * random_streams.normal(seed, arm, index, "course", course))
 
 
 def failed_courses(seed: int, arm: int, index: np.ndarray, patients: dict[str, np.ndarray], courses: int,
@@ -194,7 +246,7 @@ def failed_courses(seed: int, arm: int, index: np.ndarray, patients: dict[str, n
     """Number of failed courses out of `courses` simulated adequate courses, per candidate."""
     failed = np.zeros(len(index), dtype=int)
     for c in range(courses):
-        factor = np.exp(pop["course_factor_sd_log"] * random_streams.normal(seed, arm, index, "course", c))
+        factor = course_factor(seed, arm, index, c, pop)
         responds = course_responds(patients["monoaminergic_responsiveness"] * factor, patients["placebo_responsiveness"],
                                    params, pop["course_weeks"], pop["course_contact_fraction"])
         failed += ~responds

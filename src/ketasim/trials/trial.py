@@ -20,11 +20,14 @@ from ketasim.errors import KetasimInputError
 from ketasim.io.regimen import Dose, Regimen
 from ketasim.io.trial_spec import TrialSpec
 from ketasim.model.arm import IDX, ArmModel, initial_state, model_values
+from ketasim.trials.design import care_until_h, expectancy_factor, starts_new_antidepressant
 from ketasim.trials.endpoints import VISIT_OUTPUTS, VITALS_METRICS, VisitOutput
 from ketasim.trials.limits import HEARTBEAT_AFTER_S, MAX_PATIENTS_PER_ARM, check_memory, trial_estimate
 from ketasim.trials.plausibility import report, trial_flags, trial_horizon_h
 from ketasim.trials.population import (
+    NEW_COURSE,
     PopulationSettings,
+    course_factor,
     draw_candidates,
     failed_courses,
     population_values,
@@ -183,10 +186,13 @@ def _prepare(job: ArmJob, index: np.ndarray) -> _Enrolled:
     mask = np.ones(index.size, dtype=bool)
     if courses_needed:
         mask &= failed_courses(spec.seed, arm_index, index, patients, courses_needed, pop, params) >= courses_needed
+    base = patients["monoaminergic_responsiveness"]
+    if background is not None:  # the background is one more course, with its own drug-specific factor
+        patients["monoaminergic_responsiveness"] = base * course_factor(spec.seed, arm_index, index, courses_needed, pop)
     if background is None:
         observed = np.clip(untreated + noise, 0.0, 60.0)
         mask &= (observed >= lo) & (observed <= hi)
-        patients = take(patients, mask)
+        patients = _in_trial(job, take(patients, mask), base[mask], index[mask])
         return _Enrolled(mask, patients, initial_state(patients), None, observed[mask])
     # a non-responder to the background keeps more than half of the untreated score: run the
     # run-in only for candidates who could be in the window whatever it does
@@ -196,8 +202,23 @@ def _prepare(job: ArmJob, index: np.ndarray) -> _Enrolled:
     observed = np.clip(true_baseline + noise[mask], 0.0, 60.0)
     # the background is a failed course: no response to it
     ok = solved & (true_baseline > 0.5 * patients["untreated_madrs"]) & (observed >= lo) & (observed <= hi)
+    base = base[mask][ok]
     mask[mask] = ok
-    return _Enrolled(mask, take(patients, ok), y0[ok], take(pk0, ok), observed[ok])
+    return _Enrolled(mask, _in_trial(job, take(patients, ok), base, index[mask]), y0[ok], take(pk0, ok), observed[ok])
+
+
+def _in_trial(job: ArmJob, patients: dict[str, np.ndarray], base_responsiveness: np.ndarray, index: np.ndarray
+              ) -> dict[str, np.ndarray]:
+    """The enrolled patients as the trial sees them (`trials.design`): a newly started antidepressant
+    brings its own course factor, and expectancy follows the chance of receiving an active drug."""
+    spec, pop = job.spec, job.pop
+    out = dict(patients)
+    if starts_new_antidepressant(spec, job.arm_index):
+        out["monoaminergic_responsiveness"] = base_responsiveness * course_factor(spec.seed, job.arm_index, index,
+                                                                                  NEW_COURSE, pop)
+    out["placebo_responsiveness"] = patients["placebo_responsiveness"] * expectancy_factor(
+        spec, pop["expectancy_active_exponent"])
+    return out
 
 
 #: run-in results of the latest arm in this process, by candidate: screening and solving share them
@@ -255,7 +276,9 @@ def solve_chunk(job: ArmJob, index: np.ndarray) -> SolvedChunk:
     arm = spec.arms[job.arm_index]
     background = _background_regimen(spec.population.background)
     regimen = arm.regimen if background is None else arm.regimen + background
-    model = ArmModel(regimen, enrolled.patients, job.params, 0.0, float(times.all_h[-1]) + 1e-6, enrolled.pk0)
+    end_h = float(times.all_h[-1]) + 1e-6
+    model = ArmModel(regimen, enrolled.patients, job.params, 0.0, end_h, enrolled.pk0,
+                     care_until_h=care_until_h(spec, job.arm_index, end_h))
     sol = job.solve(model, times.all_h, enrolled.y0)
     out = model.outputs(times.all_h, sol.states)
     noise = visit_noise(spec.seed, job.arm_index, index, times.all_h, job.pop["visit_noise_sd_madrs"])
@@ -275,9 +298,10 @@ def solve_chunk(job: ArmJob, index: np.ndarray) -> SolvedChunk:
 
 
 def _output(outputs: dict[str, np.ndarray], output: VisitOutput) -> np.ndarray:
-    """Model output `output.name` (T, n); NaN where an optional output is not in the model."""
+    """Model output `output.name` (T, n), rounded to whole points if `output.integer`; NaN where an
+    optional output is not in the model."""
     if output.name in outputs or not output.optional:
-        return outputs[output.name]
+        return np.round(outputs[output.name]) if output.integer else outputs[output.name]
     return np.full_like(outputs["madrs"], np.nan)
 
 

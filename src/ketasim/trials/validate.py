@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -29,6 +30,8 @@ class TargetCheck:
     tolerance: float
     source: str
     versus: str | list[str] | None = None
+    #: 95% interval of `simulated` from sampling (patients per arm); None where the summary gives none
+    simulated_ci: tuple[float, float] | None = None
 
     @property
     def passed(self) -> bool:
@@ -42,6 +45,7 @@ class TargetCheck:
                "pass": self.passed, "source": self.source}
         if self.versus is not None:
             out["versus"] = self.versus
+        out["simulated_ci"] = None if self.simulated_ci is None else list(self.simulated_ci)
         return out
 
     @property
@@ -84,6 +88,31 @@ def pooled_metric(result: TrialResult, arms: tuple[str, ...], metric: str, visit
     return sum(v * w for v, w in zip(values, weights, strict=True)) / sum(weights)
 
 
+def pooled_standard_error(result: TrialResult, arms: tuple[str, ...], metric: str, visit: str | None) -> float | None:
+    """Sampling standard error of `pooled_metric` (arms weighted by patient count, independent samples)."""
+    errors, weights = [], []
+    for arm in arms:
+        summary = result.arms[arm].summary
+        se = METRICS[metric].standard_error(summary, visit)
+        if se is None:
+            return None
+        errors.append(se)
+        weights.append(summary["n"])
+    total = sum(weights)
+    return math.sqrt(sum((w * e) ** 2 for w, e in zip(weights, errors, strict=True))) / total if total else None
+
+
+def simulated_interval(result: TrialResult, target: PublishedTarget, value: float | None) -> tuple[float, float] | None:
+    """95% interval of a target's simulated value from sampling; None where no standard error is known."""
+    if value is None:
+        return None
+    se = pooled_standard_error(result, target.arms, target.metric, target.visit)
+    if se is not None and target.versus:
+        other = pooled_standard_error(result, target.versus, target.metric, target.visit)
+        se = None if other is None else math.hypot(se, other)
+    return None if se is None else (value - 1.959964 * se, value + 1.959964 * se)
+
+
 def simulated_metric(result: TrialResult, target: PublishedTarget) -> float | None:
     """The simulated value of a target: its arms pooled by patient count, minus the `versus` arms' if any."""
     value = pooled_metric(result, target.arms, target.metric, target.visit)
@@ -99,25 +128,44 @@ def _arms(names: tuple[str, ...], pooled: bool) -> str | list[str]:
 
 def check_targets(spec: TrialSpec, result: TrialResult, label: str) -> list[TargetCheck]:
     """Every [[published]] target of `spec` against `result`; `label` names the file."""
-    return [TargetCheck(label, _arms(t.arms, t.pooled), t.visit, t.metric, t.value, simulated_metric(result, t),
-                        t.tolerance, t.source, _arms(t.versus, t.versus_pooled) if t.versus else None)
-            for t in spec.published]
+    out = []
+    for t in spec.published:
+        value = simulated_metric(result, t)
+        out.append(TargetCheck(label, _arms(t.arms, t.pooled), t.visit, t.metric, t.value, value, t.tolerance, t.source,
+                               _arms(t.versus, t.versus_pooled) if t.versus else None,
+                               simulated_interval(result, t, value)))
+    return out
+
+
+def _check_file(job: tuple[Path, int | None, str, dict[str, float] | None, dict[str, float] | None, SolverSettings, bool]
+                ) -> list[TargetCheck]:
+    path, patients_per_arm, engine, params, pop, settings, show_progress = job
+    spec = load_trial(path)
+    if not spec.published:
+        return []
+    result = run_trial(spec, engine=engine, patients_per_arm=patients_per_arm, params=params, pop=pop,
+                       settings=settings, show_progress=show_progress, keep_patients=False)
+    return check_targets(spec, result, path.name)
 
 
 def validate(paths: Iterable[str | Path] | None = None, *, patients_per_arm: int | None = None, engine: str = "fast",
              params: dict[str, float] | None = None, pop: dict[str, float] | None = None,
-             settings: SolverSettings = SolverSettings(), show_progress: bool = True) -> list[TargetCheck]:
-    """Run every trial file and check its published targets."""
+             settings: SolverSettings = SolverSettings(), show_progress: bool = True, workers: int = 1) -> list[TargetCheck]:
+    """Run every trial file and check its published targets.
+
+    workers: files run in this many parallel processes (the numbers do not depend on it: every
+    file is seeded by itself).
+    """
     files = trial_files([shipped_calibration_dir()] if not paths else paths)
-    checks: list[TargetCheck] = []
-    for path in files:
-        spec = load_trial(path)
-        if not spec.published:
-            continue
-        result = run_trial(spec, engine=engine, patients_per_arm=patients_per_arm, params=params, pop=pop,
-                           settings=settings, show_progress=show_progress, keep_patients=False)
-        checks += check_targets(spec, result, path.name)
-    return checks
+    for path in files:  # every file parses before anything runs: one clear error, nothing half done
+        load_trial(path)
+    jobs = [(path, patients_per_arm, engine, params, pop, settings, show_progress and workers == 1) for path in files]
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(_check_file, jobs))
+    else:
+        results = [_check_file(job) for job in jobs]
+    return [check for checks in results for check in checks]
 
 
 def format_table(checks: list[TargetCheck]) -> str:

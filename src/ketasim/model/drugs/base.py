@@ -97,16 +97,19 @@ class SimplePk:
 
 @dataclass(frozen=True)
 class PkVariability:
-    """A patient field that scales a PK parameter between patients: lognormal, mean 1, CV `cv`.
+    """A patient field that varies a PK parameter between patients.
 
-    `name` is the `Patient` field (factor, 1 = typical); `cv_name` is the population parameter
-    holding its CV, drawn by `trials.population.draw_candidates`.
+    scale "log": a lognormal factor, mean 1, CV `cv` (the field is the factor, 1 = typical);
+    scale "logit": a normal shift of the parameter's logit, SD `cv` (the field is the shift, 0 = typical),
+    for fractions such as a bioavailability. `name` is the `Patient` field; `cv_name` is the
+    population parameter holding its CV or SD, drawn by `trials.population.draw_candidates`.
     """
 
     name: str
     cv_name: str
     cv: Parameter
     description: str
+    scale: str = "log"
 
 
 #: variability shared by several drugs (declared once; entries list the ones their PK reads)

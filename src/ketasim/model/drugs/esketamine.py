@@ -55,6 +55,11 @@ ESK_VP1_FACTOR = PkVariability("esk_vp1_factor", "esk_vp1_cv",
                                P(0.493, "1", _PEREZ_IIV, "esketamine peripheral volume 1 CV"), "esketamine peripheral volume 1")
 ESK_KA_NASAL_FACTOR = PkVariability("esk_ka_nasal_factor", "esk_ka_nasal_cv",
                                     P(0.615, "1", _PEREZ_IIV, "nasal absorption rate CV"), "esketamine nasal absorption rate")
+ESK_NASAL_LOGIT = PkVariability(
+    "esk_nasal_logit", "esk_nasal_fraction_sd_logit",
+    P(0.71, "1", "Perez-Ruixo C et al. 2021, Clin Pharmacokinet 60:501 (IIV of the nasal fraction FRn, 71% on the logit scale)",
+      "SD of the logit of the nasal fraction between patients"),
+    "esketamine nasal fraction (shift of its logit)", scale="logit")
 
 
 def esketamine_hepatic(patient: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -108,6 +113,13 @@ def build_esketamine_nasal(patient: dict[str, np.ndarray]) -> PkSystem:
     return PkSystem("esketamine", tuple(names), rate, plasma, nmda_terms=nmda)
 
 
+def nasal_fraction(typical: float, patient: dict[str, np.ndarray]) -> np.ndarray:
+    """Each patient's fraction of a device absorbed through the nose: the typical FRn with the
+    patient's logit shift (Perez-Ruixo 2021: nasal absorption varies widely between patients)."""
+    shift = patient.get("esk_nasal_logit", 0.0)
+    return 1.0 / (1.0 + np.exp(-(np.log(typical / (1.0 - typical)) + shift)))
+
+
 def esketamine_spray_inputs(
     names: tuple[str, ...], amount_mg: np.ndarray, time_h: float, patient: dict[str, np.ndarray],
 ) -> list[CompartmentInput]:
@@ -119,7 +131,7 @@ def esketamine_spray_inputs(
     inputs = []
     for k in range(n_devices):
         device_amount = np.minimum(np.maximum(amount_mg - k * p["device_mg"], 0.0), p["device_mg"])
-        fr = p["nasal_fraction"] * (p["nasal_fraction_later_devices"] if k else 1.0)
+        fr = nasal_fraction(p["nasal_fraction"], patient) * (p["nasal_fraction_later_devices"] if k else 1.0)
         t = time_h + k * p["device_interval_h"]
         inputs.append(CompartmentInput(t, names.index("nasal_depot_mg"), device_amount * fr, 0.0))
         swallowed = device_amount * (1.0 - fr) * p["f_gut"] * hepatic_availability
@@ -147,4 +159,4 @@ ESKETAMINE = DrugSpec(
     "esketamine", "S-ketamine; nasal spray (28 mg devices, 5 min apart) or IV", ("intranasal", "iv"), "nmda", {},
     {**ESKETAMINE_NASAL_PARAMETERS, **KETAMINE_PARAMETERS}, EsketaminePk(), cmt={"intranasal": 2, "iv": 3},
     targets={"NMDA": ("ki_s_ketamine_um", "ki_s_norketamine_um")},
-    variability=(CL_FACTOR, V_FACTOR, QH_FACTOR, ESK_VC_FACTOR, ESK_VP1_FACTOR, ESK_KA_NASAL_FACTOR))
+    variability=(CL_FACTOR, V_FACTOR, QH_FACTOR, ESK_VC_FACTOR, ESK_VP1_FACTOR, ESK_KA_NASAL_FACTOR, ESK_NASAL_LOGIT))
