@@ -170,7 +170,7 @@ def test_every_drug_route_round_trips_through_nonmem(tmp_path: Path) -> None:
 def test_patient_pk_fields_come_from_the_entries() -> None:
     declared = [v.name for v in pk_variability()]
     assert declared == ["cl_factor", "v_factor", "qh_factor", "esk_vc_factor", "esk_vp1_factor", "esk_ka_nasal_factor",
-                        "ssri_cl_factor"]
+                        "esk_nasal_logit", "ssri_cl_factor"]
     assert set(declared) <= set(PATIENT_FIELDS)
     assert pk_patient_fields() == ("weight_kg", "age_y", "female", *declared)
     for v in pk_variability():
@@ -178,7 +178,10 @@ def test_patient_pk_fields_come_from_the_entries() -> None:
     draws = draw_candidates(7, 0, np.arange(2000), population_values(), PopulationSettings())
     for v in pk_variability():
         x = draws[v.name]
-        assert abs(np.mean(x) - 1.0) < 0.05 and abs(np.std(x) / np.mean(x) - v.cv.value) < 0.05 * v.cv.value + 0.02
+        if v.scale == "logit":  # a normal shift of the logit, mean 0, SD cv
+            assert abs(np.mean(x)) < 0.05 and abs(np.std(x) - v.cv.value) < 0.05 * v.cv.value + 0.02
+        else:  # a lognormal factor, mean 1, CV cv
+            assert abs(np.mean(x) - 1.0) < 0.05 and abs(np.std(x) / np.mean(x) - v.cv.value) < 0.05 * v.cv.value + 0.02
 
 
 def test_near_equal_rate_constants_in_many_patients() -> None:

@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import ketasim as ks
 from ketasim.apps.cli import main
 
 TRIAL = Path(__file__).resolve().parents[1] / "src" / "ketasim" / "data" / "calibration" / "murrough-2013-ajp.toml"
-METRICS = ("madrs_mean", "change_mean", "change_sd", "response_rate", "remission_rate")
+METRICS = tuple(m.name for m in ks.VISIT_METRICS)  # every visit metric of the registry
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -121,7 +121,7 @@ def test_daly_background():
     assert dose.until_h is None
     assert spec.population.min_failed_treatments == 2
     assert spec.endpoints.visit_times_h == (2.0, 24.0, 168.0)
-    assert len(spec.published) == 12
+    assert len(spec.published) == 16
 
 
 def test_defaults_and_copy(tmp_path):

@@ -15,14 +15,15 @@ from ketasim.trials.validate import TargetCheck, format_table, validate
 
 pytestmark = pytest.mark.slow
 
-#: targets within tolerance with the shipped calibration at 400 patients per arm (of 92: 81 depression, 11 SI)
-CURRENT_FLOOR = 0
+#: targets within tolerance with the shipped calibration at 400 patients per arm (of 92: 81 depression, 11 SI):
+#: 69 measured; one target of margin for floating-point differences between machines
+CURRENT_FLOOR = 68
 ISSUE_FLOOR_FRACTION = 0.9
 
 
 @pytest.fixture(scope="module")
 def checks() -> list[TargetCheck]:
-    return validate(patients_per_arm=400, show_progress=False)
+    return validate(patients_per_arm=400, show_progress=False, workers=2)
 
 
 def test_calibration_set_is_complete(checks: list[TargetCheck]) -> None:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from PIL import Image, ImageStat
 
+import ketasim as ks
 from _web_server import chromium_path, served
 from ketasim.apps.cli import main
 
@@ -201,5 +202,5 @@ def test_runs_page_lists_and_compares(page: Any, url: str) -> None:
     page.fill("#run-b", ids[1])
     page.click("#compare")
     page.wait_for_selector("#comparison table")
-    assert page.locator("#comparison tbody tr").count() == 2 * 3 * 5  # arms x visits x metrics
+    assert page.locator("#comparison tbody tr").count() == 2 * 3 * len(ks.VISIT_METRICS)  # arms x visits x metrics
     assert page.errors == []

@@ -3,7 +3,8 @@
 Everything else in `ketasim.forecast` uses only this module's interface:
 
 - `LATENT_NAMES`: the prior's latent standard-normal coordinates (one per random trait stream of
-  `trials.population.draw_candidates`; the plasticity responder uniform is Phi of its latent normal).
+  `trials.population.draw_candidates`; the plasticity responder and suicidal-ideation uniforms are Phi of
+  their latent normals).
 - `traits_from_latent(z, covariates)`: patient traits (dict of (N,) arrays) from latent draws
   z (N, d) ~ N(0, I): the same transforms as `trials.population.draw_candidates`, with the known
   covariates (weight, age, sex) fixed.
@@ -37,16 +38,18 @@ from ketasim.trials.population import (
     failed_courses,
     lognormal_cv,
     population_values,
+    suicidal_ideation,
 )
 from ketasim.trials.trial import RUN_IN_H
 
-#: PK variability fields (lognormal, mean 1), as the registered drugs declare them: name -> CV parameter name
-_PK_FACTORS: dict[str, str] = {v.name: v.cv_name for v in pk_variability()}
+#: PK variability fields, as the registered drugs declare them: name -> (CV parameter name, scale); scale "log":
+#: a lognormal factor (mean 1), otherwise (e.g. "logit") an additive normal shift pop[cv_name] * z
+_PK_FACTORS: dict[str, tuple[str, str]] = {v.name: (v.cv_name, v.scale) for v in pk_variability()}
 #: latent N(0, 1) coordinates of the prior, by the trait they drive
 LATENT_NAMES: tuple[str, ...] = (
     *_PK_FACTORS, "untreated_madrs", "synapse_deficit", "plasticity_gain", "plasticity_responder",
     "monoaminergic_responsiveness", "placebo_responsiveness", "cardiovascular_sensitivity", "dissociation_sensitivity",
-    "sbp0_mmhg", "dbp0_mmhg", "hr0_bpm",
+    "sbp0_mmhg", "dbp0_mmhg", "hr0_bpm", "natural_course", "suicidal_ideation", "si_fast_responsiveness",
 )
 #: the random stream name of each latent coordinate (as `draw_candidates` names them)
 _STREAMS: dict[str, str] = {
@@ -54,8 +57,11 @@ _STREAMS: dict[str, str] = {
     "plasticity_gain": "plasticity_gain", "plasticity_responder": "plasticity_responder",
     "monoaminergic_responsiveness": "monoaminergic", "placebo_responsiveness": "placebo",
     "cardiovascular_sensitivity": "cardiovascular", "dissociation_sensitivity": "dissociation",
-    "sbp0_mmhg": "sbp0", "dbp0_mmhg": "dbp0", "hr0_bpm": "hr0",
+    "sbp0_mmhg": "sbp0", "dbp0_mmhg": "dbp0", "hr0_bpm": "hr0", "natural_course": "natural_course",
+    "suicidal_ideation": "suicidal_ideation", "si_fast_responsiveness": "si_fast",
 }
+#: latent coordinates that are Phi^-1 of a uniform stream of `draw_candidates` (the others are its normal streams)
+_UNIFORM_LATENTS: frozenset[str] = frozenset({"plasticity_responder", "suicidal_ideation"})
 #: outputs of `simulate_draws`, (T, N) each
 OUTPUTS: tuple[str, ...] = ("madrs", "sbp_mmhg", "dbp_mmhg", "hr_bpm", "cadss")
 #: points of the course-factor quadrature (midpoints in probability): the screening
@@ -102,7 +108,8 @@ def traits_from_latent(z: np.ndarray, covariates: Covariates) -> dict[str, np.nd
         "weight_kg": np.full(n, covariates.weight_kg),
         "age_y": np.full(n, covariates.age_y),
         "female": np.full(n, covariates.female),
-        **{name: lognormal_cv(col[name], pop[cv_name]) for name, cv_name in _PK_FACTORS.items()},
+        **{name: lognormal_cv(col[name], pop[cv_name]) if scale == "log" else pop[cv_name] * col[name]
+           for name, (cv_name, scale) in _PK_FACTORS.items()},
         "untreated_madrs": np.clip(pop["untreated_madrs_mean"] + pop["untreated_madrs_sd"] * col["untreated_madrs"],
                                    6.0, 60.0),
         "synapse_deficit": np.clip(pop["synapse_deficit_median"] * lognormal_cv(col["synapse_deficit"],
@@ -112,11 +119,15 @@ def traits_from_latent(z: np.ndarray, covariates: Covariates) -> dict[str, np.nd
         "monoaminergic_responsiveness": pop["monoaminergic_median"]
         * np.exp(pop["monoaminergic_sd_log"] * col["monoaminergic_responsiveness"]),
         "placebo_responsiveness": np.exp(pop["placebo_sd_log"] * col["placebo_responsiveness"]),
+        "natural_course": pop["natural_course_sd"] * col["natural_course"],
         "cardiovascular_sensitivity": np.exp(pop["cardiovascular_sd_log"] * col["cardiovascular_sensitivity"]),
         "dissociation_sensitivity": np.exp(pop["dissociation_sd_log"] * col["dissociation_sensitivity"]),
         "sbp0_mmhg": pop["sbp0_mean_mmhg"] + pop["sbp0_sd_mmhg"] * col["sbp0_mmhg"],
         "dbp0_mmhg": pop["dbp0_mean_mmhg"] + pop["dbp0_sd_mmhg"] * col["dbp0_mmhg"],
         "hr0_bpm": pop["hr0_mean_bpm"] + pop["hr0_sd_bpm"] * col["hr0_bpm"],
+        # a single patient's forecast has no trial kind: the "mdd" / "trd" prior of item 10 (not the "suicidal" one)
+        "suicidal_ideation": suicidal_ideation(ndtr(col["suicidal_ideation"]), pop, "mdd"),
+        "si_fast_responsiveness": np.exp(pop["si_fast_sd_log"] * col["si_fast_responsiveness"]),
     }
 
 
@@ -125,7 +136,7 @@ def latent_of_candidates(seed: int, arm: int, index: np.ndarray) -> np.ndarray:
     cols = []
     for name in LATENT_NAMES:
         stream = _STREAMS[name]
-        if name == "plasticity_responder":
+        if name in _UNIFORM_LATENTS:
             cols.append(ndtri(_random.uniform(seed, arm, index, stream)))
         else:
             cols.append(_random.normal(seed, arm, index, stream))
