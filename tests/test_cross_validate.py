@@ -49,14 +49,14 @@ def test_cross_validation_predicts_held_out_files(tmp_path: Path, capsys: pytest
     folder.mkdir()
     for name in ("murrough-2013-ajp.toml", "singh-2016.toml", "vitals-and-dissociation.toml"):
         shutil.copy(shipped_calibration_dir() / name, folder / name)
-    cv = cross_validate([folder], fit_patients_per_arm=10, patients_per_arm=20, max_evaluations=2, log=False)
+    cv = cross_validate([folder], fit_patients_per_arm=10, patients_per_arm=20, max_evaluations=5, log=False)
     assert sorted(f for fold in cv.folds for f in fold.held_out) == ["murrough-2013-ajp.toml", "singh-2016.toml"]
     assert {c.file for c in cv.out_of_sample} == {"murrough-2013-ajp.toml", "singh-2016.toml"}
     assert len(cv.in_sample) == 2 + 8 + 4
     assert "out-of-sample:" in format_cross_validation(cv)
     report = tmp_path / "cv.txt"
     assert main(["validate", str(folder), "--cross-validate", "--json", "--patients-per-arm", "20",
-                 "--fit-patients-per-arm", "10", "--max-evaluations", "2", "--workers", "1", "--report", str(report)]) == 0
+                 "--fit-patients-per-arm", "10", "--max-evaluations", "5", "--workers", "1", "--report", str(report)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["total_out_of_sample"] == 10 and out["total_in_sample"] == 14
     assert "in-sample:" in report.read_text()

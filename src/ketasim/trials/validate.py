@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
@@ -75,31 +75,36 @@ def trial_files(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def pooled_metric(result: TrialResult, arms: tuple[str, ...], metric: str, visit: str | None) -> float | None:
-    """A metric (a name of the endpoint registry) of `arms` pooled by patient count; None where one is missing."""
+def _per_arm(result: TrialResult, arms: tuple[str, ...], read: Callable[[dict], float | None]
+             ) -> tuple[list[float], list[int]] | None:
+    """`read(summary)` of each arm and its patient count; None where any arm has no value."""
     values, weights = [], []
     for arm in arms:
         summary = result.arms[arm].summary
-        value = METRICS[metric].value(summary, visit)
+        value = read(summary)
         if value is None:
             return None
         values.append(value)
         weights.append(summary["n"])
+    return values, weights
+
+
+def pooled_metric(result: TrialResult, arms: tuple[str, ...], metric: str, visit: str | None) -> float | None:
+    """A metric (a name of the endpoint registry) of `arms` pooled by patient count; None where one is missing."""
+    found = _per_arm(result, arms, lambda summary: METRICS[metric].value(summary, visit))
+    if found is None:
+        return None
+    values, weights = found
     return sum(v * w for v, w in zip(values, weights, strict=True)) / sum(weights)
 
 
 def pooled_standard_error(result: TrialResult, arms: tuple[str, ...], metric: str, visit: str | None) -> float | None:
     """Sampling standard error of `pooled_metric` (arms weighted by patient count, independent samples)."""
-    errors, weights = [], []
-    for arm in arms:
-        summary = result.arms[arm].summary
-        se = METRICS[metric].standard_error(summary, visit)
-        if se is None:
-            return None
-        errors.append(se)
-        weights.append(summary["n"])
-    total = sum(weights)
-    return math.sqrt(sum((w * e) ** 2 for w, e in zip(weights, errors, strict=True))) / total if total else None
+    found = _per_arm(result, arms, lambda summary: METRICS[metric].standard_error(summary, visit))
+    if found is None or not sum(found[1]):
+        return None
+    errors, weights = found
+    return math.sqrt(sum((w * e) ** 2 for w, e in zip(weights, errors, strict=True))) / sum(weights)
 
 
 def simulated_interval(result: TrialResult, target: PublishedTarget, value: float | None) -> tuple[float, float] | None:
