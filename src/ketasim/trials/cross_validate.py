@@ -11,6 +11,7 @@ its own (leave one file out).
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -41,6 +42,10 @@ def assign_folds(files: list[Path]) -> list[list[Path]]:
     named = {n for fold in FOLDS for n in fold} | {VITALS_FILE}
     folds += [[p] for p in files if p.name not in named]
     return [fold for fold in folds if fold]
+
+
+#: worker processes start fresh (forkserver): forking a process that has threads (JAX, Dask) can deadlock
+_FRESH_PROCESSES = multiprocessing.get_context("forkserver")
 
 
 @dataclass
@@ -122,7 +127,7 @@ def cross_validate(paths: Iterable[str | Path], *, start: dict[str, float] | Non
         print(f"cross-validation: {len(jobs)} folds, {max_evaluations} evaluations each, {workers} worker(s)",
               file=sys.stderr, flush=True)
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_FRESH_PROCESSES) as pool:
             outcomes = list(pool.map(_run_fold, jobs))
     else:
         outcomes = [_run_fold(job) for job in jobs]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -15,6 +16,9 @@ from ketasim.io.trial_spec import PublishedTarget, TrialSpec, load_trial
 from ketasim.trials.endpoints import METRICS
 from ketasim.trials.results import TrialResult
 from ketasim.trials.trial import run_trial
+
+#: worker processes start fresh (forkserver): forking a process that has threads (JAX, Dask) can deadlock
+_FRESH_PROCESSES = multiprocessing.get_context("forkserver")
 
 
 @dataclass(frozen=True)
@@ -166,7 +170,7 @@ def validate(paths: Iterable[str | Path] | None = None, *, patients_per_arm: int
         load_trial(path)
     jobs = [(path, patients_per_arm, engine, params, pop, settings, show_progress and workers == 1) for path in files]
     if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_FRESH_PROCESSES) as pool:
             results = list(pool.map(_check_file, jobs))
     else:
         results = [_check_file(job) for job in jobs]
