@@ -17,7 +17,9 @@ from _web_server import served, wait_for
 from ketasim.apps import adapters
 from ketasim.apps.cli import main
 
-EXAMPLE = (Path(__file__).resolve().parents[1] / "src" / "ketasim" / "apps" / "web" / "static" / "example-trial.toml").read_text()
+STATIC = Path(__file__).resolve().parents[1] / "src" / "ketasim" / "apps" / "web" / "static"
+EXAMPLE = (STATIC / "example-trial.toml").read_text()
+PATIENT = (STATIC / "example-patient.toml").read_text()
 MAX_UPLOAD = 65536
 STORE: list[Path] = []
 
@@ -60,7 +62,7 @@ def test_pages_openapi_and_assets_are_served(url: str) -> None:
         assert path in paths, path
     plotly = httpx.get(url + "/vendor/plotly.min.js")
     assert plotly.status_code == 200 and len(plotly.content) > 1_000_000  # served from the package: works offline
-    assert httpx.post(url + "/api/forecast").status_code == 501
+    assert "[patient]" in httpx.get(url + "/api/forecast/example").text
 
 
 def test_simulate_csv_matches_the_cli(url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -242,3 +244,85 @@ def test_the_cli_reads_the_store_while_the_server_runs(url: str, capsys: pytest.
     # the server still writes to it afterwards
     assert httpx.post(url + "/api/simulate", json={"regimen": "ketamine-iv-single", "days": 1}, timeout=60).status_code == 200
     assert len(httpx.get(url + "/api/runs").json()) == len(web) + 1
+
+
+def close(a: object, b: object, path: str = "") -> None:
+    """Equal JSON values, numbers to 1e-9 (the web JSON writes |x| < 1e-12 as 0)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert set(a) == set(b), path
+        for key in a:
+            close(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-12), path
+    else:
+        assert a == b, path
+
+
+def test_forecast_matches_the_cli_and_its_record_reruns_it(url: str, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    plan = {"acceptable_risk": 0.3, "intervals": ["1 wk", "2 wk"]}
+    started = httpx.post(url + "/api/forecast", json={"text": PATIENT, "draws": 300, "seed": 3, "plan": plan})
+    assert started.status_code == 202 and started.json()["total"] == 2 + 1 + 2  # sampler rounds, no session, 2 intervals
+    run_id = started.json()["id"]
+    assert finish(url, run_id)["status"] == "done"
+    run = httpx.get(f"{url}/api/runs/{run_id}").json()
+    web = run["summary"]
+    assert run["kind"] == "forecast" and web["kind"] == "forecast" and [r["interval"] for r in web["plan"]] == ["1 wk", "2 wk"]
+    # the recorded input is a patient file (the form's plan written in) that reruns it through the CLI
+    record = tmp_path / "patient.toml"
+    record.write_text(run["input"])
+    assert run["input"].startswith("# ketasim forecast patient.toml --draws 300 --seed 3")
+    assert main(["forecast", str(record), "--json", "--draws", "300", "--seed", "3"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    close({k: v for k, v in web.items() if k not in ("kind", "source")}, {k: v for k, v in cli.items() if k != "source"})
+    # tables as Parquet, JSON download, a self-contained report with the figure
+    bands = httpx.get(f"{url}/api/runs/{run_id}/tables/forecast").json()
+    assert bands["madrs_p50"] == pytest.approx([row["madrs_p50"] for row in web["forecast"]])
+    assert httpx.get(f"{url}/api/runs/{run_id}/plan.parquet").content[:4] == b"PAR1"
+    assert json.loads(httpx.get(f"{url}/api/runs/{run_id}/summary.json").text)["plan"] == web["plan"]
+    report = httpx.get(f"{url}/api/runs/{run_id}/report.html").text
+    assert "Maintenance plan" in report and "data:image/png;base64," in report and "<script" not in report
+    assert "It informs; it does not prescribe." in report
+    # the CLI reads it from the store
+    assert main(["runs", "show", run_id, "--store", str(STORE[0])]) == 0
+    shown = capsys.readouterr().out
+    assert "kind: forecast" in shown and "recommended interval:" in shown and "relapse_risk" in shown
+
+
+def test_forecast_with_a_csv_and_bad_patient_files(url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    csv = ("ID,TIME,AMT,RATE,EVID,CMT,DV,DVID,MDV\n"
+           "7,100,40,60,1,1,.,.,1\n"   # ketamine 40 mg over 40 min at 100 h (the first dose)
+           "7,100,0,0,0,.,31,1,0\n"    # baseline MADRS
+           "7,124,0,0,0,.,20,1,0\n")
+    text = '[patient]\nweight_kg = 70\ndata = "../private/visits.csv"\nid = 7\n'
+    started = httpx.post(url + "/api/forecast", json={"text": text, "data_csv": csv, "data_filename": "visits.csv",
+                                                      "draws": 300})
+    assert started.status_code == 202
+    assert finish(url, started.json()["id"])["status"] == "done"
+    run = httpx.get(f"{url}/api/runs/{started.json()['id']}").json()
+    assert "save them as visits.csv" in run["input"] and "# 7,124,0,0,0,.,20,1,0" in run["input"]
+    assert [o["value"] for o in run["summary"]["observations"]] == [31.0, 20.0]
+    # the server reads no files: a `data` without its CSV is refused, naming the place
+    refused = httpx.post(url + "/api/forecast", json={"text": text})
+    assert refused.status_code == 400 and refused.json()["detail"].startswith("patient.toml: patient.data: ")
+    # a bad CSV is reported under the name the file gives it, not a server path
+    bad_csv = csv.replace("7,124,0,0,0", "7,90,0,0,0")
+    detail = httpx.post(url + "/api/forecast", json={"text": text, "data_csv": bad_csv}).json()["detail"]
+    assert detail.startswith("../private/visits.csv line 4, column TIME") and "/tmp" not in detail
+    # a malformed patient file and too few draws: the CLI's messages
+    monkeypatch.chdir(tmp_path)
+    for name, bad in (("broken.toml", "[patient\n"), ("unknown-key.toml", PATIENT.replace("weight_kg", "wieght_kg"))):
+        (tmp_path / name).write_text(bad)
+        posted = httpx.post(url + "/api/forecast", json={"text": bad, "filename": name})
+        assert posted.status_code == 400 and posted.json()["detail"] == cli_error(capsys, "forecast", name)
+    (tmp_path / "patient.toml").write_text(PATIENT)
+    few = httpx.post(url + "/api/forecast", json={"text": PATIENT, "draws": 10})
+    assert few.status_code == 400 and few.json()["detail"] == cli_error(capsys, "forecast", "patient.toml", "--draws", "10")
+    bad_plan = httpx.post(url + "/api/forecast", json={"text": PATIENT, "plan": {"acceptable_risk": 1.5}})
+    assert bad_plan.status_code == 400 and "plan.acceptable_risk" in bad_plan.json()["detail"]
+    assert httpx.get(url + "/api/options").status_code == 200

@@ -58,10 +58,7 @@ def traces(page: Any, chart: str) -> int:
 def test_every_page_loads(page: Any, url: str) -> None:
     for path in PAGES:
         page.goto(url + path)
-        if path == "/forecast":
-            assert "ketasim forecast" in page.inner_text("#forecast-placeholder")
-        else:
-            page.wait_for_selector("body[data-ready='1']", timeout=20000)
+        page.wait_for_selector("body[data-ready='1']", timeout=20000)
         assert "It informs; it does not prescribe." in page.inner_text("body")
         assert page.locator("header a.active").count() == 1
     assert page.errors == []
@@ -204,3 +201,32 @@ def test_runs_page_lists_and_compares(page: Any, url: str) -> None:
     page.wait_for_selector("#comparison table")
     assert page.locator("#comparison tbody tr").count() == 2 * 3 * len(ks.VISIT_METRICS)  # arms x visits x metrics
     assert page.errors == []
+
+
+def test_forecast_from_the_page(page: Any, url: str) -> None:
+    page.goto(url + "/forecast")
+    page.wait_for_selector("body[data-ready='1']")
+    assert "failed_treatments = 3" in page.input_value("#text")
+    page.fill("#draws", "300")
+    page.fill("#intervals", "1 wk, 3 wk")
+    page.click("#run")
+    page.wait_for_selector("#plan-table", timeout=120000)
+    page.wait_for_selector("#chart-relapse .main-svg")
+    assert page.get_attribute("#status", "data-state") == "done"
+    # 90% band, 50% band, median without sessions, one median per interval, observed MADRS
+    assert traces(page, "chart-forecast") == 3 + 2 + 1
+    assert traces(page, "chart-relapse") == 1
+    assert not_blank(page.locator("#chart-forecast").screenshot())
+    assert page.locator("#plan-table tbody tr").count() == 2
+    assert page.locator("#traits-table tbody tr").count() >= 5
+    assert "ESS" in page.inner_text("#posterior-line") and "interval" in page.inner_text("#recommended").lower()
+    with page.expect_download() as download:
+        page.click("#dl-json")
+    data = json.loads(Path(download.value.path()).read_text())
+    assert [row["interval"] for row in data["plan"]] == ["1 wk", "3 wk"] and data["settings"]["draws"] == 300
+    # a bad file: the message on the page, the page keeps working
+    page.fill("#text", "[patient\n")
+    page.click("#run")
+    page.wait_for_function("document.getElementById('error').textContent.includes('invalid TOML')")
+    assert page.is_enabled("#run")
+    assert [e for e in page.errors if "status of 400" not in e] == []  # the browser logs the 400 response itself

@@ -197,6 +197,11 @@ def _show(store: RunStore, run_id: str, as_json: bool) -> int:
         m = summary["madrs"]
         print(f"\nMADRS: baseline {m['baseline']:.1f}, minimum {m['minimum']:.1f} at {m['minimum_time_h']:.1f} h, "
               f"end {m['end']:.1f}")
+    elif summary is not None and run["kind"] == "forecast":
+        print()
+        _print(store.table(run_id, "plan")[["interval", "sessions", "relapse_risk", "sbp_peak_mean_mmhg",
+                                            "p_sbp_over_180", "recommended"]].round(3))
+        print(f"recommended interval: {summary['recommended_interval'] or 'none within the acceptable risk'}")
     print(f"\ninput:\n{run['input']}")
     return 0
 

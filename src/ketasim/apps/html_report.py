@@ -146,6 +146,41 @@ def _simulate_body(store: RunStore, run: dict[str, Any]) -> tuple[str, str, str]
     return "\n".join(out), rerun, "regimen.toml"
 
 
+def _forecast_body(store: RunStore, run: dict[str, Any]) -> tuple[str, str, str]:
+    s = store.summary(run["id"])
+    p, r, settings = s["posterior"], s["relapse"], s["settings"]
+    traits = [[escape(t["trait"]), *(_num(t.get(k), ".3g") for k in ("prior_p05", "prior_p50", "prior_p95",
+                                                                       "posterior_p05", "posterior_p50", "posterior_p95"))]
+              for t in p["traits"]]
+    plan = [[escape(row["interval"]), str(row["sessions"]), _num(row["relapse_risk"], pct=True),
+             _num(row["sbp_peak_mean_mmhg"], ".0f"), _num(row["p_sbp_over_180"], pct=True),
+             "yes" if row["recommended"] else ""] for row in s["plan"]]
+    median = r["median_days_after_last_observation"]
+    out = ["<h2>Posterior</h2>",
+           f"<p>{escape(p['method'])}; prior: {escape(p['prior'])}; {p['draws']} draws, ESS {_num(p['ess'], '.0f')}, "
+           f"Pareto k-hat {_num(p['pareto_khat'], '.2f')}; {p['observations']} observations.</p>",
+           _table(["trait", "prior p5", "prior p50", "prior p95", "posterior p5", "posterior p50", "posterior p95"],
+                  traits, 1),
+           "<h2>Observations</h2>", _table(["time (h)", "measure", "value"],
+                                           [[_num(o["time_h"], "g"), escape(o["measure"]), _num(o["value"], "g")]
+                                            for o in s["observations"]], 0),
+           "<h2>Relapse without further sessions</h2>",
+           f"<p>Relapse: MADRS at or above {r['relapse_madrs']:g}. Probability within the horizon "
+           f"{_num(r['probability_within_horizon'], pct=True)}; median time "
+           + ("beyond the horizon" if median is None else f"{median:.0f} d after the last observation") + ".</p>",
+           "<h2>Maintenance plan</h2>",
+           f"<p>Session: {escape(str(settings['maintenance']))}; acceptable risk {settings['acceptable_risk']:g}. "
+           "Relapse risk: the highest probability of relapse before any next session.</p>",
+           _table(["interval", "sessions", "relapse risk", "peak SBP mean (mmHg)", "P(SBP > 180)", "recommended"], plan, 1),
+           f"<p>Recommended interval: {escape(s['recommended_interval'] or 'none within the acceptable risk')}</p>",
+           "<h2>Figure</h2>"]
+    figure = store.result_dir(run["id"]) / "forecast.png"
+    out.append(_img(figure.read_bytes(), "MADRS forecast") if figure.is_file() else "<p>(no figure stored)</p>")
+    first = (run["input"] or "").splitlines()[:1]
+    rerun = first[0].removeprefix("# ") if first and first[0].startswith("# ketasim forecast") else "ketasim forecast"
+    return "\n".join(out), rerun, rerun.split()[2] if len(rerun.split()) > 2 else "patient.toml"
+
+
 def render_report(store: RunStore, run_id: str) -> str:
     """The HTML text of the report of run `run_id`."""
     run = store.get(run_id)
@@ -155,8 +190,11 @@ def render_report(store: RunStore, run_id: str) -> str:
         body, rerun, filename = _trial_body(store, run)
     elif run["kind"] == "simulate":
         body, rerun, filename = _simulate_body(store, run)
+    elif run["kind"] == "forecast":
+        body, rerun, filename = _forecast_body(store, run)
     else:
-        raise ks.KetasimInputError(f"run {run_id} is a {run['kind']} run; reports are for trial and simulate runs")
+        raise ks.KetasimInputError(f"run {run_id} is a {run['kind']} run; reports are for trial, simulate and "
+                                   "forecast runs")
     title = f"ketasim report: {run['name']}"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title><style>{_STYLE}</style></head>

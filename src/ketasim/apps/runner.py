@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -178,4 +179,100 @@ def run_validation(*, patients_per_arm: int, engine: str = "fast", folder: Path 
         table = pd.DataFrame(rows, columns=["file", "arm", "visit", "metric", "versus", "published", "simulated",
                                             "tolerance", "pass", "source"])
         write_results(folder, run_id, {"validation": table.astype({"simulated": float})}, internal.dumps(summary))
+    return summary
+
+
+# ---- forecast --------------------------------------------------------------------------------------
+
+#: marks the NONMEM-style CSV in a forecast run's input record (its lines follow, commented)
+FORECAST_CSV_MARK = "# ---- data CSV"
+_TABLE_HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\" -]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def _toml_value(value: Any) -> str:
+    """A plan value as TOML: a string, a number, a list of them, an inline table of them."""
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
+def patient_text_with_plan(text: str, plan: Mapping[str, Any] | None) -> str:
+    """The patient file with the form's [plan] overrides written in: the file's own [plan] lines are
+    commented out and one [plan] table with every key (file's values, overridden) is appended."""
+    if not plan:
+        return text
+    import tomli
+
+    merged = {**tomli.loads(text).get("plan", {}), **plan}
+    lines, inside = [], False
+    for line in text.splitlines():
+        header = _TABLE_HEADER.match(line)
+        if header:
+            inside = header.group(1).strip().strip('"') == "plan"
+        lines.append(f"# (replaced below) {line}" if inside and line.strip() else line)
+    lines += ["", "[plan]  # as run: the file's plan with the form's overrides",
+              *(f"{k} = {_toml_value(v)}" for k, v in merged.items())]
+    return "\n".join(lines) + "\n"
+
+
+def forecast_input_text(text: str, source: str, draws: int, seed: int, plan: Mapping[str, Any] | None,
+                        data_csv: str | None, data_name: str | None) -> str:
+    """What `runs show` and reports print for a forecast: the command line, then a patient file that reruns it
+    (the form's [plan] overrides written in), then the CSV it names, if any, as comment lines."""
+    lines = [f"# ketasim forecast {source} --draws {draws} --seed {seed}",
+             patient_text_with_plan(text, plan).rstrip("\n")]
+    if data_csv is not None:
+        lines.append(f"{FORECAST_CSV_MARK}: remove '# ' from the lines below and save them as {data_name or 'data.csv'}")
+        lines += [f"# {row}" for row in data_csv.rstrip("\n").splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+def forecast_steps(draws: int, intervals: int) -> int:
+    """Progress steps of a forecast: the sampler's rounds (as ketasim.forecast.posterior.infer chooses them:
+    one per 1,000 draws, 2 to 4), the course without further sessions, one per candidate interval."""
+    return min(4, max(2, draws // 1000)) + 1 + intervals
+
+
+def check_forecast_text(text: str, source: str, plan: Mapping[str, Any] | None = None,
+                        data_csv: str | None = None) -> Any:
+    """The patient record and plan of a patient file's text; KetasimInputError with the CLI's message if bad."""
+    from ketasim.forecast.patient_file import patient_from_text
+
+    return patient_from_text(text, source, dict(plan) if plan else None, data_csv=data_csv)
+
+
+def run_forecast_text(text: str, source: str, *, draws: int = 4000, seed: int = 0,
+                      plan: Mapping[str, Any] | None = None, data_csv: str | None = None,
+                      folder: Path | None = None, run_id: str = "", on_progress: Progress | None = None
+                      ) -> dict[str, Any]:
+    """`ketasim forecast` on a patient file given as text; tables, summary.json and forecast.png into `folder`.
+
+    `plan` overrides keys of the file's [plan]; `data_csv` is the CSV its `patient.data` names.
+    Progress counts the sampler's rounds and the forecast scenarios. Returns the forecast JSON
+    (as `ketasim forecast --json` prints it) with "kind": "forecast".
+    """
+    from ketasim.forecast import forecast
+
+    if not (isinstance(draws, int) and draws >= 300):
+        raise ks.KetasimInputError(f"--draws: expected at least 300, got {draws}")
+    if not (isinstance(seed, int) and seed >= 0):
+        raise ks.KetasimInputError(f"--seed: expected an integer >= 0, got {seed}")
+    record, chosen = check_forecast_text(text, source, plan, data_csv)
+    total, done = forecast_steps(draws, len(chosen.intervals_h)), 0
+
+    def progress(message: str) -> None:
+        nonlocal done
+        done += 1
+        if on_progress is not None:
+            on_progress(min(done, total), total)
+
+    result = forecast(record, chosen, draws=draws, seed=seed, progress=progress)
+    summary = {"kind": "forecast", **result.to_json()}
+    if folder is not None:
+        write_results(folder, run_id, result.tables(), internal.dumps(summary))
+        result.figure(folder / "forecast.png")
     return summary

@@ -30,10 +30,12 @@ import ketasim as ks
 #: store used when no --store is given: $KETASIM_STORE, else $XDG_DATA_HOME/ketasim/runs (~/.local/share/ketasim/runs)
 STORE_ENV = "KETASIM_STORE"
 RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
-KINDS = ("simulate", "trial", "validate")
+KINDS = ("simulate", "trial", "validate", "forecast")
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 #: result tables read by `runs sql` as views: <name> = every run's <name>.parquet, with a run_id column
-RESULT_TABLES = ("visits", "course", "targets", "patients", "timecourse", "validation")
+#: (a forecast run: forecast, plan_forecasts, relapse, plan, posterior, observations, as `ketasim forecast --out` names them)
+RESULT_TABLES = ("visits", "course", "targets", "patients", "timecourse", "validation",
+                 "forecast", "plan_forecasts", "relapse", "plan", "posterior", "observations")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

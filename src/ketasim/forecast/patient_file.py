@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -142,11 +143,50 @@ def load_patient_file(path: str | os.PathLike[str], plan: Plan | Mapping[str, An
         raise KetasimInputError(f"{source}: invalid TOML: {err}") from None
     except OSError as err:
         raise KetasimInputError(f"{source}: cannot read the patient file ({err.strerror})") from None
+    return _from_document(data, source, Path(source).parent, plan)
+
+
+def patient_from_text(text: str, source: str, plan: Plan | Mapping[str, Any] | None = None, *,
+                      data_csv: str | None = None) -> tuple[PatientRecord, Plan]:
+    """A patient file given as text (the web explorer): reads no file of the server.
+
+    `data_csv` is the text of the NONMEM-style CSV that the file's `patient.data` names; a file
+    with `data` and no `data_csv` is an error. Messages name `source` and the CSV's file name.
+    """
+    try:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as err:
+        raise KetasimInputError(f"{source}: invalid TOML: {err}") from None
+    patient = data.get("patient")
+    if not isinstance(patient, Mapping) or "data" not in patient:
+        if data_csv is not None:
+            raise KetasimInputError(f"{source}: patient.data: a CSV was given but the patient file does not use it "
+                                    "(add data = \"NAME.csv\" to [patient], or leave the CSV out)")
+        return _from_document(data, source, Path("."), plan)
+    name = patient["data"]
+    if not isinstance(name, str):
+        raise KetasimInputError(f"{source}: patient.data: expected the name of a NONMEM-style CSV file, got {name!r}")
+    if data_csv is None:
+        raise KetasimInputError(f"{source}: patient.data: {name!r} was not given; this form reads no files of the "
+                                "server: upload the CSV with the patient file, or give doses and observations inline")
+    csv_name = Path(name.replace("\\", "/")).name or "data.csv"
+    with tempfile.TemporaryDirectory(prefix="ketasim-patient-") as folder:
+        (Path(folder) / csv_name).write_text(data_csv, encoding="utf-8")
+        document = {**data, "patient": {**patient, "data": csv_name}}
+        try:
+            return _from_document(document, source, Path(folder), plan)
+        except KetasimInputError as err:  # name the CSV as the user knows it, not by its temporary folder
+            raise KetasimInputError(str(err).replace(str(Path(folder) / csv_name), name)) from None
+
+
+def _from_document(data: Any, source: str, base_dir: Path, plan: Plan | Mapping[str, Any] | None
+                   ) -> tuple[PatientRecord, Plan]:
+    """The parsed TOML document of a patient file; `base_dir` resolves a `data` CSV path."""
     r = _Reader(source)
     r.table(data, "top level", _TOP_KEYS)
     if "patient" not in data:
         raise r.fail("top level", "missing the [patient] table")
-    record = parse_patient(data["patient"], source, Path(source).parent)
+    record = parse_patient(data["patient"], source, base_dir)
     if isinstance(plan, Plan):
         return record, plan
     table = data.get("plan", {})

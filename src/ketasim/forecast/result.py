@@ -121,7 +121,7 @@ class Forecast:
                         relapse_summary, table, settings)
 
     def to_json(self) -> dict:
-        """{"posterior", "forecast", "relapse", "plan", ...}; non-finite numbers become None."""
+        """{"posterior", "forecast", "relapse", "plan", "observations", ...}; non-finite numbers become None."""
         plan = [{k: (bool(v) if k == "recommended" else v) for k, v in row.items()}
                 for row in self.plan.to_dict(orient="records")]
         return _finite({
@@ -132,6 +132,7 @@ class Forecast:
             "plan": plan,
             "recommended_interval": self.recommended_interval,
             "plan_forecasts": self.plan_forecasts.to_dict(orient="records"),
+            "observations": self.observations.to_dict(orient="records"),
         })
 
     def summary_lines(self) -> list[str]:
@@ -161,14 +162,18 @@ class Forecast:
                      f"no candidate interval keeps the relapse risk at or under {self.settings['acceptable_risk']:g}")
         return lines
 
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The result tables by file name (forecast, plan_forecasts, relapse, plan, posterior, observations)."""
+        return {"forecast": self.forecast, "plan_forecasts": self.plan_forecasts, "relapse": self.relapse,
+                "plan": self.plan.drop(columns="risk_before_each_session"), "posterior": self.posterior_table,
+                "observations": self.observations}
+
     def write(self, folder: str | Path) -> list[Path]:
         """Tables (CSV), forecast.json and forecast.png into `folder` (created); returns the paths."""
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         paths = []
-        for name, table in (("forecast", self.forecast), ("plan_forecasts", self.plan_forecasts),
-                            ("relapse", self.relapse), ("plan", self.plan.drop(columns="risk_before_each_session")),
-                            ("posterior", self.posterior_table), ("observations", self.observations)):
+        for name, table in self.tables().items():
             path = out / f"{name}.csv"
             with path.open("w") as handle:
                 handle.write(f"# {self.disclaimer}\n")

@@ -28,7 +28,7 @@ from ketasim.apps import adapters as internal
 
 from ..html_report import render_report
 from ..results import compare_trials
-from ..runner import MAIN_TRAITS, SimulationRequest, calibration_files
+from ..runner import MAIN_TRAITS, SimulationRequest, calibration_files, check_forecast_text, forecast_input_text, forecast_steps
 from ..store import RunNotFound, RunStore
 from .jobs import FINAL, JobManager
 from .limits import BodySizeLimit
@@ -62,6 +62,27 @@ class TrialBody(BaseModel):
     filename: str = Field("trial.toml", max_length=200, description="its name, used in error messages")
     patients_per_arm: int | None = Field(None, gt=0, description="override the file's patients_per_arm")
     engine: ENGINES = "fast"
+
+
+class ForecastPlan(BaseModel):
+    """Keys of the patient file's [plan] to override (None: the file's value, else its default)."""
+
+    horizon: str | None = Field(None, max_length=40, description='forecast this far past the last observation, e.g. "8 wk"')
+    relapse_madrs: float | None = Field(None, description="relapse: MADRS at or above this (points)")
+    acceptable_risk: float | None = Field(None, description="largest acceptable probability of relapse before the next session")
+    intervals: list[str] | None = Field(None, max_length=20, description='candidate maintenance intervals, e.g. ["1 wk", "2 wk"]')
+
+
+class ForecastBody(BaseModel):
+    """A patient file's text (docs/patient-file.md) and the options of `ketasim forecast`."""
+
+    text: str = Field(..., description="the patient file (TOML)")
+    filename: str = Field("patient.toml", max_length=200, description="its name, used in error messages")
+    data_csv: str | None = Field(None, description="the NONMEM-style CSV that patient.data names (its text)")
+    data_filename: str | None = Field(None, max_length=200, description="that CSV's name, used in the run record")
+    draws: int = Field(4000, description="simulated posterior draws (--draws; at least 300)")
+    seed: int = Field(0, description="random seed (--seed; >= 0)")
+    plan: ForecastPlan = Field(default_factory=ForecastPlan)
 
 
 class ValidationBody(BaseModel):
@@ -214,12 +235,32 @@ def create_app(store: RunStore, settings: Settings | None = None) -> FastAPI:
                           engine=body.engine)
         return _json(job.state(), 202)
 
-    # ---- forecast (placeholder) ----------------------------------------------------------------
+    # ---- forecast ------------------------------------------------------------------------------
 
-    @app.post("/api/forecast", status_code=501, summary="FORECAST: reserved for `ketasim forecast` (not built yet)")
-    async def forecast() -> JSONResponse:
-        # TODO(forecast): call the forecast API once `ketasim forecast` exists; the page is static/forecast.html
-        return _error(501, "forecast is not available yet: `ketasim forecast` is being built")
+    @app.get("/api/forecast/example", summary="an example patient file (TOML text) for the forecast")
+    async def forecast_example() -> Response:
+        return Response((STATIC / "example-patient.toml").read_text(), media_type="text/plain")
+
+    @app.post("/api/forecast", status_code=202,
+              summary="start `ketasim forecast` on a patient file's text; follow /api/runs/{id}/events")
+    async def forecast(body: ForecastBody) -> Response:
+        source = _source_name(body.filename)
+        plan = {k: v for k, v in body.plan.model_dump().items() if v is not None}
+        if body.draws < 300:  # the CLI's check and message (not a 422 of the schema)
+            return _error(400, f"--draws: expected at least 300, got {body.draws}")
+        if body.seed < 0:
+            return _error(400, f"--seed: expected an integer >= 0, got {body.seed}")
+        data_name = None if body.data_filename is None else _source_name(body.data_filename)
+        _, chosen = check_forecast_text(body.text, source, plan, body.data_csv)  # CLI messages, now
+        if body.draws > settings.max_patients:
+            return _error(400, f"--draws: this server simulates at most {settings.max_patients} draws per run, got "
+                               f"{body.draws} (start it with ketasim serve --max-patients N)")
+        text = forecast_input_text(body.text, source, body.draws, body.seed, plan, body.data_csv, data_name)
+        job = jobs.submit("forecast", f"forecast: {source}", text,
+                          {"text": body.text, "source": source, "draws": body.draws, "seed": body.seed, "plan": plan,
+                           "data_csv": body.data_csv}, total=forecast_steps(body.draws, len(chosen.intervals_h)),
+                          seed=body.seed, engine="fast")
+        return _json(job.state(), 202)
 
     # ---- runs ----------------------------------------------------------------------------------
 

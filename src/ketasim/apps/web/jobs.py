@@ -55,6 +55,8 @@ def _worker(kind: str, kwargs: dict[str, Any], folder: str, run_id: str, progres
             summary = runner.run_trial_text(**kwargs, folder=Path(folder), run_id=run_id, on_progress=on_progress)
         elif kind == "simulate":
             summary = runner.run_simulation(runner.SimulationRequest(**kwargs), Path(folder), run_id)
+        elif kind == "forecast":
+            summary = runner.run_forecast_text(**kwargs, folder=Path(folder), run_id=run_id, on_progress=on_progress)
         elif kind == "validate":
             summary = runner.run_validation(**kwargs, folder=Path(folder), run_id=run_id, on_progress=on_progress)
         else:

@@ -9,7 +9,8 @@ import ketasim as ks
 
 @dataclass(frozen=True)
 class Settings:
-    """max_patients: most patients (all arms together) in one web trial or validation run;
+    """max_patients: most patients (all arms together) in one web trial or validation run, and most
+    simulated posterior draws in one forecast;
     max_upload_bytes: largest request body (a trial file upload included), bytes;
     workers: runs at a time, each in its own process; max_runtime_s: a run is stopped after this (s);
     max_days: longest single-patient simulation (d)."""

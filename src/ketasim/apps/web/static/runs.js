@@ -8,6 +8,7 @@ function links(r) {
   if (r.kind !== "validate") out.push(" | ", el("a", {href: base + "/report.html", target: "_blank"}, "report"));
   if (r.kind === "simulate") out.push(" | ", el("a", {href: base + "/simulation.csv"}, "CSV"));
   if (r.kind === "trial") out.push(" | ", el("a", {href: base + "/patients.parquet"}, "patients.parquet"));
+  if (r.kind === "forecast") out.push(" | ", el("a", {href: base + "/forecast.parquet"}, "forecast.parquet"));
   return out;
 }
 
