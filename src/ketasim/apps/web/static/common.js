@@ -63,6 +63,52 @@ function followRun(runId, onState) {
   });
 }
 
+// A long run of a page (#run, #cancel, #progress, #status): start() posts it and returns its state; progress
+// until it ends (describe(state) words the count); then showResults(id), or the failure in #error.
+let currentRun = null;
+
+async function startAndFollow(start, describe, showResults) {
+  showError("");
+  const status = document.getElementById("status"), progress = document.getElementById("progress");
+  const runButton = document.getElementById("run"), cancelButton = document.getElementById("cancel");
+  runButton.disabled = true;
+  try {
+    const state = await start();
+    currentRun = state.id;
+    cancelButton.disabled = false;
+    const final = await followRun(state.id, (s) => {
+      progress.max = s.total || 1; progress.value = s.done || 0;
+      status.textContent = `${s.status}: ${describe(s)}` + (s.message ? ` (${s.message})` : "");
+      status.dataset.state = s.status;
+    });
+    cancelButton.disabled = true;
+    currentRun = null;
+    if (final.status === "done") await showResults(final.id);
+    else if (final.status === "failed") showError(final.message);
+  } catch (err) {
+    showError(err.message);
+  } finally {
+    runButton.disabled = false;
+  }
+}
+
+function wireCancel() {
+  document.getElementById("cancel").addEventListener("click", async () => {
+    if (currentRun) await api(`/api/runs/${currentRun}/cancel`, {method: "POST"}).catch(e => showError(e.message));
+  });
+}
+
+// a file input that loads a text file into a textarea and its name into an input, within the server's size limit
+function uploadInto(inputId, textId, nameId, limit) {
+  document.getElementById(inputId).addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    if (file.size > limit) { showError(`${file.name}: ${file.size} bytes; this server accepts at most ${limit}`); return; }
+    document.getElementById(textId).value = await file.text();
+    document.getElementById(nameId).value = file.name;
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   for (const a of document.querySelectorAll("header a[href]")) {
     if (a.getAttribute("href") === location.pathname) a.classList.add("active");

@@ -2,8 +2,6 @@
 // -> MADRS bands, plan chart and tables: what `ketasim forecast` prints. Research software, not a medical device.
 "use strict";
 
-let current = null;  // id of the running forecast
-
 function fillBand(x, lo, hi, color, name) {
   return {x: [...x, ...[...x].reverse()], y: [...hi, ...[...lo].reverse()], mode: "lines", fill: "toself", fillcolor: color,
           line: {width: 0}, hoverinfo: "skip", name, type: "scatter"};
@@ -99,49 +97,20 @@ function planOverrides() {
   return plan;
 }
 
-async function run() {
-  showError("");
-  const status = document.getElementById("status"), progress = document.getElementById("progress");
-  const runButton = document.getElementById("run"), cancelButton = document.getElementById("cancel");
-  runButton.disabled = true;
-  try {
+function run() {
+  return startAndFollow(() => {
     const csv = document.getElementById("csv-text").value;
-    const state = await postJSON("/api/forecast", {
+    return postJSON("/api/forecast", {
       text: document.getElementById("text").value, filename: document.getElementById("filename").value,
       data_csv: csv.trim() ? csv : null, data_filename: document.getElementById("csv-filename").value || null,
       draws: Number(document.getElementById("draws").value), seed: Number(document.getElementById("seed").value),
       plan: planOverrides()});
-    current = state.id;
-    cancelButton.disabled = false;
-    const final = await followRun(state.id, (s) => {
-      progress.max = s.total || 1; progress.value = s.done || 0;
-      status.textContent = `${s.status}: step ${s.done ?? "?"} of ${s.total ?? "?"}` + (s.message ? ` (${s.message})` : "");
-      status.dataset.state = s.status;
-    });
-    cancelButton.disabled = true;
-    current = null;
-    if (final.status === "done") await showResults(final.id);
-    else if (final.status === "failed") showError(final.message);
-  } catch (err) {
-    showError(err.message);
-  } finally {
-    runButton.disabled = false;
-  }
+  }, (s) => `step ${s.done ?? "?"} of ${s.total ?? "?"}`, showResults);
 }
 
 async function loadExample() {
   document.getElementById("text").value = await api("/api/forecast/example");
   document.getElementById("filename").value = "patient.toml";
-}
-
-function uploadInto(inputId, textId, nameId, limit) {
-  document.getElementById(inputId).addEventListener("change", async (e) => {
-    const file = e.target.files[0];
-    if (!file) return;
-    if (file.size > limit) { showError(`${file.name}: ${file.size} bytes; this server accepts at most ${limit}`); return; }
-    document.getElementById(textId).value = await file.text();
-    document.getElementById(nameId).value = file.name;
-  });
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
@@ -154,8 +123,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   uploadInto("upload", "text", "filename", options.limits.max_upload_bytes);
   uploadInto("csv-upload", "csv-text", "csv-filename", options.limits.max_upload_bytes);
   document.getElementById("run").addEventListener("click", run);
-  document.getElementById("cancel").addEventListener("click", async () => {
-    if (current) await api(`/api/runs/${current}/cancel`, {method: "POST"}).catch(e => showError(e.message));
-  });
+  wireCancel();
   document.body.dataset.ready = "1";
 });

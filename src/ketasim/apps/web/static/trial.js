@@ -1,8 +1,6 @@
 // Trial page: trial file text -> POST /api/trials -> progress (server-sent events), cancel -> charts and tables.
 "use strict";
 
-let current = null;  // id of the running trial
-
 function band(x, lo, hi, color, name) {
   return {x: [...x, ...[...x].reverse()], y: [...hi, ...[...lo].reverse()], mode: "lines", fill: "toself", fillcolor: color + "33",
           line: {width: 0}, hoverinfo: "skip", showlegend: false, name: name + " 95% CI", type: "scatter"};
@@ -81,33 +79,13 @@ async function showResults(runId) {
     el("a", {href: `/api/runs/${runId}/report.html`, target: "_blank", id: "dl-report"}, "report (HTML)"), ` (run ${runId})`));
 }
 
-async function run() {
-  showError("");
-  const status = document.getElementById("status");
-  const progress = document.getElementById("progress");
-  const runButton = document.getElementById("run"), cancelButton = document.getElementById("cancel");
-  runButton.disabled = true;
-  try {
+function run() {
+  return startAndFollow(() => {
     const patients = document.getElementById("patients").value;
-    const state = await postJSON("/api/trials", {text: document.getElementById("text").value,
+    return postJSON("/api/trials", {text: document.getElementById("text").value,
       filename: document.getElementById("filename").value, engine: document.getElementById("engine").value,
       patients_per_arm: patients ? Number(patients) : null});
-    current = state.id;
-    cancelButton.disabled = false;
-    const final = await followRun(state.id, (s) => {
-      progress.max = s.total || 1; progress.value = s.done || 0;
-      status.textContent = `${s.status}: ${s.done ?? "?"} of ${s.total ?? "?"} patients` + (s.message ? ` (${s.message})` : "");
-      status.dataset.state = s.status;
-    });
-    cancelButton.disabled = true;
-    current = null;
-    if (final.status === "done") await showResults(final.id);
-    else if (final.status === "failed") showError(final.message);
-  } catch (err) {
-    showError(err.message);
-  } finally {
-    runButton.disabled = false;
-  }
+  }, (s) => `${s.done ?? "?"} of ${s.total ?? "?"} patients`, showResults);
 }
 
 async function loadExample(name) {
@@ -121,19 +99,8 @@ document.addEventListener("DOMContentLoaded", async () => {
   example.replaceChildren(...options.examples.map(n => el("option", {value: n}, n)));
   example.addEventListener("change", () => loadExample(example.value).catch(e => showError(e.message)));
   await loadExample(options.examples[0]);
-  document.getElementById("upload").addEventListener("change", async (e) => {
-    const file = e.target.files[0];
-    if (!file) return;
-    if (file.size > options.limits.max_upload_bytes) {
-      showError(`${file.name}: ${file.size} bytes; this server accepts at most ${options.limits.max_upload_bytes}`);
-      return;
-    }
-    document.getElementById("text").value = await file.text();
-    document.getElementById("filename").value = file.name;
-  });
+  uploadInto("upload", "text", "filename", options.limits.max_upload_bytes);
   document.getElementById("run").addEventListener("click", run);
-  document.getElementById("cancel").addEventListener("click", async () => {
-    if (current) await api(`/api/runs/${current}/cancel`, {method: "POST"}).catch(e => showError(e.message));
-  });
+  wireCancel();
   document.body.dataset.ready = "1";
 });
