@@ -16,6 +16,7 @@ import ketasim as ks
 from _web_server import served, wait_for
 from ketasim.apps import adapters
 from ketasim.apps.cli import main
+from ketasim.apps.store import RunStore
 
 STATIC = Path(__file__).resolve().parents[1] / "src" / "ketasim" / "apps" / "web" / "static"
 EXAMPLE = (STATIC / "example-trial.toml").read_text()
@@ -291,6 +292,11 @@ def test_forecast_matches_the_cli_and_its_record_reruns_it(url: str, tmp_path: P
     assert main(["runs", "show", run_id, "--store", str(STORE[0])]) == 0
     shown = capsys.readouterr().out
     assert "kind: forecast" in shown and "recommended interval:" in shown and "relapse_risk" in shown
+    # `ketasim forecast --store` records the same run
+    assert main(["forecast", str(record), "--draws", "300", "--seed", "3", "--store", str(tmp_path / "cli-store")]) == 0
+    cli_run = RunStore(tmp_path / "cli-store").list(1)[0]
+    assert cli_run["kind"] == "forecast" and cli_run["status"] == "done"
+    close(RunStore(tmp_path / "cli-store").summary(cli_run["id"])["plan"], web["plan"])
 
 
 def test_forecast_with_a_csv_and_bad_patient_files(url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],

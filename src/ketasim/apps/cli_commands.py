@@ -71,6 +71,25 @@ def store_trial(args: argparse.Namespace, result: ks.TrialResult, summary_text: 
     return run_id
 
 
+def store_forecast(args: argparse.Namespace, result: Any, runtime_s: float) -> str:
+    """Record a `ketasim forecast` run (the patient file, the CSV it names, tables, JSON, figure) in `args.store`."""
+    import tomli
+
+    from .runner import forecast_input_text, write_forecast
+
+    path = Path(args.patient)
+    text = path.read_text()
+    data = tomli.loads(text).get("patient", {}).get("data")
+    csv = (path.parent / data).read_text() if isinstance(data, str) else None
+    store = RunStore(args.store)
+    record = forecast_input_text(text, path.name, args.draws, args.seed, None, csv, None if data is None else Path(data).name)
+    run_id = store.new_run("forecast", f"forecast: {path.name}", record, seed=args.seed, engine="fast")
+    write_forecast(result, store.result_dir(run_id), run_id)
+    store.set_status(run_id, "done", runtime_s)
+    print(f"ketasim: recorded run {run_id} in {store.root}", file=sys.stderr)
+    return run_id
+
+
 # ---- serve -----------------------------------------------------------------------------------------
 
 def _add_serve(subparsers: Subparsers) -> argparse.ArgumentParser:

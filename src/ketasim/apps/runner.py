@@ -271,6 +271,11 @@ def run_forecast_text(text: str, source: str, *, draws: int = 4000, seed: int = 
             on_progress(min(done, total), total)
 
     result = forecast(record, chosen, draws=draws, seed=seed, progress=progress)
+    return write_forecast(result, folder, run_id)
+
+
+def write_forecast(result: Any, folder: Path | None, run_id: str) -> dict[str, Any]:
+    """A Forecast's JSON with "kind": "forecast"; with `folder`, its tables, summary.json and forecast.png there."""
     summary = {"kind": "forecast", **result.to_json()}
     if folder is not None:
         write_results(folder, run_id, result.tables(), internal.dumps(summary))

@@ -1,4 +1,7 @@
-"""`ketasim forecast PATIENT.toml [--json] [--out DIR] [--draws N] [--seed S]`, registered in ketasim.apps.cli.COMMANDS."""
+"""`ketasim forecast PATIENT.toml [--json] [--out DIR] [--draws N] [--seed S] [--store PATH]`.
+
+Registered in ketasim.apps.cli.COMMANDS.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ def add_forecast(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="write tables (CSV), forecast.json and forecast.png into DIR")
     p.add_argument("--draws", type=int, default=4000, metavar="N", help="simulated posterior draws (default 4000, >= 300)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--store", metavar="PATH", help="also record the run in this run store (see `ketasim runs`)")
     return p
 
 
@@ -38,6 +42,10 @@ def run_forecast_command(args: argparse.Namespace) -> int:
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise KetasimInputError(f"--out: {args.out!r} exists and is not a folder")
     record, plan = load_patient_file(args.patient)
+    if args.store:  # a store that cannot be opened fails now, not after the forecast
+        from ketasim.apps.store import RunStore
+
+        RunStore(args.store)
     start = time.monotonic()
 
     def progress(message: str) -> None:
@@ -51,4 +59,8 @@ def run_forecast_command(args: argparse.Namespace) -> int:
     if args.out:
         for path in result.write(args.out):
             print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
+    if args.store:  # the run store (ketasim.apps.store)
+        from ketasim.apps.cli_commands import store_forecast
+
+        store_forecast(args, result, time.monotonic() - start)
     return 0
