@@ -10,13 +10,16 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 import ketasim as ks
 
 from .store import RunStore, default_store
+
+if TYPE_CHECKING:
+    from ketasim.forecast import Forecast
 
 Subparsers = Any  # argparse's _SubParsersAction, as ketasim.apps.cli passes it
 
@@ -71,7 +74,7 @@ def store_trial(args: argparse.Namespace, result: ks.TrialResult, summary_text: 
     return run_id
 
 
-def store_forecast(args: argparse.Namespace, result: Any, runtime_s: float) -> str:
+def store_forecast(args: argparse.Namespace, result: Forecast, runtime_s: float) -> str:
     """Record a `ketasim forecast` run (the patient file, the CSV it names, tables, JSON, figure) in `args.store`."""
     import tomli
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -22,6 +22,9 @@ from ketasim.apps import adapters as internal
 
 from .results import trial_tables
 from .store import write_results
+
+if TYPE_CHECKING:  # the forecast package (jax, numpyro) is imported only when a forecast runs
+    from ketasim.forecast import Forecast, PatientRecord, Plan
 
 #: patient traits the explorer offers (the rest keep the typical patient's values)
 MAIN_TRAITS: tuple[str, ...] = (
@@ -238,7 +241,7 @@ def forecast_steps(draws: int, intervals: int) -> int:
 
 
 def check_forecast_text(text: str, source: str, plan: Mapping[str, Any] | None = None,
-                        data_csv: str | None = None) -> Any:
+                        data_csv: str | None = None) -> tuple[PatientRecord, Plan]:
     """The patient record and plan of a patient file's text; KetasimInputError with the CLI's message if bad."""
     from ketasim.forecast.patient_file import patient_from_text
 
@@ -274,7 +277,7 @@ def run_forecast_text(text: str, source: str, *, draws: int = 4000, seed: int = 
     return write_forecast(result, folder, run_id)
 
 
-def write_forecast(result: Any, folder: Path | None, run_id: str) -> dict[str, Any]:
+def write_forecast(result: Forecast, folder: Path | None, run_id: str) -> dict[str, Any]:
     """A Forecast's JSON with "kind": "forecast"; with `folder`, its tables, summary.json and forecast.png there."""
     summary = {"kind": "forecast", **result.to_json()}
     if folder is not None:
