@@ -30,10 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ketasim.engines.solvers import SolverSettings, solve_fast, solve_reference
-from ketasim.io.regimen import Regimen, dose
-from ketasim.io.sbml import export_sbml, patient_parameter_values
+from ketasim.interchange.sbml import export_sbml, patient_parameter_values
 from ketasim.model.arm import ArmModel, initial_state, model_values
 from ketasim.model.patient import PATIENT_FIELDS, Patient
+from ketasim.model.regimen import Regimen, dose
 from ketasim.trials.population import PopulationSettings, draw_candidates, population_values, take
 
 SETTINGS = SolverSettings(rtol=1e-6, atol=1e-8)

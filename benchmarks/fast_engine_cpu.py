@@ -14,8 +14,8 @@ import numpy as np
 
 try:
     from ketasim.engines.solvers import SolverSettings, solve_fast
-    from ketasim.io.regimen import Regimen, dose
     from ketasim.model.arm import ArmModel, initial_state, model_values
+    from ketasim.model.regimen import Regimen, dose
     from ketasim.trials.population import PopulationSettings, draw_candidates, population_values
 except ImportError:
     from ketasim._engine import SolverSettings, solve_fast  # type: ignore[no-redef]  # before the subpackage move

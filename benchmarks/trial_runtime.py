@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from ketasim.io.trial_spec import parse_trial
 from ketasim.trials.trial import run_trial
+from ketasim.trials.trial_spec import parse_trial
 
 
 def trial(patients: int, days: int) -> object:

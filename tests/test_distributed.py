@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from ketasim.errors import KetasimInputError
-from ketasim.io.trial_spec import TrialSpec, load_trial
 from ketasim.trials.distributed import ADDRESS_ENV, make_mapper
 from ketasim.trials.trial import ArmJob, in_process, run_trial, screen_chunk, select_patients, solve_chunk
+from ketasim.trials.trial_spec import TrialSpec, load_trial
 
 TRIAL = """\
 name = "distributed: ketamine vs saline in TRD"

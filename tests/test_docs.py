@@ -10,9 +10,9 @@ import pytest
 
 from ketasim import read_nonmem_csv
 from ketasim.apps.cli import load_regimen, main
-from ketasim.io.regimen import Regimen
-from ketasim.io.trial_spec import load_trial
 from ketasim.model.patient import load_patient
+from ketasim.model.regimen import Regimen
+from ketasim.trials.trial_spec import load_trial
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

@@ -13,8 +13,7 @@ import pytest
 from scipy.linalg import expm
 
 from ketasim import KetasimInputError, Regimen, dose, simulate
-from ketasim.io.nonmem import CMT_TABLE, regimen_from_nonmem, write_nonmem_csv
-from ketasim.io.trial_spec import parse_trial
+from ketasim.interchange.nonmem import CMT_TABLE, regimen_from_nonmem, write_nonmem_csv
 from ketasim.model.drugs import (
     DRUGS,
     CompartmentInput,
@@ -35,6 +34,7 @@ from ketasim.model.patient import PATIENT_FIELDS, Patient, stack_patients
 from ketasim.model.pk import segment_boundaries, solve_modal
 from ketasim.trials.population import POPULATION_PARAMETERS, PopulationSettings, draw_candidates, population_values
 from ketasim.trials.trial import run_trial
+from ketasim.trials.trial_spec import parse_trial
 
 TOY_V_L, TOY_KE_1_H, TOY_KE0_1_H, TOY_KI_MG_L = 50.0, 0.2, 20.0, 0.05
 

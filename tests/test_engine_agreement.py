@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from ketasim.apps.report import trial_json
-from ketasim.io.trial_spec import load_trial
 from ketasim.trials.trial import run_trial
+from ketasim.trials.trial_spec import load_trial
 from ketasim.trials.validate import shipped_calibration_dir, trial_files
 
 pytestmark = pytest.mark.slow

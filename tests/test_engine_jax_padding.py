@@ -12,10 +12,10 @@ pytest.importorskip("jax")
 import ketasim as ks
 from ketasim.engines import jax_engine as ej
 from ketasim.engines.solvers import SolverStatus
-from ketasim.io.trial_spec import load_trial
 from ketasim.model.arm import N_STATES, ArmModel, initial_state, model_values
 from ketasim.model.patient import stack_patients
 from ketasim.trials.trial import run_trial
+from ketasim.trials.trial_spec import load_trial
 
 TIMES = np.array([0.0, 1.0, 24.0, 48.0])
 REGIMEN = ks.Regimen.of(ks.dose("ketamine", "iv", "0.5 mg/kg", infusion="40 min", at="0 d"),

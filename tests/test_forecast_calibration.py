@@ -19,7 +19,7 @@ from ketasim.forecast import simulator as sim
 from ketasim.forecast.patient_file import Observation, PatientRecord
 from ketasim.forecast.posterior import infer, log_likelihood
 from ketasim.forecast.result import weighted_quantiles
-from ketasim.io.regimen import Regimen, dose
+from ketasim.model.regimen import Regimen, dose
 
 REGIMEN = Regimen.of(dose("ketamine", "iv", "0.5 mg/kg", infusion="40 min", at="0 d"))
 COVARIATES = sim.Covariates(80.0)

@@ -8,8 +8,8 @@ from scipy.stats import norm
 
 from ketasim.forecast import simulator as sim
 from ketasim.forecast.posterior import log_likelihood, pareto_khat
-from ketasim.io.regimen import Regimen, dose
 from ketasim.model.arm import model_values
+from ketasim.model.regimen import Regimen, dose
 from ketasim.trials.population import PopulationSettings, draw_candidates, failed_courses, population_values
 
 

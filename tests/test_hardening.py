@@ -190,7 +190,7 @@ def test_trial_json_flags_dosing_outside_the_calibrated_range(tmp_path: Path,
 
 
 def test_shipped_calibration_trials_carry_no_flags() -> None:
-    from ketasim.trials.plausibility import trial_flags
+    from ketasim.trials.trial_checks import trial_flags
 
     for path in sorted(shipped_calibration_dir().glob("*.toml")):
         assert trial_flags(ks.load_trial(path)) == [], path.name
@@ -320,7 +320,7 @@ def test_horizons_beyond_the_documented_maximum_are_refused(tmp_path: Path, caps
 def test_long_runs_show_progress(capsys: pytest.CaptureFixture[str]) -> None:
     import time
 
-    from ketasim.trials.limits import heartbeat
+    from ketasim.checks.limits import heartbeat
 
     with heartbeat("simulating", estimate_s=60.0, every_s=0.05):
         time.sleep(0.2)
@@ -446,7 +446,7 @@ def test_plots_have_an_acute_panel_and_the_first_run_on_top(tmp_path: Path) -> N
 
 
 def test_every_active_drug_and_route_has_dose_limits() -> None:
-    from ketasim.io.dose_limits import dose_limits
+    from ketasim.checks.dose_limits import dose_limits
 
     limits = dose_limits()
     missing = [(d.name, r) for d in ks.DRUGS.values() if d.action != "inert" for r in d.routes if (d.name, r) not in limits]

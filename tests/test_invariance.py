@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from ketasim.engines.solvers import SolverSettings, solve_fast, solve_reference
-from ketasim.io.regimen import Regimen, dose
-from ketasim.io.trial_spec import load_trial
 from ketasim.model.arm import ArmModel, initial_state, model_values
+from ketasim.model.regimen import Regimen, dose
 from ketasim.trials.population import PopulationSettings, draw_candidates, population_values, visit_noise
 from ketasim.trials.trial import clear_run_in_cache, run_trial
+from ketasim.trials.trial_spec import load_trial
 
 # TRD on a steady-state escitalopram background (the run-in path), one arm to keep it quick
 TRD_BACKGROUND = """\

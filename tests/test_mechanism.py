@@ -7,7 +7,7 @@ import pytest
 
 import ketasim as ks
 from ketasim.engines.solvers import solve_fast
-from ketasim.io.sbml import sbml_document
+from ketasim.interchange.sbml import sbml_document
 from ketasim.model import mechanism
 from ketasim.model.arm import ArmModel, initial_state, model_values
 from ketasim.model.patient import stack_patients

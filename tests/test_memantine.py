@@ -14,10 +14,10 @@ import pytest
 
 from ketasim import Regimen, dose, simulate
 from ketasim.apps.cli import main
-from ketasim.io.trial_spec import load_trial
 from ketasim.model.drugs import MEMANTINE_PARAMETERS, build_memantine, ki_mg_l
 from ketasim.model.patient import Patient, stack_patients
 from ketasim.trials.trial import run_trial
+from ketasim.trials.trial_spec import load_trial
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 
@@ -80,7 +80,7 @@ def test_sbml_export_reproduces_memantine() -> None:
     pytest.importorskip("libsbml")
     roadrunner = pytest.importorskip("roadrunner")
     from ketasim import SolverSettings
-    from ketasim.io.sbml import export_sbml
+    from ketasim.interchange.sbml import export_sbml
 
     regimen, days = Regimen.of(dose("memantine", "oral", "20 mg", every="1 d")), 7.0
     patient = Patient(untreated_madrs=30.0, synapse_deficit=0.30)

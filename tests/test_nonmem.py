@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ketasim import DRUGS, KetasimInputError, Regimen, dose, preset
-from ketasim.io.nonmem import CMT_TABLE, COLUMNS, read_nonmem_csv, regimen_from_nonmem, write_nonmem_csv
+from ketasim.interchange.nonmem import CMT_TABLE, COLUMNS, read_nonmem_csv, regimen_from_nonmem, write_nonmem_csv
 
 HEADER = "ID,TIME,AMT,RATE,EVID,CMT,II,ADDL"
 

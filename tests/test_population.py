@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ketasim.io.trial_spec import parse_trial
 from ketasim.trials.endpoints import VisitValues, visit_summary
 from ketasim.trials.outcomes import relapse_summary, responders, wilson_interval
 from ketasim.trials.population import PopulationSettings, draw_candidates, population_values
 from ketasim.trials.trial import run_trial
+from ketasim.trials.trial_spec import parse_trial
 
 
 def _spec(kind: str = "trd", background: bool = False, n: int = 30) -> object:

@@ -10,10 +10,10 @@ import pytest
 
 from ketasim import SolverSettings, preset, simulate
 from ketasim.apps.cli import main
-from ketasim.io.regimen import Regimen, dose
-from ketasim.io.sbml import OUTPUT_IDS, consistency_messages, export_sbml, patient_parameter_values, sbml_document
+from ketasim.interchange.sbml import OUTPUT_IDS, consistency_messages, export_sbml, patient_parameter_values, sbml_document
 from ketasim.model.arm import ArmModel, model_values
 from ketasim.model.patient import PATIENT_FIELDS, Patient, stack_patients, typical_patient
+from ketasim.model.regimen import Regimen, dose
 from ketasim.simulation import output_times_h
 
 libsbml = pytest.importorskip("libsbml")

@@ -12,8 +12,8 @@ import pytest
 
 from ketasim.apps.cli import main
 from ketasim.apps.report import PatientsWriter, patients_frame
-from ketasim.io.trial_spec import TrialSpec, load_trial
 from ketasim.trials.trial import run_trial
+from ketasim.trials.trial_spec import TrialSpec, load_trial
 
 TRIAL = """\
 name = "streaming: ketamine vs saline in MDD"

@@ -8,13 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ketasim as ks
-from ketasim.io.trial_spec import POPULATION_KINDS as SPEC_KINDS
 from ketasim.model import mechanism, suicidality
 from ketasim.model.arm import model_values
 from ketasim.model.namespace import NUMPY
 from ketasim.model.patient import PATIENT_FIELDS
 from ketasim.trials.endpoints import VISIT_METRICS, VisitValues
 from ketasim.trials.population import POPULATION_KINDS, PopulationSettings, draw_candidates, population_values
+from ketasim.trials.trial_spec import POPULATION_KINDS as SPEC_KINDS
 
 
 def _course(regimen: str, days: float = 21.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -133,7 +133,7 @@ def test_ssi_response_and_remission() -> None:
 def test_the_si_trial_files_are_shipped_and_parse() -> None:
     from pathlib import Path
 
-    from ketasim.io.trial_spec import load_trial
+    from ketasim.trials.trial_spec import load_trial
 
     folder = Path(__file__).resolve().parents[1] / "src" / "ketasim" / "data" / "calibration"
     specs = [load_trial(folder / f"{name}.toml") for name in ("price-2014", "grunebaum-2018", "abbar-2022", "canuso-2018")]

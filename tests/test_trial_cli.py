@@ -242,8 +242,8 @@ def test_trial_out_does_not_change_numbers(tmp_path: Path) -> None:
 def test_report_figures_have_units_and_footer(trial_file: Path, tmp_path: Path) -> None:
     from ketasim.apps.report import plot_madrs, plot_response
     from ketasim.disclaimer import FIGURE_FOOTER as DISCLAIMER
-    from ketasim.io.trial_spec import load_trial
     from ketasim.trials.trial import run_trial
+    from ketasim.trials.trial_spec import load_trial
 
     result = run_trial(load_trial(trial_file), patients_per_arm=5, with_course=True, show_progress=False)
     for plot in (plot_madrs, plot_response):

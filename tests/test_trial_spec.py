@@ -8,7 +8,7 @@ import pytest
 
 import ketasim
 from ketasim.errors import KetasimInputError
-from ketasim.io.trial_spec import RelapseSpec, load_trial, parse_trial
+from ketasim.trials.trial_spec import RelapseSpec, load_trial, parse_trial
 
 #: the calibration files shipped in the package, in this repository
 CALIBRATION = Path(__file__).resolve().parents[1] / "src" / "ketasim" / "data" / "calibration"

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 import ketasim as ks
-from ketasim.io.trial_spec import load_trial
 from ketasim.model.drugs.esketamine import nasal_fraction
 from ketasim.model.namespace import NUMPY
 from ketasim.model.symptoms import RELIEF_SMOOTHING, combine_relief, contact_benefit_after
 from ketasim.trials.design import active_probability, care_until_h, expectancy_factor, starts_new_antidepressant
 from ketasim.trials.population import PopulationSettings, draw_candidates, population_values
+from ketasim.trials.trial_spec import load_trial
 
 CALIBRATION = Path(__file__).resolve().parents[1] / "src" / "ketasim" / "data" / "calibration"
 

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ketasim.checks.limits import check_simulate, heartbeat
+from ketasim.checks.plausibility import report, simulate_flags
 from ketasim.engines.solvers import ENGINES, SolverSettings
 from ketasim.errors import KetasimInputError
-from ketasim.io.regimen import Regimen, preset
 from ketasim.model.arm import ArmModel, calibrated_parameters, initial_state, model_values
 from ketasim.model.mechanism import OUTPUT_NAMES
 from ketasim.model.parameters import check_overrides
 from ketasim.model.patient import Patient, stack_patients, typical_patient
-from ketasim.trials.limits import check_simulate, heartbeat
-from ketasim.trials.plausibility import report, simulate_flags
+from ketasim.model.regimen import Regimen, preset
 
 #: CSV columns in order; plasma_<drug>_ng_ml columns follow for each drug given.
 CORE_COLUMNS: tuple[str, ...] = ("time_h", *OUTPUT_NAMES)

@@ -14,9 +14,9 @@ import ketasim as ks
 from ketasim.disclaimer import DISCLAIMER
 from ketasim.engines.solvers import STATUS_OK
 from ketasim.io.jsonsafe import dumps
-from ketasim.io.regimen import regimen_from_entries
-from ketasim.io.trial_spec import parse_trial
+from ketasim.model.regimen import regimen_from_entries
 from ketasim.trials.outcomes import Z95, responders, wilson_interval
+from ketasim.trials.trial_spec import parse_trial
 from ketasim.trials.validate import check_targets, shipped_calibration_dir
 
 from .report import trial_json

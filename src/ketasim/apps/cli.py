@@ -26,11 +26,12 @@ import numpy as np
 import pandas as pd
 
 from ketasim.apps.tables import text_table
+from ketasim.checks.dose_limits import check_regimen
+from ketasim.checks.limits import check_horizon, check_simulate
+from ketasim.checks.plausibility import escape
 from ketasim.disclaimer import DISCLAIMER
 from ketasim.engines.solvers import ENGINES
 from ketasim.errors import KetasimInputError
-from ketasim.io.dose_limits import check_regimen
-from ketasim.io.regimen import PRESETS, Regimen, regimen_from_entries
 from ketasim.io.toml_file import read_toml
 from ketasim.model.arm import calibrated_parameters
 from ketasim.model.drugs import DRUG_NAMES, DRUGS
@@ -44,9 +45,8 @@ from ketasim.model.patient import (
     load_patient,
     typical_patient,
 )
+from ketasim.model.regimen import PRESETS, Regimen, regimen_from_entries
 from ketasim.simulation import simulate
-from ketasim.trials.limits import check_horizon, check_simulate
-from ketasim.trials.plausibility import escape
 
 if TYPE_CHECKING:
     Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -94,7 +94,7 @@ def load_regimen(spec: str, subject: str | None = None) -> Regimen:
                                 f"presets: {', '.join(PRESETS)} (or a .toml / NONMEM .csv file)")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        from ketasim.io.nonmem import regimen_from_nonmem
+        from ketasim.interchange.nonmem import regimen_from_nonmem
 
         return regimen_from_nonmem(spec, subject)
     if suffix != ".toml":
@@ -443,8 +443,8 @@ def _cmd_trial(args: argparse.Namespace) -> int:
     import os
 
     from ketasim.apps import report
-    from ketasim.io.trial_spec import load_trial
     from ketasim.trials.trial import run_trial
+    from ketasim.trials.trial_spec import load_trial
 
     spec = load_trial(args.file)
     if args.out:
@@ -646,7 +646,7 @@ def _add_export_sbml(subparsers: Subparsers) -> argparse.ArgumentParser:
 
 def _trial_arm_regimen(path: str, arm: str | None) -> Regimen:
     """The regimen of arm `arm` of the trial file `path`, plus the population's background treatment."""
-    from ketasim.io.trial_spec import load_trial
+    from ketasim.trials.trial_spec import load_trial
 
     spec = load_trial(path)
     names = [a.name for a in spec.arms]
@@ -666,7 +666,7 @@ def _trial_arm_regimen(path: str, arm: str | None) -> Regimen:
 
 
 def _cmd_export_sbml(args: argparse.Namespace) -> int:
-    from ketasim.io.sbml import consistency_messages, sbml_document
+    from ketasim.interchange.sbml import consistency_messages, sbml_document
 
     _check_days(args.days)
     _check_output_folders(output=args.output)

@@ -20,7 +20,7 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 
 from ketasim.disclaimer import FIGURE_FOOTER
-from ketasim.io.regimen import Regimen
+from ketasim.model.regimen import Regimen
 
 #: runs up to this long (h) get an hours axis; longer ones a days axis
 HOURS_AXIS_MAX_H = 72.0

@@ -21,14 +21,14 @@ from matplotlib.lines import Line2D
 
 from ketasim.apps.plot import HOURS_AXIS_MAX_H
 from ketasim.apps.tables import text_table
+from ketasim.checks.plausibility import escape
 from ketasim.disclaimer import DISCLAIMER, FIGURE_FOOTER
 from ketasim.engines.solvers import STATUS_OK
 from ketasim.io.jsonsafe import dumps
-from ketasim.io.trial_spec import TrialSpec
 from ketasim.trials.endpoints import VISIT_METRICS, VISIT_OUTPUTS, VITALS_METRICS
 from ketasim.trials.outcomes import Z95, responders, wilson_interval
-from ketasim.trials.plausibility import escape
 from ketasim.trials.results import ArmResult, SolvedChunk, TrialResult
+from ketasim.trials.trial_spec import TrialSpec
 
 #: files written by :func:`write_outputs`, in DIR
 OUTPUT_FILES = ("patients.parquet", "summary.json", "madrs.png", "response.png")

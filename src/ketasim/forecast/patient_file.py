@@ -43,9 +43,9 @@ from typing import Any
 import tomli
 
 from ketasim.errors import KetasimInputError
-from ketasim.io.nonmem import read_nonmem_csv, read_rows
-from ketasim.io.regimen import Dose, Regimen, dose_from_entry, regimen_from_entries
+from ketasim.interchange.nonmem import read_nonmem_csv, read_rows
 from ketasim.io.units import parse_time_h
+from ketasim.model.regimen import Dose, Regimen, dose_from_entry, regimen_from_entries
 
 from .result import format_time_h
 from .simulator import Covariates

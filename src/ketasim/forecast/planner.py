@@ -26,7 +26,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ketasim.io.regimen import Dose, Regimen
+from ketasim.model.regimen import Dose, Regimen
 
 from .patient_file import PatientRecord, Plan
 from .posterior import Posterior, full_regimen, infer, noise_sd

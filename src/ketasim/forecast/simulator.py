@@ -27,9 +27,9 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from ketasim.engines.solvers import STATUS_OK, SolverSettings, solve_fast
-from ketasim.io.regimen import Dose, Regimen
 from ketasim.model.arm import IDX, ArmModel, initial_state, model_values
 from ketasim.model.drugs import pk_variability
+from ketasim.model.regimen import Dose, Regimen
 from ketasim.trials import random_streams as _random
 from ketasim.trials.population import (
     PopulationSettings,

@@ -1,1 +1,1 @@
-"""Inputs and outputs with units: regimens, NONMEM CSV, trial files, SBML."""
+"""Foundations with no knowledge of the model: units, reading TOML, JSON-safe values."""

@@ -17,13 +17,13 @@ from functools import lru_cache
 import numpy as np
 
 from ketasim.errors import KetasimInputError
-from ketasim.io.regimen import Regimen
 from ketasim.model import circuit, mechanism, monoamine, plasticity, suicidality, symptoms, vitals
 from ketasim.model.drugs import DRUGS, SERT_MAX_OCCUPANCY, CompartmentInput, PkSystem, build_pk, dose_inputs
 from ketasim.model.mechanism import IDX, N_STATES, STATE_NAMES, Occupancy
 from ketasim.model.namespace import NUMPY
 from ketasim.model.parameters import Parameter, with_shipped_calibration
 from ketasim.model.pk import ModalPk, segment_boundaries, solve_modal
+from ketasim.model.regimen import Regimen
 
 __all__ = ["IDX", "N_STATES", "STATE_NAMES", "ArmModel", "ExposureTerms", "Session", "calibrated_parameters",
            "initial_state", "model_values"]

@@ -25,10 +25,10 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ketasim.errors import KetasimInputError
-from ketasim.io.trial_spec import load_trial
 from ketasim.model.arm import DEFAULT_PARAMETERS
 from ketasim.trials.population import POPULATION_PARAMETERS
 from ketasim.trials.trial import run_trial
+from ketasim.trials.trial_spec import load_trial
 from ketasim.trials.validate import TargetCheck, check_targets, trial_files
 
 #: (parameter, lower bound, upper bound); fitted on a log scale within the bounds. Every other

@@ -16,9 +16,9 @@
 
 from __future__ import annotations
 
-from ketasim.io.trial_spec import TrialSpec
 from ketasim.model.arm import CARE_AFTER_LAST_DOSE_H
 from ketasim.model.drugs import DRUGS
+from ketasim.trials.trial_spec import TrialSpec
 
 #: chance of active treatment in the reference design (two arms, one of them placebo)
 REFERENCE_ACTIVE_PROBABILITY = 0.5

@@ -16,12 +16,12 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from ketasim.engines.solvers import SolverSettings, solve_fast
-from ketasim.io.regimen import Regimen, dose
 from ketasim.model.arm import ArmModel, initial_state
 from ketasim.model.drugs import pk_variability, pk_variability_parameters
 from ketasim.model.namespace import NUMPY
 from ketasim.model.parameters import Parameter, with_shipped_calibration
 from ketasim.model.patient import PATIENT_FIELDS
+from ketasim.model.regimen import Regimen, dose
 from ketasim.model.symptoms import combine_relief, contact_benefit_after
 from ketasim.trials import random_streams
 

@@ -11,7 +11,7 @@ import numpy as np
 from ketasim.disclaimer import DISCLAIMER
 from ketasim.engines.common import STATUS_OK
 from ketasim.io.jsonsafe import finite_json
-from ketasim.io.trial_spec import TrialSpec
+from ketasim.trials.trial_spec import TrialSpec
 
 
 def _concat(arrays: Sequence[np.ndarray | None]) -> np.ndarray | None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ketasim.engines.solvers import STATUS_OK
-from ketasim.io.trial_spec import EndpointsSpec
 from ketasim.trials.endpoints import VITALS_METRICS, VisitValues, visit_summary
 from ketasim.trials.outcomes import relapse_summary
 from ketasim.trials.results import ArmResult
+from ketasim.trials.trial_spec import EndpointsSpec
 
 
 def summarise_arm(arm: ArmResult, ep: EndpointsSpec) -> dict[str, Any]:

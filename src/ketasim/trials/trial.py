@@ -15,15 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from ketasim.checks.limits import HEARTBEAT_AFTER_S, MAX_PATIENTS_PER_ARM, check_memory, trial_estimate
+from ketasim.checks.plausibility import report
 from ketasim.engines.solvers import ENGINES, STATUS_OK, Solution, SolverSettings
 from ketasim.errors import KetasimInputError
-from ketasim.io.regimen import Dose, Regimen
-from ketasim.io.trial_spec import TrialSpec
 from ketasim.model.arm import IDX, ArmModel, initial_state, model_values
+from ketasim.model.regimen import Dose, Regimen
 from ketasim.trials.design import care_until_h, expectancy_factor, starts_new_antidepressant
 from ketasim.trials.endpoints import VISIT_OUTPUTS, VITALS_METRICS, VisitOutput
-from ketasim.trials.limits import HEARTBEAT_AFTER_S, MAX_PATIENTS_PER_ARM, check_memory, trial_estimate
-from ketasim.trials.plausibility import report, trial_flags, trial_horizon_h
 from ketasim.trials.population import (
     NEW_COURSE,
     PopulationSettings,
@@ -36,6 +35,8 @@ from ketasim.trials.population import (
 )
 from ketasim.trials.results import ArmResult, SolvedChunk, TrialResult
 from ketasim.trials.summary import summarise_arm
+from ketasim.trials.trial_checks import trial_flags, trial_horizon_h
+from ketasim.trials.trial_spec import TrialSpec
 
 __all__ = ["ArmJob", "ArmResult", "ChunkSink", "Mapper", "OutputTimes", "SolvedChunk", "TrialResult", "auto_chunk_size",
            "clear_run_in_cache", "in_process", "output_times", "run_trial", "screen_chunk", "select_patients",

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from ketasim.engines.solvers import SolverSettings
 from ketasim.errors import KetasimInputError
-from ketasim.io.trial_spec import PublishedTarget, TrialSpec, load_trial
 from ketasim.trials.endpoints import METRICS
 from ketasim.trials.results import TrialResult
 from ketasim.trials.trial import run_trial
+from ketasim.trials.trial_spec import PublishedTarget, TrialSpec, load_trial
 
 #: worker processes start fresh (forkserver): forking a process that has threads (JAX, Dask) can deadlock
 _FRESH_PROCESSES = multiprocessing.get_context("forkserver")

@@ -4,7 +4,7 @@ A trial file has the top-level keys ``name``, ``seed``, ``patients_per_arm``, op
 ``[population]``, ``[[arms]]``, ``[endpoints]`` (with optional ``[endpoints.relapse]``) and optional
 ``[[published]]``. The metrics a target may name are the registry :data:`ketasim.trials.endpoints.METRICS`.
 All times become hours, dose amounts become :class:`~ketasim.io.units.Amount` (inside a
-:class:`~ketasim.io.regimen.Regimen`), percentages become fractions. Visit keys keep the exact strings
+:class:`~ketasim.model.regimen.Regimen`), percentages become fractions. Visit keys keep the exact strings
 written in the file, because they are the keys of the JSON output.
 
 Documented defaults (a key that is absent takes this value):
@@ -53,14 +53,14 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from ketasim.checks.limits import MAX_PATIENTS_PER_ARM
 from ketasim.errors import KetasimInputError
-from ketasim.io.regimen import Regimen, regimen_from_entries
 from ketasim.io.toml_file import read_toml
 from ketasim.io.units import parse_time_h
+from ketasim.model.regimen import Regimen, regimen_from_entries
 from ketasim.trials.endpoints import METRICS as METRIC_REGISTRY
 from ketasim.trials.endpoints import SECTIONS
-from ketasim.trials.limits import MAX_PATIENTS_PER_ARM
-from ketasim.trials.plausibility import check_trial_spec
+from ketasim.trials.trial_checks import check_trial_spec
 
 MADRS_MAX = 60.0
 DEFAULT_MIN_FAILED_TREATMENTS = 2

@@ -43,12 +43,12 @@ from typing import Any
 import numpy as np
 
 from ketasim.errors import KetasimInputError
-from ketasim.io.regimen import Regimen
-from ketasim.io.sbml_math import infix, symbols, sympy_namespace
+from ketasim.interchange.sbml_math import infix, symbols, sympy_namespace
 from ketasim.model import mechanism
 from ketasim.model.arm import STATE_NAMES, ArmModel, calibrated_parameters, model_values
 from ketasim.model.drugs import SERT_MAX_OCCUPANCY, pk_patient_fields
 from ketasim.model.patient import PATIENT_FIELDS, Patient, patient_dict, stack_patients
+from ketasim.model.regimen import Regimen
 from ketasim.simulation import CORE_COLUMNS, resolve_patient, resolve_regimen
 
 #: unit id -> (kind, exponent, scale, multiplier) parts; one unit = prod((multiplier * 10^scale * kind)^exponent)

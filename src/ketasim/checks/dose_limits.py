@@ -17,7 +17,7 @@ from importlib import resources
 import numpy as np
 
 from ketasim.errors import KetasimInputError
-from ketasim.io.regimen import Regimen
+from ketasim.model.regimen import Regimen
 
 REFERENCE_WEIGHT_KG = 70.0
 DAY_H = 24.0

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ketasim.errors import KetasimInputError
-from ketasim.io.regimen import Regimen
+from ketasim.model.regimen import Regimen
 
 #: longest simulated period (days): two years, beyond any trial in the calibration set (14 weeks)
 MAX_HORIZON_D = 730.0

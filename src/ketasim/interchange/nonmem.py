@@ -27,12 +27,12 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from ketasim.checks.dose_limits import dose_limits
 from ketasim.errors import KetasimInputError
-from ketasim.io.dose_limits import dose_limits
-from ketasim.io.regimen import Dose, Regimen
 from ketasim.io.units import Amount
 from ketasim.model.drugs import cmt_table
 from ketasim.model.patient import PATIENT_RANGES
+from ketasim.model.regimen import Dose, Regimen
 
 #: NONMEM compartment numbers of the shipped (drug, route) pairs, from the drug entries (`DrugSpec.cmt`).
 #: Never renumber: data sets written by earlier versions must keep their meaning; new pairs get new

@@ -1,0 +1,1 @@
+"""Interchange formats built on the model and simulation: NONMEM-style CSV dose records, SBML export."""
