@@ -20,7 +20,8 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .patient_file import PatientRecord, Plan, load_patient_file
+from .patient_file import load_patient_file
+from .records import PatientRecord, Plan
 from .result import Forecast
 
 #: simulated draws of the posterior (over 4 adaptive rounds) and resampled draws of the forecasts

@@ -36,7 +36,7 @@ import math
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +47,7 @@ from ketasim.interchange.nonmem import read_nonmem_csv, read_rows
 from ketasim.io.units import parse_time_h
 from ketasim.model.regimen import Dose, Regimen, dose_from_entry, regimen_from_entries
 
-from .result import format_time_h
-from .simulator import Covariates
-
-#: measure -> (lowest, highest) value accepted
-MEASURES: dict[str, tuple[float, float]] = {"madrs": (0.0, 60.0), "sbp": (40.0, 300.0), "cadss": (0.0, 92.0)}
-#: NONMEM DVID of each measure
-DVID: dict[int, str] = {1: "madrs", 2: "sbp", 3: "cadss"}
+from .records import DVID, MEASURES, Covariates, Observation, PatientRecord, Plan, format_time_h
 
 _TOP_KEYS = ("patient", "plan")
 _PATIENT_KEYS = ("weight_kg", "age", "sex", "failed_treatments", "background", "doses", "observations", "data", "id")
@@ -63,40 +57,6 @@ _MAINTENANCE_KEYS = ("drug", "route", "amount", "infusion")
 DEFAULT_INTERVALS = ("1 wk", "2 wk", "3 wk", "4 wk")
 
 
-@dataclass(frozen=True)
-class Observation:
-    """One observed value: `measure` (madrs, sbp, cadss) at `time_h` h after the first dose."""
-
-    time_h: float
-    measure: str
-    value: float
-
-
-@dataclass(frozen=True)
-class PatientRecord:
-    """A patient: known covariates, history (failed courses, background), doses given or planned, observations."""
-
-    source: str
-    covariates: Covariates
-    failed_treatments: int
-    background: Regimen | None
-    doses: Regimen
-    observations: tuple[Observation, ...]
-
-    @property
-    def last_observation_h(self) -> float:
-        return max(o.time_h for o in self.observations)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What to forecast: horizon (h past the last observation), relapse threshold, risk, maintenance, intervals (h)."""
-
-    horizon_h: float = 8 * 168.0
-    relapse_madrs: float = 22.0
-    acceptable_risk: float = 0.2
-    maintenance: Dose | None = None  #: one session (its `times_h` are ignored); None: the last dose line
-    intervals_h: tuple[float, ...] = tuple(168.0 * w for w in (1, 2, 3, 4))
 
 
 class _Reader:

@@ -28,9 +28,9 @@ import pandas as pd
 
 from ketasim.model.regimen import Dose, Regimen
 
-from .patient_file import PatientRecord, Plan
 from .posterior import Posterior, full_regimen, infer, noise_sd
-from .result import QUANTILES, Forecast, interval_label
+from .records import PatientRecord, Plan, interval_label
+from .result import QUANTILES, Forecast
 from .simulator import SimState, noise, simulate_draws, take_state
 
 #: SBP above this during a session is a common stop rule (mmHg)

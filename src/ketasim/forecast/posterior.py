@@ -42,7 +42,7 @@ from scipy.stats import genpareto
 
 from ketasim.model.parameters import Parameter
 
-from .patient_file import MEASURES, Observation, PatientRecord
+from .records import MEASURES, Observation, PatientRecord
 from .simulator import (
     LATENT_NAMES,
     SimState,

@@ -13,9 +13,11 @@ import pandas as pd
 
 from ketasim.disclaimer import DISCLAIMER, FIGURE_FOOTER
 
+from .records import format_time_h
+
 if TYPE_CHECKING:
-    from .patient_file import PatientRecord, Plan
     from .posterior import Posterior
+    from .records import PatientRecord, Plan
 
 #: band quantiles of the forecast tables
 QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -24,20 +26,6 @@ SUMMARY_TRAITS: tuple[str, ...] = (
     "untreated_madrs", "synapse_deficit", "plasticity_gain", "monoaminergic_responsiveness", "placebo_responsiveness",
     "cl_factor", "dissociation_sensitivity", "cardiovascular_sensitivity", "sbp0_mmhg",
 )
-
-
-def format_time_h(hours: float) -> str:
-    """A compact time: '40 min', '36 h', '3 d'."""
-    if hours < 1.0:
-        return f"{hours * 60:g} min"
-    if hours < 48.0 or hours % 24:
-        return f"{hours:g} h"
-    return f"{hours / 24:g} d"
-
-
-def interval_label(hours: float) -> str:
-    """'2 wk' for whole weeks, else '10 d' / '36 h'."""
-    return f"{hours / 168.0:g} wk" if abs(hours / 168.0 - round(hours / 168.0)) < 1e-9 else format_time_h(hours)
 
 
 def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: tuple[float, ...]) -> list[float]:

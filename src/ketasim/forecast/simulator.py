@@ -42,6 +42,8 @@ from ketasim.trials.population import (
 )
 from ketasim.trials.trial import RUN_IN_H
 
+from .records import Covariates
+
 #: PK variability fields, as the registered drugs declare them: name -> (CV parameter name, scale); scale "log":
 #: a lognormal factor (mean 1), otherwise (e.g. "logit") an additive normal shift pop[cv_name] * z
 _PK_FACTORS: dict[str, tuple[str, str]] = {v.name: (v.cv_name, v.scale) for v in pk_variability()}
@@ -67,15 +69,6 @@ OUTPUTS: tuple[str, ...] = ("madrs", "sbp_mmhg", "dbp_mmhg", "hr_bpm", "cadss")
 #: points of the course-factor quadrature (midpoints in probability): the screening
 #: probability is exact to 1/(2 x this) per course
 _COURSE_POINTS = 512
-
-
-@dataclass(frozen=True)
-class Covariates:
-    """Known traits of the patient: weight (kg), age (y), female (1) or male (0)."""
-
-    weight_kg: float
-    age_y: float = 45.0
-    female: float = 1.0
 
 
 @dataclass(frozen=True)
