@@ -149,6 +149,8 @@ class ArmModel:
         care_changes = [t for t in (0.0, self.care_until_h) if self.start_h < t < self.end_h]
         self.boundaries = segment_boundaries(all_inputs, self.start_h, self.end_h,
                                              [s.time_h for s in self.sessions] + care_changes)
+        if len(self.boundaries) == 1:  # an empty window [start, start]: one segment of zero length, no doses
+            self.boundaries = np.repeat(self.boundaries, 2)
         #: 1 in the segments where the patient is in care (from time 0 to care_until_h), else 0
         self.in_care = np.array([1.0 if 0.0 <= t < self.care_until_h else 0.0 for t in self.boundaries[:-1]])
         self.modal: dict[tuple[str, str], ModalPk] = {}
