@@ -21,12 +21,11 @@ from ketasim.checks.plausibility import (
     window_shares,
 )
 from ketasim.errors import KetasimInputError
+from ketasim.trials.population import population_values
 
 
 def check_trial_spec(spec: object) -> None:
     """Parse-time checks of a trial file: horizons, dose counts and ceilings, population windows."""
-    from ketasim.trials.population import population_values  # lazy: parsing a trial file needs no engine
-
     path = spec.path  # type: ignore[attr-defined]
     ep = spec.endpoints  # type: ignore[attr-defined]
     for key, hours in zip(ep.visit_keys, ep.visit_times_h, strict=True):

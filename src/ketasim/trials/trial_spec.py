@@ -60,13 +60,13 @@ from ketasim.io.units import parse_time_h
 from ketasim.model.regimen import Regimen, regimen_from_entries
 from ketasim.trials.endpoints import METRICS as METRIC_REGISTRY
 from ketasim.trials.endpoints import SECTIONS
+from ketasim.trials.population import POPULATION_KINDS
 from ketasim.trials.trial_checks import check_trial_spec
 
 MADRS_MAX = 60.0
 DEFAULT_MIN_FAILED_TREATMENTS = 2
 DEFAULT_WEIGHT_KG = (45.0, 140.0)
 DEFAULT_AGE = (18.0, 65.0)
-POPULATION_KINDS = ("mdd", "trd", "suicidal")  # as trials.population.POPULATION_KINDS (tested equal)
 RELAPSE_AMONG = ("responders", "remitters")
 
 #: every metric a [[published]] target may name (the registry's names)
