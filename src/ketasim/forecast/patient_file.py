@@ -40,10 +40,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import tomli
-
 from ketasim.errors import KetasimInputError
 from ketasim.interchange.nonmem import read_nonmem_csv, read_rows
+from ketasim.io.toml_file import parse_toml, read_toml
 from ketasim.io.units import parse_time_h
 from ketasim.model.regimen import Dose, Regimen, dose_from_entry, regimen_from_entries
 
@@ -96,13 +95,7 @@ def load_patient_file(path: str | os.PathLike[str], plan: Plan | Mapping[str, An
                       ) -> tuple[PatientRecord, Plan]:
     """Read and check a patient file; `plan` replaces the file's [plan] (a Plan) or overrides some of its keys (a dict)."""
     source = os.fspath(path)
-    try:
-        with open(path, "rb") as handle:
-            data = tomli.load(handle)
-    except tomli.TOMLDecodeError as err:
-        raise KetasimInputError(f"{source}: invalid TOML: {err}") from None
-    except OSError as err:
-        raise KetasimInputError(f"{source}: cannot read the patient file ({err.strerror})") from None
+    data = read_toml(source, "patient file", toml_1_1=True)
     return _from_document(data, source, Path(source).parent, plan)
 
 
@@ -113,10 +106,7 @@ def patient_from_text(text: str, source: str, plan: Plan | Mapping[str, Any] | N
     `data_csv` is the text of the NONMEM-style CSV that the file's `patient.data` names; a file
     with `data` and no `data_csv` is an error. Messages name `source` and the CSV's file name.
     """
-    try:
-        data = tomli.loads(text)
-    except tomli.TOMLDecodeError as err:
-        raise KetasimInputError(f"{source}: invalid TOML: {err}") from None
+    data = parse_toml(text, source, toml_1_1=True)
     patient = data.get("patient")
     if not isinstance(patient, Mapping) or "data" not in patient:
         if data_csv is not None:
