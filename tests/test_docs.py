@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ketasim import read_nonmem_csv
-from ketasim.apps.cli import load_regimen, main
+from ketasim.apps.cli import main
+from ketasim.apps.inputs import load_regimen
 from ketasim.model.patient import load_patient
 from ketasim.model.regimen import Regimen
 from ketasim.trials.trial_spec import load_trial

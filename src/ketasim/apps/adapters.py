@@ -19,6 +19,7 @@ from ketasim.trials.outcomes import Z95, responders, wilson_interval
 from ketasim.trials.trial_spec import parse_trial
 from ketasim.trials.validate import check_targets, shipped_calibration_dir
 
+from .inputs import parse_overrides, resolve_patient
 from .report import trial_json
 
 __all__ = [
@@ -41,19 +42,10 @@ def trial_from_text(text: str, source: str) -> ks.TrialSpec:
     return parse_trial(data, source)
 
 
-def parse_overrides(items: list[str]) -> tuple[dict[str, float], dict[str, float]]:
-    """`--set NAME=VALUE` items as (patient overrides, model overrides), with the CLI's messages."""
-    from ketasim.apps import cli  # late: apps.cli imports apps.cli_commands
-
-    return cli.parse_overrides(items)
-
-
 def patient_from(name: str, overrides: dict[str, float]) -> ks.Patient:
     """A typical patient with overrides, with the CLI's `--patient` messages; never a patient file
     (web requests name no files on the server)."""
-    from ketasim.apps import cli
-
     if name.lower().endswith(".toml"):
         raise ks.KetasimInputError(f"--patient: {name!r}: expected a typical patient ({', '.join(ks.TYPICAL_PATIENTS)}); "
                                    "patient files are read by the command line only")
-    return cli.resolve_patient(name, overrides)
+    return resolve_patient(name, overrides)

@@ -50,7 +50,7 @@ class SimulationRequest:
         """The Regimen; an unknown preset gets the message `ketasim simulate --regimen NAME` gives."""
         if isinstance(self.regimen, str):
             if self.regimen not in ks.PRESETS:
-                # the CLI's message (ketasim.apps.cli.load_regimen), for a name that is not a preset
+                # the CLI's message (ketasim.apps.inputs.load_regimen), for a name that is not a preset
                 raise ks.KetasimInputError(
                     f"--regimen: {self.regimen!r} is neither a preset nor an existing file; "
                     f"presets: {', '.join(ks.PRESETS)} (or a .toml / NONMEM .csv file)")

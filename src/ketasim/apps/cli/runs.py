@@ -1,7 +1,6 @@
-"""Subcommands `serve`, `runs` and `report`, and the `--store` hooks of `simulate` and `trial`.
+"""Subcommands `serve` (the web explorer), `runs` (the run store) and `report` (an HTML report of a run).
 
-Registered in ketasim.apps.cli.COMMANDS as (_add_<name>, _cmd_<name>) pairs like every subcommand. Heavy
-modules are imported inside the commands, so other subcommands do not pay for them at start-up.
+Heavy modules are imported inside the commands, so other subcommands do not pay for them at start-up.
 """
 
 from __future__ import annotations
@@ -15,13 +14,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 import ketasim as ks
-
-from .store import RunStore, default_store
+from ketasim.apps.store import RunStore, default_store
 
 if TYPE_CHECKING:
-    from ketasim.forecast import Forecast
-
-Subparsers = Any  # argparse's _SubParsersAction, as ketasim.apps.cli passes it
+    from .common import Subparsers
 
 STORE_HELP = f"run store folder (default ${'{'}KETASIM_STORE{'}'} or {default_store()})"
 
@@ -34,69 +30,10 @@ def _print(frame: pd.DataFrame) -> None:
     print(frame.to_string(index=False) if not frame.empty else "(no rows)")
 
 
-# ---- --store hooks of simulate and trial -----------------------------------------------------------
-
-def store_simulation(args: argparse.Namespace, regimen: ks.Regimen, table: pd.DataFrame, runtime_s: float) -> str:
-    """Record a `ketasim simulate` run in the store `args.store`; returns the run id."""
-    from ketasim.apps import adapters as internal
-
-    from .runner import SimulationRequest, simulation_summary
-
-    sets = tuple((k, float(v)) for k, _, v in (item.partition("=") for item in args.overrides))
-    request = SimulationRequest(args.regimen if args.regimen in ks.PRESETS else (), args.patient, args.days,
-                                args.engine, sets, regimen.name or args.regimen)
-    if args.regimen in ks.PRESETS:
-        text = request.input_text()
-    else:
-        path = Path(args.regimen)
-        text = (f"# ketasim simulate --regimen {args.regimen} --patient {args.patient} --days {args.days:g} "
-                f"--engine {args.engine} " + " ".join(f"--set {s}" for s in args.overrides)).rstrip()
-        text += f"\n# {path.name}:\n{path.read_text()}"
-    store = RunStore(args.store)
-    run_id = store.new_run("simulate", request.label(), text, engine=args.engine)
-    summary = simulation_summary(request, regimen, table, runtime_s)
-    store.write_results(run_id, {"timecourse": table}, internal.dumps(summary))
-    store.set_status(run_id, "done" if summary["status"] == 0 else "failed", runtime_s)
-    print(f"ketasim: recorded run {run_id} in {store.root}", file=sys.stderr)
-    return run_id
-
-
-def store_trial(args: argparse.Namespace, result: ks.TrialResult, summary_text: str, runtime_s: float) -> str:
-    """Record a `ketasim trial` run (its file's text, tables and JSON) in the store `args.store`."""
-    from .results import trial_tables
-
-    store = RunStore(args.store)
-    text = Path(args.file).read_text()
-    run_id = store.new_run("trial", result.spec.name, text, seed=result.spec.seed, engine=result.engine)
-    store.write_results(run_id, trial_tables(result, json.loads(summary_text)), summary_text)
-    store.set_status(run_id, "done", runtime_s)
-    print(f"ketasim: recorded run {run_id} in {store.root}", file=sys.stderr)
-    return run_id
-
-
-def store_forecast(args: argparse.Namespace, result: Forecast, runtime_s: float) -> str:
-    """Record a `ketasim forecast` run (the patient file, the CSV it names, tables, JSON, figure) in `args.store`."""
-    import tomli
-
-    from .runner import forecast_input_text, write_forecast
-
-    path = Path(args.patient)
-    text = path.read_text()
-    data = tomli.loads(text).get("patient", {}).get("data")
-    csv = (path.parent / data).read_text() if isinstance(data, str) else None
-    store = RunStore(args.store)
-    record = forecast_input_text(text, path.name, args.draws, args.seed, None, csv, None if data is None else Path(data).name)
-    run_id = store.new_run("forecast", f"forecast: {path.name}", record, seed=args.seed, engine="fast")
-    write_forecast(result, store.result_dir(run_id), run_id)
-    store.set_status(run_id, "done", runtime_s)
-    print(f"ketasim: recorded run {run_id} in {store.root}", file=sys.stderr)
-    return run_id
-
-
 # ---- serve -----------------------------------------------------------------------------------------
 
 def _add_serve(subparsers: Subparsers) -> argparse.ArgumentParser:
-    from .web.settings import Settings
+    from ketasim.apps.web.settings import Settings
 
     d = Settings()
     p = subparsers.add_parser("serve", help="start the web explorer (simulate, trial, validation, runs)",
@@ -119,8 +56,8 @@ def _add_serve(subparsers: Subparsers) -> argparse.ArgumentParser:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .web.app import create_app
-    from .web.settings import Settings
+    from ketasim.apps.web.app import create_app
+    from ketasim.apps.web.settings import Settings
 
     settings = Settings(max_patients=args.max_patients, max_upload_bytes=args.max_upload_bytes, workers=args.workers,
                         max_runtime_s=args.max_runtime)
@@ -160,8 +97,7 @@ def _add_runs(subparsers: Subparsers) -> argparse.ArgumentParser:
 
 def _cmd_runs(args: argparse.Namespace) -> int:
     from ketasim.apps import adapters as internal
-
-    from .results import compare_trials
+    from ketasim.apps.results import compare_trials
 
     store = _store(args)
     if args.action == "list":
@@ -241,7 +177,7 @@ def _add_report(subparsers: Subparsers) -> argparse.ArgumentParser:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .html_report import render_report
+    from ketasim.apps.html_report import render_report
 
     out = Path(args.output)
     if not out.resolve().parent.is_dir():
@@ -251,5 +187,5 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-#: (add, run) pairs for ketasim.apps.cli.COMMANDS
-COMMANDS = [(_add_serve, _cmd_serve), (_add_runs, _cmd_runs), (_add_report, _cmd_report)]
+#: (add, run) per subcommand of this module, by name (ketasim.apps.cli.main orders them)
+COMMANDS = {"serve": (_add_serve, _cmd_serve), "runs": (_add_runs, _cmd_runs), "report": (_add_report, _cmd_report)}

@@ -1,7 +1,4 @@
-"""`ketasim forecast PATIENT.toml [--json] [--out DIR] [--draws N] [--seed S] [--store PATH]`.
-
-Registered in ketasim.apps.cli.COMMANDS.
-"""
+"""Subcommand `ketasim forecast PATIENT.toml [--json] [--out DIR] [--draws N] [--seed S] [--store PATH]`."""
 
 from __future__ import annotations
 
@@ -10,13 +7,17 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ketasim.errors import KetasimInputError
 
+from .common import log_recorded
 
-def add_forecast(subparsers: Any) -> argparse.ArgumentParser:
-    """Declare the subcommand's arguments."""
+if TYPE_CHECKING:
+    from .common import Subparsers
+
+
+def _add_forecast(subparsers: Subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "forecast", help="individual forecast and maintenance plan for one patient",
         description="Bayesian update of the population prior with one patient's observations, then MADRS bands, "
@@ -31,9 +32,9 @@ def add_forecast(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def run_forecast_command(args: argparse.Namespace) -> int:
+def _cmd_forecast(args: argparse.Namespace) -> int:
     """Run it: results on stdout, progress on stderr; files only after everything succeeded."""
-    from . import forecast, load_patient_file
+    from ketasim.forecast import forecast, load_patient_file
 
     if args.draws < 300:
         raise KetasimInputError(f"--draws: expected at least 300, got {args.draws}")
@@ -60,7 +61,13 @@ def run_forecast_command(args: argparse.Namespace) -> int:
         for path in result.write(args.out):
             print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
     if args.store:  # the run store (ketasim.apps.store)
-        from ketasim.apps.cli_commands import store_forecast
+        from ketasim.apps.recording import record_forecast
 
-        store_forecast(args, result, time.monotonic() - start)
+        store = RunStore(args.store)
+        run_id = record_forecast(store, args.patient, args.draws, args.seed, result, time.monotonic() - start)
+        log_recorded(run_id, store.root)
     return 0
+
+
+#: (add, run) per subcommand of this module, by name (ketasim.apps.cli.main orders them)
+COMMANDS = {"forecast": (_add_forecast, _cmd_forecast)}

@@ -1,0 +1,236 @@
+"""Subcommands `trial`, `validate` (and `validate --cross-validate`) and `calibrate`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ketasim.checks.plausibility import escape
+from ketasim.errors import KetasimInputError
+
+from .common import add_engine, check_out_folder, check_output_folders, log, log_recorded, positive_int, write_text
+
+if TYPE_CHECKING:
+    from .common import Subparsers
+
+
+# ---- trial -----------------------------------------------------------------------------------------
+
+def _add_trial(subparsers: Subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "trial", help="run a virtual clinical trial file",
+        description="Run a virtual trial described by a TOML trial file (the format: docs/trial-file.md; shipped "
+                    "examples: `ketasim examples`): screen a "
+                    "virtual population per arm, simulate every patient and report the endpoints (visits, response, "
+                    "remission, relapse, vitals). Results go to stdout, progress to stderr.")
+    p.add_argument("file", metavar="FILE", help="trial file (.toml)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout (the trial-spec output)")
+    p.add_argument("--out", metavar="DIR", help="also write DIR/patients.parquet (one row per patient), "
+                                                "DIR/summary.json, DIR/madrs.png and DIR/response.png; DIR must be "
+                                                "new or empty (or hold only an earlier run's files) unless --force")
+    p.add_argument("--force", action="store_true", help="write into --out even if it holds other files")
+    p.add_argument("--patients-per-arm", type=positive_int, metavar="N", help="override the file's patients_per_arm")
+    add_engine(p, "fast")
+    p.add_argument("--chunk-size", type=positive_int, default=None, metavar="N",
+                   help="patients per work item (default: sized to ~256 MB of working memory); "
+                        "the numbers do not depend on it")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="Dask scheduler address, such as tcp://host:8786 (default $DASK_SCHEDULER_ADDRESS; "
+                        "unset: run in this process)")
+    p.add_argument("--store", metavar="PATH", help="also record the run in this run store (see `ketasim runs`)")
+    return p
+
+
+def _trial_mapper(address: str | None) -> contextlib.AbstractContextManager:
+    """The Dask mapper for `address`, or a null context (in-process run) when there is none."""
+    if not address:
+        return contextlib.nullcontext(None)
+    try:
+        from ketasim.trials.distributed import make_mapper
+    except ImportError as err:
+        raise KetasimInputError(f"--scheduler: distributed runs need dask and distributed "
+                                f"(pip install 'ketasim[distributed]'): {err}") from None
+    return make_mapper(address)
+
+
+def _cmd_trial(args: argparse.Namespace) -> int:
+    from ketasim.apps import report
+    from ketasim.trials.trial import run_trial
+    from ketasim.trials.trial_spec import load_trial
+
+    spec = load_trial(args.file)
+    if args.out:
+        check_out_folder(Path(args.out), args.force, report.OUTPUT_FILES)
+        Path(args.out).mkdir(parents=True, exist_ok=True)  # fail before the run, not after it
+    address = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    n = args.patients_per_arm or spec.patients_per_arm
+    with _trial_mapper(address) as mapper:
+        log(f"{args.file}: {len(spec.arms)} arms x {n} patients, {args.engine} engine"
+            + (f", scheduler {address}" if address else ""))
+        start = time.perf_counter()
+        extra = {} if mapper is None else {"mapper": mapper}
+        # per-patient courses and parameters are kept only for the files --out writes (the numbers are the same);
+        # patients.parquet is streamed chunk by chunk as the trial runs, so it does not hold every patient in memory
+        wanted = args.out is not None
+        writer = report.PatientsWriter(Path(args.out) / report.OUTPUT_FILES[0], spec) if wanted else None
+        with writer or contextlib.nullcontext():
+            result = run_trial(spec, engine=args.engine, patients_per_arm=args.patients_per_arm,
+                               chunk_size=args.chunk_size, with_course=wanted or bool(args.store), keep_patients=wanted,
+                               on_chunk=None if writer is None else writer.write_chunk, **extra)
+    log(f"simulated in {time.perf_counter() - start:.1f} s")
+    failures = result.arm_failures()
+    empty = [name for name, (failed, total) in failures.items() if failed == total]
+    if empty:
+        if args.out:
+            (Path(args.out) / report.OUTPUT_FILES[0]).unlink(missing_ok=True)
+        log(f"error: no usable patient in arm(s) {', '.join(map(repr, empty))}: the solver failed for every one of "
+            "them (doses or parameters outside what the model can solve); no results written")
+        return 1
+    for name, (failed, total) in failures.items():
+        log(f"warning: arm {name!r}: the solver failed for {failed} of {total} patients; they are excluded")
+    text = report.trial_json(result)
+    written = report.write_outputs(result, args.out, text, patients_written=True) if args.out else []
+    if args.store:  # the run store (ketasim.apps.store)
+        from ketasim.apps.recording import record_trial
+        from ketasim.apps.store import RunStore
+
+        store = RunStore(args.store)
+        log_recorded(record_trial(store, args.file, result, text, time.perf_counter() - start), store.root)
+    print(text if args.json else escape(report.format_trial(result)))
+    for path in written:
+        log(f"wrote {path}")
+    return 0
+
+
+# ---- validate --------------------------------------------------------------------------------------
+
+def _add_trial_files_command(subparsers: Subparsers, name: str, help: str, description: str, paths_help: str,
+                             patients_help: str, patients_default: int | None = None) -> argparse.ArgumentParser:
+    """A command over trial files or folders (validate, calibrate): DIR_OR_FILE... and --patients-per-arm."""
+    p = subparsers.add_parser(name, help=help, description=description)
+    p.add_argument("paths", nargs="*", metavar="DIR_OR_FILE", help=paths_help)
+    p.add_argument("--patients-per-arm", type=positive_int, default=patients_default, metavar="N", help=patients_help)
+    return p
+
+
+def _add_validate(subparsers: Subparsers) -> argparse.ArgumentParser:
+    p = _add_trial_files_command(
+        subparsers, "validate", "compare simulated trials with published results",
+        "Run trial files and check every [[published]] target (pass when |simulated - published| <= "
+        "tolerance). Default: the calibration set shipped with ketasim. The exit status is 0 whenever "
+        "it ran, whatever the score; 2 on bad input.",
+        "trial files, or folders of *.toml trial files (default: the shipped calibration set)",
+        "override each file's patients_per_arm")
+    p.add_argument("--json", action="store_true", help='print {"targets": [...], "passed": N, "total": M} on stdout')
+    add_engine(p, "fast")
+    p.add_argument("--cross-validate", action="store_true",
+                   help="also refit without each fold of files and predict them (grouped K-fold; slow: see README)")
+    p.add_argument("--fit-patients-per-arm", type=positive_int, default=150, metavar="N",
+                   help="with --cross-validate: patients per arm during the refits (default 150)")
+    p.add_argument("--max-evaluations", type=positive_int, default=25, metavar="N",
+                   help="with --cross-validate: trial-set evaluations per refit (default 25)")
+    p.add_argument("--workers", type=positive_int, default=min(os.cpu_count() or 1, 4), metavar="N",
+                   help="files (or, with --cross-validate, folds) run in parallel processes (default: the cores, at most 4)")
+    p.add_argument("--report", metavar="FILE", help="with --cross-validate: also write the report to FILE")
+    return p
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from ketasim.io.jsonsafe import dumps
+    from ketasim.trials.validate import format_table, shipped_calibration_dir, validate
+
+    if args.cross_validate:
+        return _cross_validate(args)
+    start = time.perf_counter()
+    checks = validate(args.paths or None, patients_per_arm=args.patients_per_arm, engine=args.engine, workers=args.workers)
+    passed = sum(c.passed for c in checks)
+    if args.json:
+        print(dumps({"targets": [c.to_json() for c in checks], "passed": passed, "total": len(checks)}))
+    else:
+        print(format_table(checks))
+    where = ", ".join(args.paths) if args.paths else str(shipped_calibration_dir())
+    log(f"validated {where} ({args.engine} engine): {passed} of {len(checks)} targets within tolerance; "
+        f"elapsed {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _cross_validate(args: argparse.Namespace) -> int:
+    """`validate --cross-validate`: in-sample and out-of-sample scores, per file and per target."""
+    from ketasim.io.jsonsafe import dumps
+    from ketasim.trials.cross_validate import cross_validate, format_cross_validation
+    from ketasim.trials.validate import shipped_calibration_dir
+
+    if args.engine != "fast":
+        raise KetasimInputError("--cross-validate runs the fast engine; leave --engine out")
+    paths = args.paths or [shipped_calibration_dir()]
+    cv = cross_validate(paths, fit_patients_per_arm=args.fit_patients_per_arm, patients_per_arm=args.patients_per_arm,
+                        max_evaluations=args.max_evaluations, workers=args.workers)
+    text = format_cross_validation(cv)
+    if args.report:
+        write_text(Path(args.report), text + "\n")
+    if args.json:
+        print(dumps({"in_sample": [c.to_json() for c in cv.in_sample],
+                     "out_of_sample": [c.to_json() for c in cv.out_of_sample],
+                     "folds": [{"held_out": f.held_out, "fitted": f.fitted, "evaluations": f.evaluations} for f in cv.folds],
+                     "passed_in_sample": sum(c.passed for c in cv.in_sample), "total_in_sample": len(cv.in_sample),
+                     "passed_out_of_sample": sum(c.passed for c in cv.out_of_sample),
+                     "total_out_of_sample": len(cv.out_of_sample)}))
+    else:
+        print(text)
+    return 0
+
+
+# ---- calibrate -------------------------------------------------------------------------------------
+
+def _add_calibrate(subparsers: Subparsers) -> argparse.ArgumentParser:
+    p = _add_trial_files_command(
+        subparsers, "calibrate", "refit the calibrated parameters to data/calibration",
+        "Fit the parameters the literature does not pin down to the [[published]] targets of the "
+        "calibration trials only (seeded, reproducible), print a report (targets before/after, "
+        "parameters moved, local sensitivity) and write the calibrated parameter file.",
+        "calibration trial files or folders (default: the shipped copy of data/calibration)",
+        "patients per arm during fitting (default 1000: rates carry about 0.015 sampling error)", 1000)
+    p.add_argument("--max-evaluations", type=positive_int, default=182, metavar="N",
+                   help="trial-set evaluations in all (at least 4), every stage and the sensitivity analysis included "
+                        "(default 182: 70 per stage)")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--write", metavar="FILE", default="calibrated.toml",
+                        help="where to write the parameter file (default ./calibrated.toml)")
+    target.add_argument("--write-package", action="store_true",
+                        help="overwrite the calibrated parameter file shipped in the installed package")
+    p.add_argument("--report", metavar="FILE", help="also write the report to FILE")
+    return p
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from importlib import resources
+
+    from ketasim.trials.calibrate import calibrate, format_report, write_calibrated
+    from ketasim.trials.validate import shipped_calibration_dir
+
+    paths = args.paths or [shipped_calibration_dir()]
+    package_file = Path(str(resources.files("ketasim") / "data" / "calibrated.toml"))
+    target = package_file if args.write_package else Path(args.write)
+    check_output_folders(write=str(target), report=args.report)
+    if not args.write_package and target.resolve() == package_file.resolve():
+        raise KetasimInputError(f"--write: {target} is the package's shipped calibration; use --write-package to "
+                                "overwrite it")
+    report = calibrate(paths, patients_per_arm=args.patients_per_arm, max_evaluations=args.max_evaluations)
+    text = format_report(report)
+    print(text)
+    write_calibrated(report, target, f"calibrated to data/calibration (ketasim calibrate, "
+                                     f"{args.patients_per_arm} patients per arm)")
+    log(f"wrote {target}")
+    if args.report:
+        Path(args.report).write_text(text + "\n")
+        log(f"wrote {args.report}")
+    return 0
+
+
+#: (add, run) per subcommand of this module, by name (ketasim.apps.cli.main orders them)
+COMMANDS = {"trial": (_add_trial, _cmd_trial), "validate": (_add_validate, _cmd_validate),
+            "calibrate": (_add_calibrate, _cmd_calibrate)}
