@@ -155,6 +155,16 @@ def test_no_private_names_across_modules(graph):
     assert graph[1] == []
 
 
+def test_apps_service_layer_knows_no_cli_or_web(graph):
+    """apps/: the service layer imports neither cli/ nor web/; web/ never imports cli/ (`serve` starts web)."""
+    def part(mod: str) -> str:
+        return "cli" if mod.startswith("ketasim.apps.cli") else "web" if mod.startswith("ketasim.apps.web") else "service"
+    allowed = {"service": {"service"}, "web": {"service", "web"}, "cli": {"service", "web", "cli"}}
+    found = [f"{mod} imports {target}" for mod, targets in graph[0].items() if mod.startswith("ketasim.apps")
+             for target in targets if target.startswith("ketasim.apps") and part(target) not in allowed[part(mod)]]
+    assert found == []
+
+
 def test_apps_modules_stay_small():
     long = {str(p.relative_to(PACKAGE)): n for p in (PACKAGE / "apps").rglob("*.py")
             if (n := len(p.read_text().splitlines())) > APPS_MAX_LINES}

@@ -230,3 +230,48 @@ def test_forecast_from_the_page(page: Any, url: str) -> None:
     page.wait_for_function("document.getElementById('error').textContent.includes('invalid TOML')")
     assert page.is_enabled("#run")
     assert [e for e in page.errors if "status of 400" not in e] == []  # the browser logs the 400 response itself
+
+
+def test_a_page_from_another_origin_cannot_drive_the_server(page: Any, url: str, tmp_path: Path) -> None:
+    """A page served from another local port posts a trial by a plain form (no preflight) and tries to read
+    the runs: the post is refused with 403 and nothing is recorded; the explorer's own pages keep working."""
+    import http.server
+    import threading
+
+    from _web_server import free_port
+
+    before = httpx.get(url + "/api/runs").json()
+    (tmp_path / "evil.html").write_text(f"""<!doctype html><html><body>
+<form id="f" method="post" action="{url}/api/trials/upload" enctype="multipart/form-data">
+<input type="hidden" name="patients_per_arm" value="10"><textarea name="file">x</textarea></form>
+<pre id="read">pending</pre><pre id="sent">pending</pre>
+<script>
+fetch("{url}/api/runs").then(r => r.text()).then(t => document.getElementById("read").textContent = "read: " + t,
+                                                e => document.getElementById("read").textContent = "blocked");
+const body = new FormData();  // multipart/form-data: a simple request, no preflight
+body.append("file", new Blob([{json.dumps(EXAMPLE.read_text())}]), "trial.toml");
+body.append("patients_per_arm", "10");
+fetch("{url}/api/trials/upload", {{method: "POST", mode: "no-cors", body}})
+  .then(() => document.getElementById("sent").textContent = "sent", () => document.getElementById("sent").textContent = "failed");
+</script></body></html>""")
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path), **k)  # noqa: E731
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page.goto(f"http://localhost:{port}/evil.html")
+        page.wait_for_function("document.getElementById('read').textContent !== 'pending'")
+        assert page.text_content("#read") == "blocked"  # no CORS header: the foreign page cannot read
+        page.wait_for_function("document.getElementById('sent').textContent !== 'pending'")
+        with page.expect_navigation():
+            page.evaluate("document.getElementById('f').submit()")
+        assert "cross-origin request" in page.content()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert httpx.get(url + "/api/runs").json() == before
+    foreign = httpx.get(url + "/api/runs", headers={"Host": "evil.example"})
+    assert foreign.status_code == 403 and "is not this server" in foreign.json()["detail"]
+    page.errors.clear()
+    page.goto(url + "/")
+    assert page.title() and not [e for e in page.errors if "403" in e]

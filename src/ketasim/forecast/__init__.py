@@ -2,9 +2,11 @@
 
 Research software; it informs, it does not prescribe.
 
-Modules, one job each: `patient_file` (the TOML / NONMEM-CSV patient file), `simulator` (the one
-adapter to ketasim's population, model and engine), `posterior` (adaptive importance sampling),
-`planner` (forecasts, relapse, plan table), `result` (the Forecast tables, JSON, figure), `cli`.
+Modules, one job each, one way (docs/architecture.md): `records` (covariates, observations, patient
+record, plan), `patient_file` (the TOML / NONMEM-CSV patient file), `simulator` (the one adapter to
+ketasim's population, model and engine), `posterior` (adaptive importance sampling), `result` (the
+Forecast tables, JSON, figure), `planner` (forecasts, relapse, plan table). The command is
+`ketasim.apps.cli.forecast`.
 
 `ks.forecast(patient, plan=None, *, draws=4000, seed=0, progress=None) -> Forecast`: this
 package is callable (calling it calls `forecast` below), so `ketasim.forecast` is at once the

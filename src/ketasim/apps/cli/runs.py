@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,16 +58,21 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ketasim.apps.web.app import create_app
+    from ketasim.apps.web.origin import is_local
     from ketasim.apps.web.settings import Settings
 
+    local = is_local(args.host)
     settings = Settings(max_patients=args.max_patients, max_upload_bytes=args.max_upload_bytes, workers=args.workers,
-                        max_runtime_s=args.max_runtime)
+                        max_runtime_s=args.max_runtime, host=args.host,
+                        token=None if local else secrets.token_urlsafe(24))
     settings.check()
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"ketasim: warning: serving on {args.host}: anyone who can reach it can run simulations", file=sys.stderr)
+    if not local:
+        print(f"ketasim: warning: serving on {args.host}: anyone who can reach it and has the token can run "
+              "simulations", file=sys.stderr)
     app = create_app(RunStore(args.store), settings)
-    print(f"ketasim: explorer at http://{args.host}:{args.port}/ (API docs at /docs); store {app.state.store.root}",
-          file=sys.stderr)
+    query = "" if settings.token is None else f"?token={settings.token}"
+    print(f"ketasim: explorer at http://{args.host}:{args.port}/{query} (API docs at /docs); store "
+          f"{app.state.store.root}", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

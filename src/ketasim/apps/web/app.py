@@ -32,6 +32,7 @@ from ..runner import MAIN_TRAITS, SimulationRequest, calibration_files, check_fo
 from ..store import RunNotFound, RunStore
 from .jobs import FINAL, JobManager
 from .limits import BodySizeLimit
+from .origin import SameOrigin
 from .settings import Settings
 
 STATIC = Path(str(resources.files("ketasim.apps.web") / "static"))
@@ -121,6 +122,7 @@ def create_app(store: RunStore, settings: Settings | None = None) -> FastAPI:
                   description="Simulate, run virtual trials, validate and keep every run. " + internal.DISCLAIMER)
     app.state.store, app.state.jobs, app.state.settings = store, jobs, settings
     app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes)
+    app.add_middleware(SameOrigin, host=settings.host, token=settings.token)  # outermost: checked first
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(ks.KetasimInputError)

@@ -20,6 +20,10 @@ class Settings:
     workers: int = 2
     max_runtime_s: float = 900.0
     max_days: float = 365.0
+    #: the address served (`--host`): besides localhost, the only Host name answered (apps.web.origin)
+    host: str = "127.0.0.1"
+    #: needed by every request when not None (`--host` beyond localhost; printed at start-up)
+    token: str | None = None
 
     def check(self) -> None:
         for name in ("max_patients", "max_upload_bytes", "workers", "max_runtime_s", "max_days"):
