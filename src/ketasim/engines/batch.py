@@ -148,7 +148,7 @@ def _exposures(models: Sequence[ArmModel]) -> list[_Exposure]:
 
 #: one exposure group as a computation sees it: (positions among the patients computed, eigenvalues,
 #: rows, coefficients, particular), each for those patients
-_Terms = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+_Terms = tuple[np.ndarray | slice, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def _terms_of(exposures: list[_Exposure], patients: np.ndarray) -> list[_Terms]:
@@ -159,7 +159,9 @@ def _terms_of(exposures: list[_Exposure], patients: np.ndarray) -> list[_Terms]:
         pos = np.nonzero(rows >= 0)[0]
         if pos.size:
             r = rows[pos]
-            out.append((pos, ex.eigenvalues[r], ex.rows[r], ex.coefficients[r], ex.particular[r]))
+            # a contiguous run of positions (problems sorted by their systems) is a view, not a gather
+            where = slice(int(pos[0]), int(pos[-1]) + 1) if pos[-1] - pos[0] + 1 == pos.size else pos
+            out.append((where, ex.eigenvalues[r], ex.rows[r], ex.coefficients[r], ex.particular[r]))
     return out
 
 
@@ -206,7 +208,7 @@ class _Set:
         for own, ex in zip(self.terms, _terms_for(batch.exposures, self.idx, self.terms), strict=True):
             which = np.nonzero(changed[own[0]])[0]
             if which.size:
-                rows = ex.member[self.idx[own[0][which]]]
+                rows = ex.member[self.idx[own[0]][which]]
                 own[3][which] = ex.coefficients[rows]
                 own[4][which] = ex.particular[rows]
 
@@ -344,6 +346,17 @@ def solve_fast_batch(models: Sequence[ArmModel], times_h: Sequence[np.ndarray], 
     """
     if not models:
         return []
+    # problems with the same PK systems next to each other: their exposure is computed on views
+    order = sorted(range(len(models)), key=lambda g: tuple(t.eigenvalues.shape[1] for t in models[g].exposure_terms))
+    solutions = _solve([models[g] for g in order], [times_h[g] for g in order], [y0[g] for g in order], settings)
+    out: list[Solution] = [solutions[0]] * len(models)
+    for k, g in enumerate(order):
+        out[g] = solutions[k]
+    return out
+
+
+def _solve(models: Sequence[ArmModel], times_h: Sequence[np.ndarray], y0: Sequence[np.ndarray],
+           settings: SolverSettings) -> list[Solution]:
     times = [checked_times(m, t) for m, t in zip(models, times_h, strict=True)]
     batch = _Batch(models, times, y0, settings)
     lay = batch.layout

@@ -7,7 +7,14 @@ would, with the same screening, the same candidates and the same per-patient num
 
 - the in-silico screening's run-ins (background treatment before day 0) of all arms are solved
   together, round after round of screening, with `engines.batch.solve_fast_batch`;
-- the trial arms of all files are then solved together in one more batched solve.
+- the trial arms of all files are then solved together in one more batched solve;
+- with workers=2 the files are shared between two worker processes (balanced by their estimated
+  cost), each holding its own prepared share: the numbers do not depend on it.
+
+Fitting options (a different method, so numbers move within the solver's tolerance, far inside
+the sampling intervals): daily=False solves only the times the endpoints read (no daily course),
+and looser `settings`; `trials.calibrate` fits with `FIT_SETTINGS` and daily=False, then checks
+the targets before and after with the exact path.
 
 Each solve's per-patient numbers are bit-identical to the fast engine's, so the results, and
 `checks` (the published targets), equal those of run_trial with the fast engine. Screening still
@@ -18,7 +25,9 @@ and, through it, `trials.cross_validate`; `benchmarks/calibration_eval.py` compa
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Generator, Iterable
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
@@ -56,32 +65,74 @@ from ketasim.trials.validate import TargetCheck, check_targets
 class _Arm:
     """One arm of one file: what stays the same between evaluations."""
 
-    def __init__(self, label: str, spec: TrialSpec, arm_index: int) -> None:
+    def __init__(self, label: str, spec: TrialSpec, arm_index: int, daily: bool) -> None:
         self.label, self.spec, self.arm_index = label, spec, arm_index
-        self.times = output_times(spec, _first_dose_h(spec, arm_index), False)
+        self.times = output_times(spec, _first_dose_h(spec, arm_index), False, daily)
         self.chunk_size = auto_chunk_size(spec, arm_index, self.times)
+
+
+#: solver settings for the evaluations of a fit (checked against the default, tight ones before and after)
+FIT_SETTINGS = SolverSettings(rtol=1e-5, atol=1e-7)
+
+#: worker processes start fresh (forkserver): forking a process that has threads (JAX, Dask) can deadlock
+_FRESH_PROCESSES = multiprocessing.get_context("forkserver")
 
 
 class CalibrationSet:
     """Trial files prepared for repeated evaluation at `patients_per_arm` with the fast engine.
 
-    files: trial files (paths) or (label, TrialSpec) pairs; settings: the solver's tolerances.
-    `evaluations` counts calls of `results`.
+    files: trial files (paths) or (label, TrialSpec) pairs; settings: the solver's tolerances;
+    daily: solve the daily course too, as run_trial does (False: only what the endpoints read);
+    workers: processes that share the files in `checks` (call `close` when done, or use `with`).
+    `evaluations` counts evaluations.
     """
 
     def __init__(self, files: Iterable[Path | tuple[str, TrialSpec]], patients_per_arm: int,
-                 settings: SolverSettings = SolverSettings()) -> None:
+                 settings: SolverSettings = SolverSettings(), daily: bool = True, workers: int = 1) -> None:
         self.specs: list[tuple[str, TrialSpec]] = [f if isinstance(f, tuple) else (Path(f).name, load_trial(f))
                                                    for f in files]
         if isinstance(patients_per_arm, bool) or not isinstance(patients_per_arm, int | np.integer) or patients_per_arm <= 0:
             raise KetasimInputError(f"patients per arm: expected an integer > 0, got {patients_per_arm!r}")
         self.n = int(patients_per_arm)
         self.settings = settings
-        for _, spec in self.specs:
-            check_trial_size(spec, self.n, False)
-        self.arms = {label: [_Arm(label, spec, i) for i in range(len(spec.arms))] for label, spec in self.specs}
+        cost = {label: check_trial_size(spec, self.n, False) for label, spec in self.specs}
+        self.arms = {label: [_Arm(label, spec, i, daily) for i in range(len(spec.arms))] for label, spec in self.specs}
         self.flags = {label: tuple(report(trial_flags(spec))) for label, spec in self.specs}
         self.evaluations = 0
+        self._workers: list[tuple[multiprocessing.process.BaseProcess, Connection, set[str]]] = []
+        if workers > 1 and len(self.specs) > 1:
+            shares: list[list[tuple[str, TrialSpec]]] = [[] for _ in range(min(workers, len(self.specs)))]
+            loads = [0.0] * len(shares)
+            for item in sorted(self.specs, key=lambda item: -cost[item[0]]):  # largest first, to the least loaded
+                k = loads.index(min(loads))
+                shares[k].append(item)
+                loads[k] += cost[item[0]]
+            for share in shares:
+                parent, child = _FRESH_PROCESSES.Pipe()
+                process = _FRESH_PROCESSES.Process(target=_serve, args=(child, share, self.n, settings, daily), daemon=True)
+                process.start()
+                child.close()
+                self._workers.append((process, parent, {label for label, _ in share}))
+            for _, conn, _ in self._workers:  # each has prepared its share
+                conn.recv()
+
+    def close(self) -> None:
+        """Stop the worker processes (if any)."""
+        for process, conn, _ in self._workers:
+            try:
+                conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            process.join(timeout=10)
+            if process.is_alive():
+                process.terminate()
+        self._workers = []
+
+    def __enter__(self) -> CalibrationSet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def results(self, params: dict[str, float] | None = None, pop: dict[str, float] | None = None,
                 names: Iterable[str] | None = None) -> dict[str, TrialResult]:
@@ -112,8 +163,28 @@ class CalibrationSet:
     def checks(self, params: dict[str, float] | None = None, pop: dict[str, float] | None = None,
                names: Iterable[str] | None = None) -> list[TargetCheck]:
         """The published targets of every file (or those labelled `names`), in file order."""
-        results = self.results(params, pop, names)
-        return [c for label, spec in self.specs if label in results for c in check_targets(spec, results[label], label)]
+        if not self._workers:
+            results = self.results(params, pop, names)
+            return [c for label, spec in self.specs if label in results for c in check_targets(spec, results[label], label)]
+        wanted = {label for label, _ in self.specs} if names is None else set(names)
+        asked = []
+        for _, conn, labels in self._workers:
+            share = labels & wanted
+            if share:
+                conn.send((params, pop, tuple(sorted(share))))
+                asked.append(conn)
+        by_label: dict[str, list[TargetCheck]] = {}
+        failure = None
+        for conn in asked:
+            kind, value = conn.recv()
+            if kind == "ok":
+                by_label.update(value)
+            else:
+                failure = value
+        if failure is not None:
+            raise failure
+        self.evaluations += 1
+        return [c for label, _ in self.specs if label in by_label for c in by_label[label]]
 
     def _select(self, jobs: list[ArmJob], arms: list[_Arm], stores: list[dict[int, RunInRow]]) -> list[tuple[np.ndarray, int]]:
         """select_patients for every arm at once: each round screens every arm's next candidates,
@@ -155,6 +226,24 @@ class CalibrationSet:
         solutions = solve_fast_batch([t[2] for t in todo], [RUN_IN_TIMES] * len(todo), [t[3] for t in todo], self.settings)
         for (k, index, model, _), sol in zip(todo, solutions, strict=True):
             stores[k].update(zip(index.tolist(), run_in_rows(model, sol), strict=True))
+
+
+def _serve(conn: Connection, share: list[tuple[str, TrialSpec]], n: int, settings: SolverSettings, daily: bool) -> None:
+    """A worker: its share of the files prepared once, then one evaluation per message until None."""
+    prepared = CalibrationSet(share, n, settings, daily)
+    conn.send(("ready", None))
+    while True:
+        message = conn.recv()
+        if message is None:
+            break
+        params, pop, names = message
+        try:
+            results = prepared.results(params, pop, names)
+            conn.send(("ok", {label: check_targets(spec, results[label], label) for label, spec in prepared.specs
+                              if label in results}))
+        except Exception as err:  # the parent re-raises it
+            conn.send(("error", err))
+    conn.close()
 
 
 def _answer(request: RunInRequest, store: dict[int, RunInRow]) -> tuple:

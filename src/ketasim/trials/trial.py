@@ -81,8 +81,14 @@ class OutputTimes:
     course: np.ndarray | None
 
 
-def output_times(spec: TrialSpec, origin_h: float, with_course: bool) -> OutputTimes:
-    """Output times of an arm whose first dose is at `origin_h` (h)."""
+def output_times(spec: TrialSpec, origin_h: float, with_course: bool, daily: bool = True) -> OutputTimes:
+    """Output times of an arm whose first dose is at `origin_h` (h).
+
+    daily=False: only the times the endpoints read (no daily course, so with_course must be False);
+    the fast engine then takes other step ends, so numbers differ within its tolerance (a fitting option).
+    """
+    if with_course and not daily:
+        raise ValueError("output_times: the daily course needs daily=True")
     ep = spec.endpoints
     groups: dict[str, np.ndarray] = {"baseline": np.array([origin_h]),
                                      "visits": origin_h + np.asarray(ep.visit_times_h, dtype=float)}
@@ -96,7 +102,7 @@ def output_times(spec: TrialSpec, origin_h: float, with_course: bool) -> OutputT
     end = max(float(np.max(g)) for g in groups.values())
     # the daily course is always solved (output times are step ends in the fast engine, so the
     # numbers must not depend on whether plots were asked for); it is kept only when asked
-    course = origin_h + np.arange(0.0, end - origin_h + 1e-9, 24.0)
+    course = origin_h + np.arange(0.0, end - origin_h + 1e-9, 24.0) if daily else np.zeros(0)
     all_h = np.unique(np.round(np.concatenate([*groups.values(), course]), 9))
     if with_course:
         groups["course"] = course
