@@ -8,7 +8,7 @@ plots). The summaries are computed by the endpoint registry (:mod:`ketasim.trial
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -81,8 +81,14 @@ class OutputTimes:
     course: np.ndarray | None
 
 
-def output_times(spec: TrialSpec, origin_h: float, with_course: bool) -> OutputTimes:
-    """Output times of an arm whose first dose is at `origin_h` (h)."""
+def output_times(spec: TrialSpec, origin_h: float, with_course: bool, daily: bool = True) -> OutputTimes:
+    """Output times of an arm whose first dose is at `origin_h` (h).
+
+    daily=False: only the times the endpoints read (no daily course, so with_course must be False);
+    the fast engine then takes other step ends, so numbers differ within its tolerance (a fitting option).
+    """
+    if with_course and not daily:
+        raise ValueError("output_times: the daily course needs daily=True")
     ep = spec.endpoints
     groups: dict[str, np.ndarray] = {"baseline": np.array([origin_h]),
                                      "visits": origin_h + np.asarray(ep.visit_times_h, dtype=float)}
@@ -96,7 +102,7 @@ def output_times(spec: TrialSpec, origin_h: float, with_course: bool) -> OutputT
     end = max(float(np.max(g)) for g in groups.values())
     # the daily course is always solved (output times are step ends in the fast engine, so the
     # numbers must not depend on whether plots were asked for); it is kept only when asked
-    course = origin_h + np.arange(0.0, end - origin_h + 1e-9, 24.0)
+    course = origin_h + np.arange(0.0, end - origin_h + 1e-9, 24.0) if daily else np.zeros(0)
     all_h = np.unique(np.round(np.concatenate([*groups.values(), course]), 9))
     if with_course:
         groups["course"] = course
@@ -174,8 +180,33 @@ class _Enrolled:
     baseline: np.ndarray
 
 
+@dataclass(frozen=True)
+class RunInRequest:
+    """A run-in that screening needs: the background regimen for candidates `index` (`patients`, their draws)."""
+
+    background: Regimen
+    index: np.ndarray
+    patients: dict[str, np.ndarray]
+
+
+#: a run-in's PD state, PK state, true MADRS and solved status at day 0, per candidate
+RunInResult = tuple[np.ndarray, dict[tuple[str, str], np.ndarray], np.ndarray, np.ndarray]
+
+
 def _prepare(job: ArmJob, index: np.ndarray) -> _Enrolled:
     """Draw candidates `index`, screen them, bring background to steady state, check the baseline window."""
+    steps = prepare_steps(job, index)
+    try:
+        request = next(steps)
+        while True:
+            request = steps.send(_run_in(job, request.background, request.index, request.patients))
+    except StopIteration as done:
+        return done.value
+
+
+def prepare_steps(job: ArmJob, index: np.ndarray) -> Generator[RunInRequest, RunInResult, _Enrolled]:
+    """_prepare as a generator: it yields the run-in it needs (if any), is sent its result, and returns
+    the screening (so that run-ins of many arms can be solved together, `trials.calibration_set`)."""
     spec, arm_index, params, pop = job.spec, job.arm_index, job.params, job.pop
     psettings = _population_settings(spec)
     background = _background_regimen(spec.population.background)
@@ -199,7 +230,7 @@ def _prepare(job: ArmJob, index: np.ndarray) -> _Enrolled:
     # run-in only for candidates who could be in the window whatever it does
     mask &= (untreated + noise >= lo) & (0.5 * untreated + noise <= hi)
     patients = take(patients, mask)
-    y0, pk0, true_baseline, solved = _run_in(job, background, index[mask], patients)
+    y0, pk0, true_baseline, solved = yield RunInRequest(background, index[mask], patients)
     observed = np.clip(true_baseline + noise[mask], 0.0, 60.0)
     # the background is a failed course: no response to it
     ok = solved & (true_baseline > 0.5 * patients["untreated_madrs"]) & (observed >= lo) & (observed <= hi)
@@ -224,7 +255,7 @@ def _in_trial(job: ArmJob, patients: dict[str, np.ndarray], base_responsiveness:
 
 #: run-in results of the latest arm in this process, by candidate: screening and solving share them
 _RUN_IN_CACHE_MAX = 200_000
-_RUN_IN_CACHE: dict[tuple, dict[int, tuple[np.ndarray, dict[tuple[str, str], np.ndarray], float, bool]]] = {}
+_RUN_IN_CACHE: dict[tuple, dict[int, RunInRow]] = {}
 
 
 def clear_run_in_cache() -> None:
@@ -244,18 +275,37 @@ def _run_in(job: ArmJob, background: Regimen, index: np.ndarray, patients: dict[
     missing = np.array([i not in cache for i in index.tolist()], dtype=bool)
     if missing.any():
         todo = take(patients, missing)
-        run_in = ArmModel(background, todo, job.params, -RUN_IN_H, 0.0)
-        sol = job.solve(run_in, np.array([0.0]), initial_state(todo))
-        y0 = np.nan_to_num(sol.states[0])
-        y0[:, IDX["session_expectancy"]] = 0.0
-        madrs = np.nan_to_num(run_in.outputs(np.array([0.0]), sol.states)["madrs"][0])
-        pk = run_in.pk_end_state()
+        run_in = run_in_model(job, background, todo)
+        sol = job.solve(run_in, RUN_IN_TIMES, initial_state(todo))
         if len(cache) > _RUN_IN_CACHE_MAX:
             cache.clear()
-        for row, candidate in enumerate(index[missing].tolist()):
-            cache[candidate] = (y0[row], {k: v[row] for k, v in pk.items()}, float(madrs[row]),
-                                bool(sol.status[row] == STATUS_OK))
-    rows = [cache[i] for i in index.tolist()]
+        cache.update(zip(index[missing].tolist(), run_in_rows(run_in, sol), strict=True))
+    return stack_run_ins([cache[i] for i in index.tolist()], patients)
+
+
+#: the run-in is solved up to day 0 (h), its only output time
+RUN_IN_TIMES = np.array([0.0])
+#: one candidate's run-in: PD state, PK states by system, true MADRS and whether solved, at day 0
+RunInRow = tuple[np.ndarray, dict[tuple[str, str], np.ndarray], float, bool]
+
+
+def run_in_model(job: ArmJob, background: Regimen, patients: dict[str, np.ndarray]) -> ArmModel:
+    """The background treatment of `patients` from RUN_IN_H before day 0 to day 0."""
+    return ArmModel(background, patients, job.params, -RUN_IN_H, 0.0)
+
+
+def run_in_rows(run_in: ArmModel, sol: Solution) -> list[RunInRow]:
+    """Each candidate's run-in result at day 0 from the solved run-in (session expectancy reset)."""
+    y0 = np.nan_to_num(sol.states[0])
+    y0[:, IDX["session_expectancy"]] = 0.0
+    madrs = np.nan_to_num(run_in.outputs(RUN_IN_TIMES, sol.states)["madrs"][0])
+    pk = run_in.pk_end_state()
+    return [(y0[row], {k: v[row] for k, v in pk.items()}, float(madrs[row]), bool(sol.status[row] == STATUS_OK))
+            for row in range(run_in.n_patients)]
+
+
+def stack_run_ins(rows: list[RunInRow], patients: dict[str, np.ndarray]) -> RunInResult:
+    """Run-in rows stacked into arrays (the patients' untreated state where there are none)."""
     if not rows:
         return initial_state(patients), {}, np.zeros(0), np.zeros(0, dtype=bool)
     pk_keys = rows[0][1].keys()
@@ -273,14 +323,24 @@ def solve_chunk(job: ArmJob, index: np.ndarray) -> SolvedChunk:
     enrolled = _prepare(job, index)
     if not enrolled.mask.all():
         raise RuntimeError("solve_chunk was given candidates that do not pass screening")
+    model = trial_model(job, enrolled)
+    return reduce_chunk(job, index, enrolled, model, job.solve(model, job.times.all_h, enrolled.y0))
+
+
+def trial_model(job: ArmJob, enrolled: _Enrolled) -> ArmModel:
+    """The arm's regimen (with any background) for the enrolled patients, from day 0 to the last output."""
     spec, times = job.spec, job.times
     arm = spec.arms[job.arm_index]
     background = _background_regimen(spec.population.background)
     regimen = arm.regimen if background is None else arm.regimen + background
     end_h = float(times.all_h[-1]) + 1e-6
-    model = ArmModel(regimen, enrolled.patients, job.params, 0.0, end_h, enrolled.pk0,
-                     care_until_h=care_until_h(spec, job.arm_index, end_h))
-    sol = job.solve(model, times.all_h, enrolled.y0)
+    return ArmModel(regimen, enrolled.patients, job.params, 0.0, end_h, enrolled.pk0,
+                    care_until_h=care_until_h(spec, job.arm_index, end_h))
+
+
+def reduce_chunk(job: ArmJob, index: np.ndarray, enrolled: _Enrolled, model: ArmModel, sol: Solution) -> SolvedChunk:
+    """What the endpoints need of the solved patients `index` (their solution `sol` at job.times.all_h)."""
+    spec, times = job.spec, job.times
     out = model.outputs(times.all_h, sol.states)
     noise = visit_noise(spec.seed, job.arm_index, index, times.all_h, job.pop["visit_noise_sd_madrs"])
     madrs = np.clip(out["madrs"] + noise, 0.0, 60.0)
@@ -328,14 +388,26 @@ def auto_chunk_size(spec: TrialSpec, arm_index: int, times: OutputTimes) -> int:
 
 def select_patients(job: ArmJob, n_patients: int, chunk_size: int, mapper: Mapper = in_process) -> tuple[np.ndarray, int]:
     """The first `n_patients` candidates (in index order) that pass screening; and how many were screened."""
+    steps = selection_steps(job, n_patients, chunk_size)
+    try:
+        index = next(steps)
+        while True:
+            pieces = [index[i:i + chunk_size] for i in range(0, index.size, chunk_size)]
+            index = steps.send(np.concatenate(list(mapper(partial(screen_chunk, job), pieces))))
+    except StopIteration as done:
+        return done.value
+
+
+def selection_steps(job: ArmJob, n_patients: int, chunk_size: int) -> Generator[np.ndarray, np.ndarray, tuple[np.ndarray, int]]:
+    """select_patients as a generator: it yields the next candidates to screen, is sent their mask
+    (screen_chunk), and returns the accepted candidates and how many were screened."""
     accepted: list[np.ndarray] = []
     n_found, next_candidate, pass_rate = 0, 0, 1.0
     while n_found < n_patients:
         want = n_patients - n_found
         batch = int(min(max(want / pass_rate * 1.1, 64), 200 * max(chunk_size, want)))
         index = np.arange(next_candidate, next_candidate + batch, dtype=np.int64)
-        pieces = [index[i:i + chunk_size] for i in range(0, batch, chunk_size)]
-        mask = np.concatenate(list(mapper(partial(screen_chunk, job), pieces)))
+        mask = yield index
         ok = index[mask][:want]
         accepted.append(ok)
         n_found += ok.size
@@ -381,11 +453,17 @@ def simulate_arm(spec: TrialSpec, arm_index: int, n_patients: int, *, engine: st
         collected.append(part)
         if progress is not None:
             progress(part.n)
-    merged = SolvedChunk.concat(collected)
+    return arm_result(spec, arm_index, times, collected, screened)
+
+
+def arm_result(spec: TrialSpec, arm_index: int, times: OutputTimes, chunks: list[SolvedChunk], screened: int) -> ArmResult:
+    """The arm's result and endpoint summary from its solved chunks (in patient order)."""
+    merged = SolvedChunk.concat(chunks)
     result = ArmResult(
-        name=arm.name, candidate_index=merged.index, baseline_values=merged.baselines, visit_values=merged.visits,
-        status=merged.status, candidates_screened=screened, relapse_assessments=merged.relapse,
-        relapse_at=merged.relapse_at, relapse_days=times.relapse_days, vitals=merged.vitals or None,
+        name=spec.arms[arm_index].name, candidate_index=merged.index, baseline_values=merged.baselines,
+        visit_values=merged.visits, status=merged.status, candidates_screened=screened,
+        relapse_assessments=merged.relapse, relapse_at=merged.relapse_at, relapse_days=times.relapse_days,
+        vitals=merged.vitals or None,
         course_times_h=None if times.course is None else times.all_h[times.course] - _first_dose_h(spec, arm_index),
         course=merged.course, patients=merged.patients,
     )
