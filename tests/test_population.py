@@ -38,7 +38,7 @@ def test_trd_is_screened_not_drawn() -> None:
         return arm.summary["candidates_screened"] / arm.summary["n"]
 
     # (1.21 vs 1.13 candidates per enrolled patient with the stage-2 calibration, which shrank the non-specific
-    # improvement that screening courses share; it was 1.25x and more before: a finding, README "Validation")
+    # improvement that screening courses share; it was 1.25x and more before: a finding, docs/validation.md)
     assert ratio(trd_arm) >= 1.05 * ratio(mdd_arm)
     # those who failed two courses respond less to the monoaminergic path and to non-specific care
     for name in ("monoaminergic_responsiveness", "placebo_responsiveness"):
