@@ -18,6 +18,9 @@ PARAMETERS: dict[str, P] = {
     "interneuron_occupancy50": P(0.30, "1", "calibrated to data/calibration; interneurons are silenced by partial block "
                                  "(Homayoun & Moghaddam 2007), low doses work (Fava 2018)",
                                  "NMDA occupancy silencing half of the interneuron drive", valid=(0.01, 0.99)),
+    "nmda_circuit_link": P(1.0, "1", "structural: 1 = the link intact, 0 = cut (knock-out checks); NMDA block on "
+                           "GABA interneurons disinhibits pyramidal cells (Homayoun H & Moghaddam B 2007, J Neurosci "
+                           "27:11496)", "share of interneuron NMDA block that silences interneurons", valid=(0, 1)),
     "interneuron_hill": P(2.0, "1", _SHAPE, "steepness of interneuron silencing", valid=(0.5, 20)),
     "pyramidal_occupancy50": P(0.75, "1", _SHAPE, "NMDA occupancy blocking half of pyramidal output (anaesthesia)",
                                valid=(0.01, 0.99)),
@@ -35,7 +38,7 @@ PARAMETERS: dict[str, P] = {
 def interneuron_silencing(xp: Any, nmda_occupancy: Array, p: dict[str, float]) -> Array:
     """Fraction of GABA interneuron drive removed by NMDA block (sensitive: low occupancy suffices)."""
     o = xp.maximum(nmda_occupancy, 0.0) ** p["interneuron_hill"]
-    return o / (o + p["interneuron_occupancy50"] ** p["interneuron_hill"])
+    return p["nmda_circuit_link"] * o / (o + p["interneuron_occupancy50"] ** p["interneuron_hill"])
 
 
 def pyramidal_capacity(xp: Any, nmda_occupancy: Array, p: dict[str, float]) -> Array:

@@ -163,9 +163,9 @@ def rates(xp: Any, y: Sequence[Array], occ: Occupancy, sig: Mapping[str, Array],
     return (
         circuit.adaptation_rate(silencing, adaptation, p),  # the network re-balances to disinhibition
         circuit.glutamate_rate(xp, silencing, adaptation, sig["pyramidal_capacity"], glutamate, p),  # glutamate surge
-        plasticity.first_order_rate(glutamate, bdnf, p["bdnf_time_h"]),  # glutamate -> BDNF translation
-        plasticity.first_order_rate(bdnf, mtor, p["mtor_time_h"]),  # BDNF -> TrkB/mTORC1
-        plasticity.first_order_rate(mtor, proteins, p["protein_time_h"]),  # mTORC1 -> synaptic proteins
+        plasticity.first_order_rate(p["glutamate_bdnf_link"] * glutamate, bdnf, p["bdnf_time_h"]),  # glutamate -> BDNF
+        plasticity.first_order_rate(p["bdnf_mtor_link"] * bdnf, mtor, p["mtor_time_h"]),  # BDNF -> TrkB/mTORC1
+        plasticity.first_order_rate(p["mtor_protein_link"] * mtor, proteins, p["protein_time_h"]),  # mTORC1 -> proteins
         plasticity.spine_rate(xp, spines, proteins, drive, patient["synapse_deficit"], patient["plasticity_gain"], p),
         monoamine.desensitisation_rate(xp, occ.sert, desens, p),  # 5-HT1A autoreceptors desensitise
         monoamine.drive_rate(xp, occ.sert, desens, drive, patient["monoaminergic_responsiveness"], p),

@@ -12,6 +12,8 @@ from typing import Any
 from ketasim.model.namespace import Array
 from ketasim.model.parameters import Parameter as P
 
+_LINK = "structural: 1 = the link intact, 0 = cut"
+
 PARAMETERS: dict[str, P] = {
     "bdnf_time_h": P(0.5, "h", "assumed: BDNF translation de-suppressed within minutes (Autry AE et al. 2011, Nature 475:91)",
                      "BDNF time constant", valid=(0.01, 48)),
@@ -25,6 +27,13 @@ PARAMETERS: dict[str, P] = {
                                valid=(0.5, 120)),
     "synaptogenesis_rate_1_h": P(0.836, "1/h", "calibrated to data/calibration",
                                  "spine formation per unit synaptic protein drive", valid=(0, 100)),
+    # links of the chain, 1 = intact: set one to 0 to cut it (knock-out checks, `--set bdnf_mtor_link=0`)
+    "glutamate_bdnf_link": P(1.0, "1", _LINK + "; a glutamate surge releases BDNF (Autry AE et al. 2011, Nature 475:91)",
+                             "share of the glutamate surge that reaches BDNF translation", valid=(0, 1)),
+    "bdnf_mtor_link": P(1.0, "1", _LINK + "; rapamycin blocks mTORC1 and ketamine's effects in rodents (Li N et al. "
+                        "2010, Science 329:959)", "share of the BDNF rise that activates TrkB/mTORC1", valid=(0, 1)),
+    "mtor_protein_link": P(1.0, "1", _LINK + "; mTORC1 drives synaptic protein synthesis (Li N et al. 2010)",
+                           "share of mTORC1 activation that drives synaptic protein synthesis", valid=(0, 1)),
     "monoaminergic_synaptogenesis_rate_1_h": P(0.001765, "1/h", "calibrated to data/calibration",
                                                "spine formation per unit monoaminergic drive", valid=(0, 1)),
 }

@@ -136,25 +136,38 @@ def _add_validate(subparsers: Subparsers) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=positive_int, default=min(os.cpu_count() or 1, 4), metavar="N",
                    help="files (or, with --cross-validate, folds) run in parallel processes (default: the cores, at most 4)")
     p.add_argument("--report", metavar="FILE", help="with --cross-validate: also write the report to FILE")
+    p.add_argument("--mechanism", action="append", metavar="DIR_OR_FILE",
+                   help="mechanism check files (intermediate layers, docs/mechanism-checks.md) to run beside the "
+                        "trials; default: the shipped set when no trial files are named (repeatable)")
     return p
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from ketasim.io.jsonsafe import dumps
+    from ketasim.mechanism_checks import format_mechanism_table, mechanism_files, run_checks
+    from ketasim.mechanism_checks import summary as mechanism_summary
     from ketasim.trials.validate import format_table, shipped_calibration_dir, validate
 
     if args.cross_validate:
         return _cross_validate(args)
     start = time.perf_counter()
+    mechanism_paths = mechanism_files(args.mechanism) if args.mechanism else None
     checks = validate(args.paths or None, patients_per_arm=args.patients_per_arm, engine=args.engine, workers=args.workers)
     passed = sum(c.passed for c in checks)
+    layers = run_checks(mechanism_paths) if mechanism_paths or not args.paths else []
     if args.json:
-        print(dumps({"targets": [c.to_json() for c in checks], "passed": passed, "total": len(checks)}))
+        document: dict = {"targets": [c.to_json() for c in checks], "passed": passed, "total": len(checks)}
+        if layers:
+            document["mechanism"] = mechanism_summary(layers)
+        print(dumps(document))
     else:
         print(format_table(checks))
+        if layers:
+            print("\n" + format_mechanism_table(layers))
     where = ", ".join(args.paths) if args.paths else str(shipped_calibration_dir())
     log(f"validated {where} ({args.engine} engine): {passed} of {len(checks)} targets within tolerance; "
-        f"elapsed {time.perf_counter() - start:.1f} s")
+        + (f"{sum(r.passed for r in layers)} of {len(layers)} mechanism checks pass; " if layers else "")
+        + f"elapsed {time.perf_counter() - start:.1f} s")
     return 0
 
 
