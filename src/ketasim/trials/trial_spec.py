@@ -78,8 +78,8 @@ RELAPSE_AMONG = ("responders", "remitters")
 METRICS: tuple[str, ...] = tuple(METRIC_REGISTRY)
 _VISIT_METRIC_NAMES = tuple(name for name, m in METRIC_REGISTRY.items() if m.at_visit)
 
-_TOP_KEYS = ("name", "seed", "patients_per_arm", "compounds", "population", "arms", "endpoints", "published",
-             "design")
+_TOP_KEYS = ("name", "seed", "patients_per_arm", "population", "arms", "endpoints", "published", "design",
+             "compounds")
 _DESIGN_KEYS = ("blinded",)
 _POPULATION_KEYS = ("kind", "min_failed_treatments", "baseline_madrs", "weight_kg", "age", "background")
 _ARM_KEYS = ("name", "doses")
