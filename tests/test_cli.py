@@ -128,7 +128,7 @@ def test_drugs(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["drugs", "ketamine"]) == 0
     out = capsys.readouterr().out
     assert "source" in out.splitlines()[1]
-    assert "Fanta S et al. 2015" in out and "s_cl_l_h" in out and "L/h" in out
+    assert "Fanta S et al. 2015" in out and "routes.iv.parents[0].disposition.clearance" in out and "L/h" in out
 
 
 def test_presets_and_parameters(capsys: pytest.CaptureFixture[str]) -> None:

@@ -52,15 +52,15 @@ def test_nmda_occupancy_at_20_mg_per_day(steady_state: dict[str, np.ndarray]) ->
     occupancy = steady_state["nmda_occupancy"]
     # brain concentration ~ CSF/plasma x plasma (0.52 x ~120 ng/mL ~ 0.35 uM) against Ki 1 uM: about a quarter
     assert 0.15 <= occupancy.min() <= occupancy.max() <= 0.35
-    brain = p["brain_partition"] * steady_state["plasma_memantine_ng_ml"] * 1e-3
-    ratio = brain / ki_mg_l(p["ki_nmda_um"], p["mw_g_mol"])
+    brain = p["species.memantine.effect_site.partition"] * steady_state["plasma_memantine_ng_ml"] * 1e-3
+    ratio = brain / ki_mg_l(p["species.memantine.nmda.ki"], p["molar_mass_g_mol"])
     np.testing.assert_allclose(occupancy.mean(), np.mean(ratio / (1.0 + ratio)), rtol=0.05)
 
 
 def test_cli_prints_parameters_with_sources_and_simulates_the_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["drugs", "memantine"]) == 0
     out = capsys.readouterr().out
-    assert "NONMEM CMT: oral 13" in out and "ki_nmda_um" in out and "Parsons CG" in out and "Namenda label" in out
+    assert "NONMEM CMT: oral 13" in out and "species.memantine.nmda.ki" in out and "Parsons CG" in out and "Namenda label" in out
     assert main(["simulate", "--regimen", str(EXAMPLES / "memantine-20mg-daily.toml"), "--patient", "typical-mdd",
                  "--days", "3"]) == 0
     assert "regimen: memantine-20mg-daily" in capsys.readouterr().out

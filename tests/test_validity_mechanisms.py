@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import ketasim as ks
-from ketasim.model.drugs.esketamine import nasal_fraction
+from ketasim.model.drugs import logit_fraction
 from ketasim.model.namespace import NUMPY
 from ketasim.model.symptoms import RELIEF_SMOOTHING, combine_relief, contact_benefit_after
 from ketasim.trials.design import active_probability, care_until_h, expectancy_factor, starts_new_antidepressant
@@ -61,6 +61,10 @@ def test_natural_course_widens_the_spread_without_moving_day_0() -> None:
     better = ks.simulate("escitalopram-10mg-daily", base.with_(natural_course=-0.3), days=56).set_index("time_h")["madrs"]
     assert worse.loc[0.0] == better.loc[0.0]
     assert worse.loc[55 * 24.0] - better.loc[55 * 24.0] > 5.0
+
+
+def nasal_fraction(typical: float, patient: dict[str, np.ndarray]) -> np.ndarray:
+    return logit_fraction(typical, patient.get("esk_nasal_logit", 0.0))
 
 
 def test_nasal_fraction_varies_on_the_logit_scale() -> None:

@@ -10,7 +10,7 @@ from ketasim.engines.solvers import SolverSettings
 from ketasim.errors import KetasimInputError
 from ketasim.forecast import Forecast
 from ketasim.interchange.nonmem import read_nonmem_csv, regimen_from_nonmem, write_nonmem_csv
-from ketasim.model.drugs import DRUG_NAMES, DRUGS, DrugSpec
+from ketasim.model.drugs import DRUG_NAMES, DRUGS, DrugSpec, read_compound, register_compound_file
 from ketasim.model.parameters import Parameter
 from ketasim.model.patient import TYPICAL_PATIENTS, Patient, typical_patient
 from ketasim.model.regimen import PRESETS, Dose, Regimen, dose, preset
@@ -18,7 +18,7 @@ from ketasim.simulation import SimulationResult, simulate, simulate_result
 from ketasim.trials.endpoints import VISIT_METRICS, VisitMetric
 from ketasim.trials.results import ArmResult, TrialResult
 from ketasim.trials.trial import run_trial
-from ketasim.trials.trial_spec import TrialSpec, load_trial
+from ketasim.trials.trial_spec import TrialSpec, load_trial, parse_trial
 from ketasim.trials.validate import TargetCheck, validate
 
 __version__ = "0.1.0"
@@ -46,9 +46,12 @@ __all__ = [
     "dose",
     "forecast",
     "load_trial",
+    "parse_trial",
     "preset",
+    "read_compound",
     "read_nonmem_csv",
     "regimen_from_nonmem",
+    "register_compound_file",
     "run_trial",
     "simulate",
     "simulate_result",

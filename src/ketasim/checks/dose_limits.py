@@ -17,6 +17,7 @@ from importlib import resources
 import numpy as np
 
 from ketasim.errors import KetasimInputError
+from ketasim.model.drugs import DRUG_NAMES
 from ketasim.model.regimen import Regimen
 
 REFERENCE_WEIGHT_KG = 70.0
@@ -76,6 +77,8 @@ def check_regimen(regimen: Regimen, horizon_h: float, weight_kg: float, where: s
     for (drug, route), (times, mg) in _events_mg(regimen, horizon_h, weight_kg).items():
         limit = limits.get((drug, route))
         if limit is None:
+            if drug not in DRUG_NAMES:  # a compound file of the user's: no limits, no calibration trial
+                flags.append(f"{drug} {route}: a user's compound file; no shipped calibration trial gives it")
             continue
         unit = limit.unit
         dose = limit.amount(float(np.max(mg)), weight_kg) if mg.size else 0.0

@@ -14,6 +14,10 @@ Documented defaults (a key that is absent takes this value):
   ideation at entry (MADRS item 10 >= 4; ``trials.population.suicidal_ideation``).
 - ``population.weight_kg``: [45, 140]; ``population.age``: [18, 65]; ``population.background``: none.
 - ``design.blinded``: true (double-blind).
+- ``compounds``: none. A list of compound-file paths (docs/compound-file.md), relative to the trial file's
+  folder (to the working folder for text without a file); each file is checked and registered before the
+  arms are read, so arms dose it by its ``name``. A shipped drug's name, or a second file under a name
+  already loaded, is an error naming the file.
 - ``endpoints.vitals``: false; ``endpoints.relapse.among``: ``"responders"``.
 - ``endpoints.relapse.assess_every``: absent means daily, on whole days after the first dose (the
   first version's rule); given, assessments are at ``at`` + k * ``assess_every`` (k = 1, 2, ...) up to ``until``.
@@ -57,6 +61,7 @@ from ketasim.checks.limits import MAX_PATIENTS_PER_ARM
 from ketasim.errors import KetasimInputError
 from ketasim.io.toml_file import read_toml
 from ketasim.io.units import parse_time_h
+from ketasim.model.drugs import register_compound_file
 from ketasim.model.regimen import Regimen, regimen_from_entries
 from ketasim.trials.endpoints import METRICS as METRIC_REGISTRY
 from ketasim.trials.endpoints import SECTIONS
@@ -73,7 +78,8 @@ RELAPSE_AMONG = ("responders", "remitters")
 METRICS: tuple[str, ...] = tuple(METRIC_REGISTRY)
 _VISIT_METRIC_NAMES = tuple(name for name, m in METRIC_REGISTRY.items() if m.at_visit)
 
-_TOP_KEYS = ("name", "seed", "patients_per_arm", "population", "arms", "endpoints", "published", "design")
+_TOP_KEYS = ("name", "seed", "patients_per_arm", "population", "arms", "endpoints", "published", "design",
+             "compounds")
 _DESIGN_KEYS = ("blinded",)
 _POPULATION_KEYS = ("kind", "min_failed_treatments", "baseline_madrs", "weight_kg", "age", "background")
 _ARM_KEYS = ("name", "doses")
@@ -180,6 +186,8 @@ class TrialSpec:
     endpoints: EndpointsSpec
     published: tuple[PublishedTarget, ...] = ()
     design: DesignSpec = DesignSpec()
+    #: compound files the trial loads (paths as resolved against the trial file's folder)
+    compounds: tuple[str, ...] = ()
 
     @property
     def arm_names(self) -> tuple[str, ...]:
@@ -209,15 +217,31 @@ def parse_trial(data: Mapping[str, Any], source: str) -> TrialSpec:
     seed = r.integer(r.require(top, "seed", "", "an integer >= 0"), "seed", minimum=0)
     n = r.integer(r.require(top, "patients_per_arm", "", "an integer > 0"), "patients_per_arm", minimum=1)
     design = _design(r, top.get("design", {}))
+    compounds = _compounds(r, top.get("compounds", []))
     population = _population(r, r.require(top, "population", "", "a [population] table"))
     arms = _arms(r, r.require(top, "arms", "", "[[arms]] tables with name and doses"))
     endpoints = _endpoints(r, r.require(top, "endpoints", "", "an [endpoints] table"))
     published = _published(r, top.get("published", []), arms, endpoints)
     if n > MAX_PATIENTS_PER_ARM:
         r.fail("patients_per_arm", f"{n:,} is above the limit of {MAX_PATIENTS_PER_ARM:,} patients per arm")
-    spec = TrialSpec(source, name, seed, n, population, arms, endpoints, published, design)
+    spec = TrialSpec(source, name, seed, n, population, arms, endpoints, published, design, compounds)
     check_trial_spec(spec)
     return spec
+
+
+def _compounds(r: _Reader, value: object) -> tuple[str, ...]:
+    """Register the compound files listed (paths relative to the trial file's folder) so arms can dose them."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        r.fail("compounds", f"expected a list of compound file paths, got {_show(value)}")
+    folder = os.path.dirname(os.path.abspath(r.source)) if os.path.isfile(r.source) else os.getcwd()
+    paths = []
+    for i, entry in enumerate(value):
+        path = os.path.normpath(os.path.join(folder, os.path.expanduser(entry)))
+        if not os.path.isfile(path):
+            r.fail(f"compounds[{i}]", f"no compound file at {entry!r} (looked for {path})")
+        register_compound_file(path)
+        paths.append(path)
+    return tuple(paths)
 
 
 def _design(r: _Reader, value: object) -> DesignSpec:

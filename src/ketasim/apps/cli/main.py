@@ -22,7 +22,7 @@ from ketasim.checks.plausibility import escape
 from ketasim.disclaimer import DISCLAIMER
 from ketasim.errors import KetasimInputError
 
-from . import export, forecast, runs, simulate, trials
+from . import compound, export, forecast, runs, simulate, trials
 
 if TYPE_CHECKING:
     from .common import Subparsers
@@ -36,9 +36,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 #: the subcommands in the order `ketasim --help` lists them
-ORDER = ("simulate", "demo", "trial", "validate", "calibrate", "export-sbml", "drugs", "presets", "parameters",
+ORDER = ("simulate", "demo", "trial", "validate", "calibrate", "export-sbml", "drugs", "compound", "presets", "parameters",
          "forecast", "examples", "serve", "runs", "report")
-_BY_NAME = {**simulate.COMMANDS, **trials.COMMANDS, **export.COMMANDS, **forecast.COMMANDS, **runs.COMMANDS}
+_BY_NAME = {**simulate.COMMANDS, **trials.COMMANDS, **export.COMMANDS, **forecast.COMMANDS, **runs.COMMANDS,
+            **compound.COMMANDS}
 
 #: (add, run) per subcommand, in the order `ketasim --help` lists them.
 COMMANDS: list[tuple[Callable[[Subparsers], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]] = [
@@ -52,8 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ketasim", description="Mechanistic simulator of rapid-acting antidepressants. " + DISCLAIMER)
     parser.add_argument("--version", action="version", version=f"ketasim {__version__}")
     subparsers = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
-    for add, run in COMMANDS:
-        add(subparsers).set_defaults(_run=run)
+    for name, (add, run) in zip(ORDER, COMMANDS, strict=True):
+        sub = add(subparsers)
+        sub.set_defaults(_run=run)
+        if name in ("simulate", "trial"):
+            compound.add_compound_option(sub)
     return parser
 
 
@@ -65,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, --version and usage errors
         return exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 2
     try:
+        compound.register_compounds(args)
         return int(args._run(args))
     except (KetasimInputError, tomllib.TOMLDecodeError, OSError) as err:
         message = " ".join(str(err).split())

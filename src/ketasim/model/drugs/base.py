@@ -116,6 +116,9 @@ class PkVariability:
 CL_FACTOR = PkVariability("cl_factor", "cl_cv", P(
     0.30, "1", "assumed: ketamine clearance IIV ~30% (Kamp J et al. 2020 report 69-90 L/h between studies)",
     "ketamine/esketamine/midazolam/memantine clearance CV"), "clearance (ketamine, esketamine, midazolam, memantine)")
+#: maximal SERT occupancy of every SERT ligand (the model's; a compound file's sert.max_occupancy is carried only)
+SERT_MAX_OCCUPANCY = P(0.86, "1", "derived: fit to Klein 2006/2007 (0.864); Meyer JH et al. 2001/2004 report a plateau "
+                       "at ~85%", "maximal SERT occupancy")
 V_FACTOR = PkVariability("v_factor", "v_cv", P(0.20, "1", "assumed: volume IIV ~20%", "volume CV"),
                          "volumes of distribution")
 
@@ -141,3 +144,5 @@ class DrugSpec:
     cmt: dict[str, int] = field(default_factory=dict)
     targets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     variability: tuple[PkVariability, ...] = ()
+    #: the compound file the entry was read from ("" for an entry built in code)
+    source_file: str = ""
