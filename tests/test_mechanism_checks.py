@@ -94,7 +94,7 @@ def test_cutting_a_link_removes_everything_downstream_and_nothing_upstream(link:
     (f'metric = "value"\noutput = "glutamate"\n{DOSE}\nrange = [0, 1]', ".at: metric 'value' needs"),
     (f'metric = "value"\noutput = "glutamate"\nat = "1 h"\n{DOSE}\nrange = [1, 0]', "range: expected [low, high]"),
     (f'metric = "value"\noutput = "glutamate"\nat = "1 h"\n{DOSE}\nrange = [0, 1]\ncolour = 1', "unknown key(s) colour"),
-    ('metric = "parameter_ratio"\nnumerator = "ketamine.nope"\ndenominator = "ketamine.ki_s_ketamine_um"\n'
+    ('metric = "parameter_ratio"\nnumerator = "ketamine.nope"\ndenominator = "ketamine.species.s_ketamine.nmda.ki"\n'
      'range = [0, 1]', "expected DRUG.PARAMETER"),
     (f'metric = "knockout_fraction"\noutput = "madrs"\nat = "1 d"\n{DOSE}\nrange = [0, 1]\n'
      'control_doses = []\nknockout = { bdnf_mtor_link = 2.0 }', "outside its valid range"),

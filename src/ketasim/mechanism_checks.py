@@ -219,7 +219,7 @@ def _check(e: Any, source: str, layer: str, place: str) -> MechanismCheck:
 def _drug_parameter(name: str, where: str) -> float:
     drug, _, parameter = name.partition(".")
     if drug not in DRUGS or parameter not in DRUGS[drug].parameters:
-        raise KetasimInputError(f"{where}: expected DRUG.PARAMETER (e.g. ketamine.ki_s_ketamine_um), got {name!r}")
+        raise KetasimInputError(f"{where}: expected DRUG.PARAMETER (e.g. ketamine.species.s_ketamine.nmda.ki), got {name!r}")
     return float(DRUGS[drug].parameters[parameter].value)
 
 
