@@ -10,7 +10,7 @@ from ketasim.model.drugs import DRUGS
 from ketasim.trials.population import calibrated_population
 
 _KINDS = ("calibrated to", "assumed", "derived", "et al", "label", "Spravato", "Celexa", "Zoloft", "Meyer", "Klein",
-          "ketamine free base", "norketamine free base", "adequate course")
+          "ketamine free base", "norketamine free base", "adequate course", "structural: 1 = the link intact")
 
 
 def _has_provenance(source: str) -> bool:
