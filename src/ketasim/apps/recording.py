@@ -58,13 +58,12 @@ def record_trial(store: RunStore, trial_file: str, result: ks.TrialResult, summa
 
 def record_forecast(store: RunStore, patient_file: str, draws: int, seed: int, result: Forecast, runtime_s: float) -> str:
     """Record a `ketasim forecast` run (the patient file, the CSV it names, tables, JSON, figure); returns the run id."""
-    import tomli
-
     from .runner import forecast_input_text, write_forecast
 
     path = Path(patient_file)
     text = path.read_text()
-    data = tomli.loads(text).get("patient", {}).get("data")
+    patient = internal.parse_toml(text, str(path), toml_1_1=True).get("patient", {})
+    data = patient.get("data") if isinstance(patient, dict) else None
     csv = (path.parent / data).read_text() if isinstance(data, str) else None
     record = forecast_input_text(text, path.name, draws, seed, None, csv, None if data is None else Path(data).name)
     run_id = store.new_run("forecast", f"forecast: {path.name}", record, seed=seed, engine="fast")
