@@ -127,7 +127,7 @@ class OutFolder:
                     shutil.rmtree(stale, ignore_errors=True)
             self.partial.mkdir()
         except OSError as err:
-            raise KetasimInputError(f"--out: cannot write {out} ({err.strerror or err})") from None
+            raise KetasimInputError(f"--out: cannot write {out} ({err.strerror or err}: {err.filename})") from None
 
     def __enter__(self) -> OutFolder:
         return self
