@@ -25,6 +25,13 @@ def free_port() -> int:
 @contextmanager
 def served(store: Path, *options: str) -> Iterator[str]:
     """Start `python -m ketasim serve` on 127.0.0.1; yields its base URL; stops it afterwards."""
+    with served_process(store, *options) as (url, _):
+        yield url
+
+
+@contextmanager
+def served_process(store: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As `served`, yielding the base URL and the server's process."""
     port = free_port()
     log = (store.parent / f"serve-{port}.log").open("w")
     process = subprocess.Popen([sys.executable, "-m", "ketasim", "serve", "--port", str(port), "--store", str(store),
@@ -42,7 +49,7 @@ def served(store: Path, *options: str) -> Iterator[str]:
             time.sleep(0.25)
         else:
             raise RuntimeError("ketasim serve did not start within 60 s")
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:

@@ -100,7 +100,10 @@ def test_default_store_is_documented_env(tmp_path: Path, monkeypatch: pytest.Mon
                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("KETASIM_STORE", str(tmp_path / "env-store"))
     code, out, _ = run_cli(capsys, "runs", "list", "--json")
-    assert code == 0 and json.loads(out) == [] and (tmp_path / "env-store" / "runs.duckdb").is_file()
+    assert code == 0 and json.loads(out) == [] and not (tmp_path / "env-store").exists()  # reading creates nothing
+    from ketasim.apps.store import RunStore
+
+    assert RunStore().root == tmp_path / "env-store" and (tmp_path / "env-store" / "runs.duckdb").is_file()
 
 
 def test_runs_left_running_by_a_stopped_server_become_failed(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ the model's internals needs edits in this file only.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +13,7 @@ import ketasim as ks
 from ketasim.disclaimer import DISCLAIMER
 from ketasim.engines.solvers import STATUS_OK
 from ketasim.io.jsonsafe import dumps
+from ketasim.io.toml_file import parse_toml
 from ketasim.model.regimen import regimen_from_entries
 from ketasim.trials.outcomes import Z95, responders, wilson_interval
 from ketasim.trials.trial_spec import parse_trial
@@ -23,8 +23,8 @@ from .inputs import parse_overrides, resolve_patient
 from .report import trial_json
 
 __all__ = [
-    "DISCLAIMER", "STATUS_OK", "Z95", "check_targets", "dumps", "parse_overrides", "patient_from", "regimen_from_doses",
-    "responders", "shipped_calibration_dir", "trial_from_text", "trial_json", "wilson_interval",
+    "DISCLAIMER", "STATUS_OK", "Z95", "check_targets", "dumps", "parse_overrides", "parse_toml", "patient_from",
+    "regimen_from_doses", "responders", "shipped_calibration_dir", "trial_from_text", "trial_json", "wilson_interval",
 ]
 
 
@@ -35,10 +35,7 @@ def regimen_from_doses(entries: Any, where: str, name: str = "") -> ks.Regimen:
 
 def trial_from_text(text: str, source: str) -> ks.TrialSpec:
     """Parse trial-file text; errors read as `ketasim trial SOURCE` gives them for a file named SOURCE."""
-    try:
-        data: Mapping[str, Any] = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ks.KetasimInputError(f"{source}: invalid TOML: {err}") from None
+    data: Mapping[str, Any] = parse_toml(text, source)
     return parse_trial(data, source)
 
 

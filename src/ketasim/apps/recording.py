@@ -16,7 +16,7 @@ import pandas as pd
 import ketasim as ks
 
 from . import adapters as internal
-from .store import RunStore
+from .store import RunStore, write_results
 
 if TYPE_CHECKING:
     from ketasim.forecast import Forecast
@@ -38,11 +38,10 @@ def record_simulation(store: RunStore, regimen_spec: str, patient: str, days: fl
         text = (f"# ketasim simulate --regimen {regimen_spec} --patient {patient} --days {days:g} "
                 f"--engine {engine} " + " ".join(f"--set {s}" for s in overrides)).rstrip()
         text += f"\n# {path.name}:\n{path.read_text()}"
-    run_id = store.new_run("simulate", request.label(), text, engine=engine)
     summary = simulation_summary(request, regimen, table, runtime_s)
-    store.write_results(run_id, {"timecourse": table}, internal.dumps(summary))
-    store.set_status(run_id, "done" if summary["status"] == 0 else "failed", runtime_s)
-    return run_id
+    return store.add_run("simulate", request.label(), text,
+                         lambda folder, run_id: write_results(folder, run_id, {"timecourse": table}, internal.dumps(summary)),
+                         engine=engine, status="done" if summary["status"] == 0 else "failed", runtime_s=runtime_s)
 
 
 def record_trial(store: RunStore, trial_file: str, result: ks.TrialResult, summary_text: str, runtime_s: float) -> str:
@@ -50,24 +49,22 @@ def record_trial(store: RunStore, trial_file: str, result: ks.TrialResult, summa
     from .results import trial_tables
 
     text = Path(trial_file).read_text()
-    run_id = store.new_run("trial", result.spec.name, text, seed=result.spec.seed, engine=result.engine)
-    store.write_results(run_id, trial_tables(result, json.loads(summary_text)), summary_text)
-    store.set_status(run_id, "done", runtime_s)
-    return run_id
+    tables = trial_tables(result, json.loads(summary_text))
+    return store.add_run("trial", result.spec.name, text,
+                         lambda folder, run_id: write_results(folder, run_id, tables, summary_text),
+                         seed=result.spec.seed, engine=result.engine, runtime_s=runtime_s)
 
 
 def record_forecast(store: RunStore, patient_file: str, draws: int, seed: int, result: Forecast, runtime_s: float) -> str:
     """Record a `ketasim forecast` run (the patient file, the CSV it names, tables, JSON, figure); returns the run id."""
-    import tomli
-
     from .runner import forecast_input_text, write_forecast
 
     path = Path(patient_file)
     text = path.read_text()
-    data = tomli.loads(text).get("patient", {}).get("data")
+    patient = internal.parse_toml(text, str(path), toml_1_1=True).get("patient", {})
+    data = patient.get("data") if isinstance(patient, dict) else None
     csv = (path.parent / data).read_text() if isinstance(data, str) else None
     record = forecast_input_text(text, path.name, draws, seed, None, csv, None if data is None else Path(data).name)
-    run_id = store.new_run("forecast", f"forecast: {path.name}", record, seed=seed, engine="fast")
-    write_forecast(result, store.result_dir(run_id), run_id)
-    store.set_status(run_id, "done", runtime_s)
-    return run_id
+    return store.add_run("forecast", f"forecast: {path.name}", record,
+                         lambda folder, run_id: write_forecast(result, folder, run_id),
+                         seed=seed, engine="fast", runtime_s=runtime_s)

@@ -203,14 +203,13 @@ def _toml_value(value: Any) -> str:
     return json.dumps(value) if isinstance(value, str) else repr(value)
 
 
-def patient_text_with_plan(text: str, plan: Mapping[str, Any] | None) -> str:
+def patient_text_with_plan(text: str, plan: Mapping[str, Any] | None, source: str = "patient file") -> str:
     """The patient file with the form's [plan] overrides written in: the file's own [plan] lines are
     commented out and one [plan] table with every key (file's values, overridden) is appended."""
     if not plan:
         return text
-    import tomli
-
-    merged = {**tomli.loads(text).get("plan", {}), **plan}
+    file_plan = internal.parse_toml(text, source, toml_1_1=True).get("plan", {})
+    merged = {**(file_plan if isinstance(file_plan, Mapping) else {}), **plan}
     lines, inside = [], False
     for line in text.splitlines():
         header = _TABLE_HEADER.match(line)
@@ -227,7 +226,7 @@ def forecast_input_text(text: str, source: str, draws: int, seed: int, plan: Map
     """What `runs show` and reports print for a forecast: the command line, then a patient file that reruns it
     (the form's [plan] overrides written in), then the CSV it names, if any, as comment lines."""
     lines = [f"# ketasim forecast {source} --draws {draws} --seed {seed}",
-             patient_text_with_plan(text, plan).rstrip("\n")]
+             patient_text_with_plan(text, plan, source).rstrip("\n")]
     if data_csv is not None:
         lines.append(f"{FORECAST_CSV_MARK}: remove '# ' from the lines below and save them as {data_name or 'data.csv'}")
         lines += [f"# {row}" for row in data_csv.rstrip("\n").splitlines()]

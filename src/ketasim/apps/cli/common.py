@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +22,8 @@ from ketasim.errors import KetasimInputError
 from ketasim.model.patient import TYPICAL_DESCRIPTIONS
 
 if TYPE_CHECKING:
+    from ketasim.apps.store import RunStore
+
     Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 #: help of `--patient NAME|FILE` (simulate, export-sbml)
@@ -40,6 +44,15 @@ def log(message: str) -> None:
 def log_recorded(run_id: str, root: Path) -> None:
     """The `--store` line on stderr: `ketasim: recorded run ID in STORE`."""
     print(f"ketasim: recorded run {run_id} in {root}", file=sys.stderr)
+
+
+def open_store(path: str | None) -> RunStore | None:
+    """The `--store` a command records its run in, opened and checked writable now (before the run); None without."""
+    if not path:
+        return None
+    from ketasim.apps.store import RunStore
+
+    return RunStore(path)
 
 
 def check_days(days: float) -> None:
@@ -95,6 +108,56 @@ def check_out_folder(out: Path, force: bool, own: Sequence[str]) -> None:
         for stale in (out / name, out / f"{name}.partial"):
             if stale.is_file():
                 stale.unlink()
+
+
+class OutFolder:
+    """An `--out` folder written whole: files go into a partial folder beside it (`.NAME.PID.partial`, created
+    now, so an unwritable place fails before the run) and `commit()` moves them in. Killed midway, the folder
+    holds a complete run or none; the partial folders of killed commands are removed by the next one."""
+
+    def __init__(self, out: Path, force: bool, own: Sequence[str]) -> None:
+        check_out_folder(out, force, own)
+        self.out, self.own = out, tuple(own)
+        parent = out.absolute().parent
+        self.partial = parent / f".{out.name}.{os.getpid()}.partial"
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            for stale in parent.glob(f".{out.name}.*.partial"):
+                if stale == self.partial or not _alive(stale.name.rsplit(".", 2)[-2]):
+                    shutil.rmtree(stale, ignore_errors=True)
+            self.partial.mkdir()
+        except OSError as err:
+            raise KetasimInputError(f"--out: cannot write {out} ({err.strerror or err}: {err.filename})") from None
+
+    def __enter__(self) -> OutFolder:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        shutil.rmtree(self.partial, ignore_errors=True)
+
+    def commit(self) -> list[Path]:
+        """Move the files in (the whole folder at once when `out` is missing or empty); the paths written."""
+        try:
+            try:
+                os.rename(self.partial, self.out)  # POSIX: replaces an empty folder too
+            except OSError:
+                self.out.mkdir(parents=True, exist_ok=True)
+                for name in sorted(self.own, key=lambda n: n == "summary.json"):  # summary.json last: the run is whole
+                    if (self.partial / name).exists():
+                        os.replace(self.partial / name, self.out / name)
+        except OSError as err:
+            raise KetasimInputError(f"--out: cannot write {self.out} ({err.strerror or err})") from None
+        return [self.out / name for name in self.own if (self.out / name).exists()]
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_text(path: Path, text: str) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ketasim.errors import KetasimInputError
 
-from .common import log_recorded
+from .common import log_recorded, open_store
 
 if TYPE_CHECKING:
     from .common import Subparsers
@@ -43,10 +43,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise KetasimInputError(f"--out: {args.out!r} exists and is not a folder")
     record, plan = load_patient_file(args.patient)
-    if args.store:  # a store that cannot be opened fails now, not after the forecast
-        from ketasim.apps.store import RunStore
-
-        RunStore(args.store)
+    store = open_store(args.store)  # a store that cannot be written fails now, not after the forecast
     start = time.monotonic()
 
     def progress(message: str) -> None:
@@ -60,10 +57,9 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     if args.out:
         for path in result.write(args.out):
             print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
-    if args.store:  # the run store (ketasim.apps.store)
+    if store is not None:  # the run store (ketasim.apps.store)
         from ketasim.apps.recording import record_forecast
 
-        store = RunStore(args.store)
         run_id = record_forecast(store, args.patient, args.draws, args.seed, result, time.monotonic() - start)
         log_recorded(run_id, store.root)
     return 0

@@ -24,7 +24,8 @@ STORE_HELP = f"run store folder (default ${'{'}KETASIM_STORE{'}'} or {default_st
 
 
 def _store(args: argparse.Namespace) -> RunStore:
-    return RunStore(args.store)
+    """The store a reading command (runs, report) opens: read-only, nothing written (a read-only store reads)."""
+    return RunStore(args.store, read_only=True)
 
 
 def _print(frame: pd.DataFrame) -> None:

@@ -33,6 +33,7 @@ from .common import (
     check_output_folders,
     log,
     log_recorded,
+    open_store,
     print_table,
 )
 
@@ -92,17 +93,16 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     # the same checks simulate() makes, here so that errors name the regimen file
     check_simulate(regimen, args.days, args.regimen)
     check_regimen(regimen, args.days * 24.0, patient.weight_kg, f"{args.regimen}: doses")
+    store = open_store(args.store)  # a store that cannot be written fails now, not after the run
     log(f"simulating {args.days:g} d of {regimen.name or args.regimen} ({args.engine} engine)")
     start = time.perf_counter()
     table = simulate(regimen, patient, args.days, engine=args.engine, parameters=model_overrides or None)
     if table.attrs.get("status", 0) != 0 or not np.isfinite(table.drop(columns="time_h").to_numpy()).all():
         log("error: the solver did not finish; no output files written")
         return 1
-    if args.store:  # the run store (ketasim.apps.store)
+    if store is not None:  # the run store (ketasim.apps.store)
         from ketasim.apps.recording import record_simulation
-        from ketasim.apps.store import RunStore
 
-        store = RunStore(args.store)
         run_id = record_simulation(store, args.regimen, args.patient, args.days, args.engine, args.overrides,
                                    regimen, table, time.perf_counter() - start)
         log_recorded(run_id, store.root)

@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING
 from ketasim.checks.plausibility import escape
 from ketasim.errors import KetasimInputError
 
-from .common import add_engine, check_out_folder, check_output_folders, log, log_recorded, positive_int, write_text
+from .common import OutFolder, add_engine, check_output_folders, log, log_recorded, open_store, positive_int, write_text
 
 if TYPE_CHECKING:
+    from ketasim.apps.store import RunStore
+    from ketasim.trials.trial import TrialResult
+
     from .common import Subparsers
 
 
@@ -63,47 +66,56 @@ def _cmd_trial(args: argparse.Namespace) -> int:
     from ketasim.trials.trial_spec import load_trial
 
     spec = load_trial(args.file)
-    if args.out:
-        check_out_folder(Path(args.out), args.force, report.OUTPUT_FILES)
-        Path(args.out).mkdir(parents=True, exist_ok=True)  # fail before the run, not after it
+    # --out is written into a partial folder beside it and moved in when complete: killed midway, DIR holds a
+    # complete run or none; --store is checked writable now. Both fail before the run, not after it.
+    store = open_store(args.store)
+    staging = OutFolder(Path(args.out), args.force, report.OUTPUT_FILES) if args.out else None
     address = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     n = args.patients_per_arm or spec.patients_per_arm
-    with _trial_mapper(address) as mapper:
+    with staging or contextlib.nullcontext(), _trial_mapper(address) as mapper:
         log(f"{args.file}: {len(spec.arms)} arms x {n} patients, {args.engine} engine"
             + (f", scheduler {address}" if address else ""))
         start = time.perf_counter()
         extra = {} if mapper is None else {"mapper": mapper}
         # per-patient courses and parameters are kept only for the files --out writes (the numbers are the same);
         # patients.parquet is streamed chunk by chunk as the trial runs, so it does not hold every patient in memory
-        wanted = args.out is not None
-        writer = report.PatientsWriter(Path(args.out) / report.OUTPUT_FILES[0], spec) if wanted else None
+        wanted = staging is not None
+        writer = report.PatientsWriter(staging.partial / report.OUTPUT_FILES[0], spec) if staging else None
         with writer or contextlib.nullcontext():
             result = run_trial(spec, engine=args.engine, patients_per_arm=args.patients_per_arm,
-                               chunk_size=args.chunk_size, with_course=wanted or bool(args.store), keep_patients=wanted,
+                               chunk_size=args.chunk_size, with_course=wanted or store is not None, keep_patients=wanted,
                                on_chunk=None if writer is None else writer.write_chunk, **extra)
+        written = _finish_trial(args, result, staging, store, start)
+    return 0 if written is not None else 1
+
+
+def _finish_trial(args: argparse.Namespace, result: TrialResult, staging: OutFolder | None, store: RunStore | None,
+                  start: float) -> list[Path] | None:
+    """Report a finished trial: --out files (moved into place), --store record, stdout; None if no arm was usable."""
+    from ketasim.apps import report
+
     log(f"simulated in {time.perf_counter() - start:.1f} s")
     failures = result.arm_failures()
     empty = [name for name, (failed, total) in failures.items() if failed == total]
     if empty:
-        if args.out:
-            (Path(args.out) / report.OUTPUT_FILES[0]).unlink(missing_ok=True)
         log(f"error: no usable patient in arm(s) {', '.join(map(repr, empty))}: the solver failed for every one of "
             "them (doses or parameters outside what the model can solve); no results written")
-        return 1
+        return None
     for name, (failed, total) in failures.items():
         log(f"warning: arm {name!r}: the solver failed for {failed} of {total} patients; they are excluded")
     text = report.trial_json(result)
-    written = report.write_outputs(result, args.out, text, patients_written=True) if args.out else []
-    if args.store:  # the run store (ketasim.apps.store)
+    written: list[Path] = []
+    if staging is not None:
+        report.write_outputs(result, staging.partial, text, patients_written=True)
+        written = staging.commit()
+    if store is not None:  # the run store (ketasim.apps.store)
         from ketasim.apps.recording import record_trial
-        from ketasim.apps.store import RunStore
 
-        store = RunStore(args.store)
         log_recorded(record_trial(store, args.file, result, text, time.perf_counter() - start), store.root)
     print(text if args.json else escape(report.format_trial(result)))
     for path in written:
         log(f"wrote {path}")
-    return 0
+    return written
 
 
 # ---- validate --------------------------------------------------------------------------------------

@@ -129,6 +129,10 @@ def create_app(store: RunStore, settings: Settings | None = None) -> FastAPI:
     async def input_error(request: Request, err: ks.KetasimInputError) -> JSONResponse:
         return _error(404 if isinstance(err, RunNotFound) else 400, " ".join(str(err).split()))
 
+    @app.exception_handler(RecursionError)
+    async def too_deep(request: Request, err: RecursionError) -> JSONResponse:  # a backstop: the CLI's message
+        return _error(400, "input nested too deeply")
+
     # ---- pages ---------------------------------------------------------------------------------
 
     def page(name: str) -> Any:

@@ -1,12 +1,20 @@
 """Web runs in worker processes: at most `workers` at a time, each cancellable and time-limited.
 
-A run's process writes its result files into the store's folder for it; this process (the
-server) alone writes the store's database. Progress is a shared counter the worker updates.
+A run's process writes its result files into a partial folder beside the run's, and renames it into
+place only if the run is still its own (status running, the claim holds its token); this process (the
+server) alone writes the store's database. Progress is a shared counter the worker updates. A worker
+dies with its server (Linux: PR_SET_PDEATHSIG; elsewhere a watchdog thread sees its parent go).
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
+import os
+import secrets
+import shutil
+import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -39,34 +47,77 @@ class Job:
                 "message": self.message, "runtime_s": self.runtime_s}
 
 
-def _worker(kind: str, kwargs: dict[str, Any], folder: str, run_id: str, progress: Any, conn: Connection) -> None:
-    """Worker process: run one job, send ("ok", summary) or ("error", message)."""
-    from pathlib import Path
+def die_with_parent(server_pid: int, *, kernel: bool = True) -> None:
+    """End this process when its parent or the server ends (a worker: the fork server, which ends with the server;
+    the fork server: the server). Linux with `kernel`: SIGKILL from the kernel (prctl PR_SET_PDEATHSIG, sent
+    when the parent *thread* ends: not for the fork server, started from a passing thread); else a thread watches."""
+    parent = os.getppid()
+    tethered = False
+    if kernel and sys.platform.startswith("linux"):
+        try:  # prctl(PR_SET_PDEATHSIG, SIGKILL)
+            tethered = ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent or not _alive(server_pid):  # gone before the signal was set
+        os._exit(1)
+    if not tethered:
+        def watch() -> None:
+            while os.getppid() == parent and _alive(server_pid):
+                time.sleep(0.5)
+            os._exit(1)
+        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
+
+def _alive(pid: int) -> bool:
+    """Process `pid` runs (a zombie, killed but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def _worker(kind: str, kwargs: dict[str, Any], root: str, run_id: str, token: str, server_pid: int, progress: Any,
+            conn: Connection) -> None:
+    """Worker process: run one job into its partial folder, publish it, send ("ok", summary) or ("error", message)."""
+    die_with_parent(server_pid)
     import ketasim as ks
 
     from .. import runner
+
+    store = RunStore(root, read_only=True)  # the worker reads the database (its run's status), never writes it
+    folder = store.partial_dir(run_id, token)
 
     def on_progress(done: int, total: int) -> None:
         progress.value = done
 
     try:
         if kind == "trial":
-            summary = runner.run_trial_text(**kwargs, folder=Path(folder), run_id=run_id, on_progress=on_progress)
+            summary = runner.run_trial_text(**kwargs, folder=folder, run_id=run_id, on_progress=on_progress)
         elif kind == "simulate":
-            summary = runner.run_simulation(runner.SimulationRequest(**kwargs), Path(folder), run_id)
+            summary = runner.run_simulation(runner.SimulationRequest(**kwargs), folder, run_id)
         elif kind == "forecast":
-            summary = runner.run_forecast_text(**kwargs, folder=Path(folder), run_id=run_id, on_progress=on_progress)
+            summary = runner.run_forecast_text(**kwargs, folder=folder, run_id=run_id, on_progress=on_progress)
         elif kind == "validate":
-            summary = runner.run_validation(**kwargs, folder=Path(folder), run_id=run_id, on_progress=on_progress)
+            summary = runner.run_validation(**kwargs, folder=folder, run_id=run_id, on_progress=on_progress)
         else:
             raise ValueError(f"unknown job kind {kind!r}")
-        conn.send(("ok", summary))
+        if store.publish_results(run_id, token):
+            conn.send(("ok", summary))
+        else:
+            conn.send(("error", "the run is no longer this worker's (the server stopped or restarted); nothing written"))
     except ks.KetasimInputError as err:
         conn.send(("error", " ".join(str(err).split())))
     except Exception as err:  # a bug or a solver failure: reported on the run, the server keeps serving
         conn.send(("error", f"{type(err).__name__}: {' '.join(str(err).split())}"))
     finally:
+        shutil.rmtree(folder, ignore_errors=True)  # a failed run leaves nothing half-written
         conn.close()
 
 
@@ -142,18 +193,29 @@ class JobManager:
             self._finish(job, "cancelled", "cancelled before it started")
             return
         parent, child = self._ctx.Pipe(duplex=False)
+        token = secrets.token_hex(8)
         process = self._ctx.Process(target=_worker, daemon=True, name=f"ketasim-{job.id}",
-                                    args=(job.kind, kwargs, str(self.store.result_dir(job.id)), job.id, job.progress, child))
-        start = time.monotonic()
-        process.start()
-        child.close()
+                                    args=(job.kind, kwargs, str(self.store.root), job.id, token, os.getpid(),
+                                          job.progress, child))
+        self.store.claim(job.id, token)  # the run is the worker's, and running, before it can publish anything
         self.store.set_status(job.id, "running")
         job.status = "running"
+        start = time.monotonic()
+        try:
+            process.start()
+            child.close()
+            self._follow(job, process, parent, start)
+        finally:
+            self.store.release(job.id, token)
+            parent.close()
+
+    def _follow(self, job: Job, process: Any, parent: Connection, start: float) -> None:
         reply = None
         while reply is None:
             if job.cancel.is_set() or time.monotonic() - start > self.max_runtime_s:
                 process.terminate()
                 process.join(5.0)
+                self.store.discard_results(job.id)  # published just before the end: a stopped run has no results
                 timed_out = not job.cancel.is_set()
                 self._finish(job, "failed" if timed_out else "cancelled",
                              f"stopped after {self.max_runtime_s:g} s (ketasim serve --max-runtime)" if timed_out
@@ -167,7 +229,6 @@ class JobManager:
             elif not process.is_alive() and not parent.poll(0):
                 reply = ("error", f"the worker process ended without a result (exit code {process.exitcode})")
         process.join(5.0)
-        parent.close()
         runtime = time.monotonic() - start
         if reply[0] == "ok":
             self._finish(job, "done", summary=reply[1], runtime_s=runtime)

@@ -3,9 +3,11 @@ loaded and warmed up (a tiny trial and simulation), so a run starts in milliseco
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 
 from .. import runner
+from .jobs import die_with_parent
 
 
 def warm_up() -> None:
@@ -18,4 +20,5 @@ def warm_up() -> None:
         pass
 
 
+die_with_parent(os.getppid(), kernel=False)  # the fork server ends with the server (and so its workers)
 warm_up()
