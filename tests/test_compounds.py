@@ -27,6 +27,7 @@ from ketasim.model.drugs import (
     shipped_compound_text,
     unregister,
 )
+from ketasim.model.drugs.compounds import USER_CMT_START
 from ketasim.trials.trial import run_trial
 from ketasim.trials.trial_spec import load_trial
 
@@ -63,7 +64,6 @@ def test_export_prints_the_shipped_file(capsys: pytest.CaptureFixture[str]) -> N
 def _renamed_ketamine(folder: Path) -> Path:
     text = shipped_compound_text("ketamine")
     text = re.sub(r'^name = "ketamine"', 'name = "my_ketamine"', text, flags=re.M)
-    text = re.sub(r"^cmt = .*$", "", text, flags=re.M)  # the shipped CMT numbers are taken
     path = folder / "compounds" / "my-ketamine.toml"
     path.parent.mkdir()
     path.write_text(text)
@@ -106,6 +106,8 @@ def test_an_exported_renamed_compound_in_a_trial_file_gives_the_shipped_results(
     b = run_trial(spec, show_progress=False).to_json()["arms"]
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
     assert load_trial(mine).compounds == spec.compounds  # the same file again is fine
+    # the exported file kept the shipped CMT number (taken by ketamine): the copy got the first free one
+    assert DRUGS["my_ketamine"].cmt["iv"] >= USER_CMT_START and DRUGS["ketamine"].cmt["iv"] == 1
 
 
 def test_a_user_compound_may_not_shadow_a_shipped_name(tmp_path: Path, clean_registry: None) -> None:

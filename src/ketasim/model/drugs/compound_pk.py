@@ -258,5 +258,5 @@ def compound_spec(compound: Compound, known: dict[str, PkVariability], cmt: dict
     routes = tuple(compound.routes) or compound.inert_routes
     pk: CompoundPk | NoPk = CompoundPk(compound) if compound.routes else NoPk()
     return DrugSpec(compound.name, compound.description, routes, compound.action, dict(compound.perceptible_cue),
-                    dict(compound.parameters), pk, cmt={r: compound.cmt.get(r, cmt.get(r, 0)) for r in routes},
+                    dict(compound.parameters), pk, cmt={r: cmt.get(r, compound.cmt.get(r, 0)) for r in routes},
                     targets=dict(compound.targets), variability=tuple(fields), source_file=compound.source)

@@ -8,6 +8,7 @@ registered again, a different file under a taken name may not).
 from __future__ import annotations
 
 import os
+import sys
 from importlib import resources
 
 from ketasim.errors import KetasimInputError
@@ -37,16 +38,24 @@ def _known(extra: dict[str, PkVariability] | None = None) -> dict[str, PkVariabi
 
 
 def _free_cmt(compound: Compound) -> dict[str, int]:
-    taken = set(cmt_table())
+    """CMT numbers for a user compound's routes: the file's own where free, else the first free from
+    USER_CMT_START (a file exported from a shipped drug and renamed keeps working; a warning names the change)."""
+    taken = cmt_table()
     out: dict[str, int] = {}
     number = USER_CMT_START
     for route in tuple(compound.routes) or compound.inert_routes:
-        if route in compound.cmt:
+        own = compound.cmt.get(route)
+        if own is not None and own not in taken:
+            taken[own] = (compound.name, route)
             continue
         while number in taken:
             number += 1
+        if own is not None:
+            drug, its_route = taken[own]
+            print(f"ketasim: warning: {compound.name}: cmt.{route} = {own} is {drug} {its_route}'s; "
+                  f"{compound.name} {route} doses use CMT {number}", file=sys.stderr)
         out[route] = number
-        taken.add(number)
+        taken[number] = (compound.name, route)
     return out
 
 
