@@ -77,7 +77,7 @@ def test_simulate_nonmem_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 @pytest.mark.parametrize(("entry", "expected"), [
     ('{ drug = "ketamin", route = "iv", amount = "0.5 mg/kg", at = "0 d" }', "doses[0]: drug: unknown drug 'ketamin'"),
-    ('{ drug = "ketamine", route = "oral", amount = "0.5 mg/kg", at = "0 d" }', "doses[0]: route: ketamine cannot be"),
+    ('{ drug = "esketamine", route = "oral", amount = "56 mg", at = "0 d" }', "doses[0]: route: esketamine cannot be"),
     ('{ drug = "ketamine", route = "nasal", amount = "0.5 mg/kg", at = "0 d" }', "doses[0]: route: unknown route"),
     ('{ drug = "ketamine", route = "iv", amount = "0.5", at = "0 d" }', "doses[0]: amount: expected an amount"),
     ('{ drug = "ketamine", route = "iv", amount = "-0.5 mg/kg", at = "0 d" }', "doses[0]: amount: a dose amount must"),

@@ -12,6 +12,7 @@ from ketasim import SolverSettings, preset, simulate
 from ketasim.apps.cli import main
 from ketasim.interchange.sbml import OUTPUT_IDS, consistency_messages, export_sbml, patient_parameter_values, sbml_document
 from ketasim.model.arm import ArmModel, model_values
+from ketasim.model.drugs import SESSION_ROUTES
 from ketasim.model.patient import PATIENT_FIELDS, Patient, stack_patients, typical_patient
 from ketasim.model.regimen import Regimen, dose
 from ketasim.simulation import output_times_h
@@ -35,7 +36,7 @@ def _runner(sbml: str) -> roadrunner.RoadRunner:
 
 
 def _session_times(regimen: Regimen, days: float) -> np.ndarray:
-    return np.array(sorted({e.time_h for e in regimen.events(days * 24.0) if e.route in ("iv", "intranasal")}))
+    return np.array(sorted({e.time_h for e in regimen.events(days * 24.0) if e.route in SESSION_ROUTES}))
 
 
 def _max_rel(a: np.ndarray, b: np.ndarray, floor: float) -> float:
@@ -67,6 +68,17 @@ def test_roadrunner_matches_reference(name: str, days: float, plasma: set[str]) 
     regimen, patient = preset(name), typical_patient("typical-trd")
     diffs = _compare(regimen, patient, days, _runner(export_sbml(regimen, patient, days)))
     assert set(diffs) == {"madrs"} | plasma
+    assert max(diffs.values()) < RTOL, diffs
+
+
+@pytest.mark.parametrize(("route", "amount"), [("im", "0.5 mg/kg"), ("sc", "0.5 mg/kg"), ("intranasal", "50 mg"),
+                                               ("oral", "70 mg"), ("sublingual", "70 mg"), ("oral_er", "120 mg")])
+def test_roadrunner_matches_reference_for_each_ketamine_route(route: str, amount: str) -> None:
+    """Routes of racemic ketamine (first-pass norketamine, zero-order release, IM/SC sessions) export exactly."""
+    regimen = Regimen.of(dose("ketamine", route, amount, at=["0 d", "1 d"]))
+    patient = typical_patient("typical-trd")
+    diffs = _compare(regimen, patient, 2.0, _runner(export_sbml(regimen, patient, 2.0)))
+    assert set(diffs) == {"madrs", "plasma_ketamine_ng_ml", "plasma_norketamine_ng_ml"}
     assert max(diffs.values()) < RTOL, diffs
 
 

@@ -182,8 +182,8 @@ def test_unknown_drug_lists_known_drugs(tmp_path):
 def test_unknown_route(tmp_path):
     _error(tmp_path, BASE.replace('route = "iv", amount = "0 mg"', 'route = "nasal", amount = "0 mg"'),
            "arms[1].doses[0]: route: unknown route 'nasal'", "iv, intranasal, oral")
-    _error(tmp_path, BASE.replace('"ketamine", route = "iv"', '"ketamine", route = "oral"'),
-           "arms[0].doses[0]: route: ketamine cannot be given oral", "iv")
+    _error(tmp_path, BASE.replace('"ketamine", route = "iv"', '"midazolam", route = "oral"'),
+           "arms[0].doses[0]: route: midazolam cannot be given oral", "iv")
 
 
 def test_unit_that_does_not_fit(tmp_path):

@@ -18,7 +18,7 @@ parameters (no compartments or reactions); time is in hours.
   states), so the export cannot drift from the model (`io.sbml_math`). Mechanism parameters
   carry ketasim's names (`model_values`), patient parameters the `Patient` field names. The
   session expectancy state is called ``expectancy`` (its CSV column), as ``session_expectancy``
-  names the mechanism parameter; each IV or intranasal session start is an event adding
+  names the mechanism parameter; each session start (an IV, intranasal, IM or SC dose) is an event adding
   `mechanism.session_jump` with one cue parameter ``session_cue_<n>`` per session (hours of perceived effect).
 - Outputs: the `ketasim simulate --csv` columns, under the same ids.
 

@@ -18,7 +18,15 @@ import numpy as np
 
 from ketasim.errors import KetasimInputError
 from ketasim.model import circuit, mechanism, monoamine, plasticity, suicidality, symptoms, vitals
-from ketasim.model.drugs import DRUGS, SERT_MAX_OCCUPANCY, CompartmentInput, PkSystem, build_pk, dose_inputs
+from ketasim.model.drugs import (
+    DRUGS,
+    SERT_MAX_OCCUPANCY,
+    SESSION_ROUTES,
+    CompartmentInput,
+    PkSystem,
+    build_pk,
+    dose_inputs,
+)
 from ketasim.model.mechanism import IDX, N_STATES, STATE_NAMES, Occupancy
 from ketasim.model.namespace import NUMPY
 from ketasim.model.parameters import Parameter, with_shipped_calibration
@@ -66,7 +74,7 @@ def initial_state(patient: dict[str, np.ndarray]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Session:
-    """A dosing session (IV or intranasal dose of any drug) and its perceptible cue (0-1)."""
+    """A dosing session (IV, intranasal, IM or SC dose of any drug) and its perceptible cue (0-1)."""
 
     time_h: float
     cue: float
@@ -125,10 +133,10 @@ class ArmModel:
         self.n_patients = len(patient["weight_kg"])
         weight = patient["weight_kg"]
         events = [e for e in regimen.events(end_h) if start_h <= e.time_h < end_h]
-        # one session per time with any IV or intranasal dose; its cue is the most perceptible one
+        # one session per time with any dose given in a session (IV, intranasal, IM, SC); its cue is the most perceptible one
         cues: dict[float, float] = {}
         for e in events:
-            if e.route in ("iv", "intranasal"):
+            if e.route in SESSION_ROUTES:
                 cue = DRUGS[e.drug].perceptible_cue.get(e.route, 0.0)
                 cues[e.time_h] = max(cues.get(e.time_h, 0.0), cue)
         self.sessions: tuple[Session, ...] = tuple(Session(t, c) for t, c in sorted(cues.items()))

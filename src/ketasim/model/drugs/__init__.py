@@ -36,6 +36,7 @@ from ketasim.model.drugs.compounds import (
 from ketasim.model.drugs.registry import (
     DRUGS,
     ROUTES,
+    SESSION_ROUTES,
     build_pk,
     check_route,
     cmt_table,
@@ -118,6 +119,7 @@ __all__ = [
     "ROUTES",
     "SERTRALINE_PARAMETERS",
     "SERT_MAX_OCCUPANCY",
+    "SESSION_ROUTES",
     "SHIPPED",
     "CompartmentInput",
     "Compound",

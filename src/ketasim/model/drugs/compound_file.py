@@ -41,7 +41,10 @@ UNITS: dict[str, dict[str, float]] = {
 PER_KG_UNITS: dict[str, tuple[str, float]] = {"L/kg": ("volume", 1.0), "L/h/kg": ("flow", 1.0),
                                              "mL/min/kg": ("flow", 0.06)}
 MOLAR_UM: dict[str, float] = {"uM": 1.0, "nM": 1e-3, "mM": 1e3}
-ROUTE_NAMES: tuple[str, ...] = ("iv", "intranasal", "oral")
+ROUTE_NAMES: tuple[str, ...] = ("iv", "intranasal", "oral", "im", "sc", "sublingual", "oral_er")
+#: the absorption kind each route takes
+ROUTE_KINDS: dict[str, str] = {"iv": "intravenous", "intranasal": "nasal", "oral": "first_order", "im": "first_order",
+                               "sc": "first_order", "sublingual": "first_order", "oral_er": "first_order"}
 ABSORPTION_KINDS: tuple[str, ...] = ("intravenous", "first_order", "nasal")
 MAX_PERIPHERAL = 2
 
@@ -54,7 +57,8 @@ _NMDA = ("ki", "ic50", "trapping", "block_at_rest_physiological_mg", "kon", "kof
 _SERT = ("ec50", "max_occupancy")
 _SEDATION = ("ec50",)
 _ROUTE = ("absorption", "parents")
-_ABSORPTION = {"intravenous": ("kind",), "first_order": ("kind", "ka", "bioavailability", "lag"),
+_ABSORPTION = {"intravenous": ("kind",),
+               "first_order": ("kind", "ka", "bioavailability", "lag", "release_duration", "first_pass_to_metabolites"),
                "nasal": ("kind", "ka", "nasal_fraction", "later_device_factor", "device", "device_interval",
                          "swallowed")}
 _SWALLOWED = ("ka", "duration", "gut_availability")
@@ -123,6 +127,8 @@ class Absorption:
     swallowed_ka: Quantity | None = None
     swallowed_duration: Quantity | None = None
     gut_availability: Quantity | None = None
+    release_duration: Quantity | None = None
+    first_pass_to_metabolites: Quantity | None = None
 
 
 @dataclass(frozen=True)
@@ -322,7 +328,10 @@ def parse_compound(data: Mapping[str, Any], source: str) -> Compound:
     species = {r.name(key, f"species.{key}"): _species(r, value, f"species.{key}", molar_mass.si)
                for key, value in r.table(top.get("species", {}), "species", tuple(top.get("species", {}))).items()}
     routes_table = r.table(top.get("routes", {}), "routes", ROUTE_NAMES)
-    routes = {route: _route(r, value, f"routes.{route}", species, name) for route, value in routes_table.items()}
+    parsed: dict[str, Route] = {}
+    for route, value in sorted(routes_table.items(), key=lambda kv: _shares_parents(kv[1])):
+        parsed[route] = _route(r, value, f"routes.{route}", species, name, parsed)
+    routes = {route: parsed[route] for route in routes_table}
     inert = top.get("inert_routes", [])
     if not isinstance(inert, list) or any(x not in ROUTE_NAMES for x in inert) or len(set(inert)) != len(inert):
         r.fail("inert_routes", f"expected a list of distinct routes ({', '.join(ROUTE_NAMES)}), got {_show(inert)}")
@@ -446,7 +455,13 @@ def _disposition(r: _Reader, value: object, path: str, hepatic_ok: bool) -> Disp
     return Disposition(v, cl, half, tuple(periph), flow, loss, age)
 
 
-def _route(r: _Reader, value: object, path: str, species: dict[str, Species], name: str) -> Route:
+def _shares_parents(value: object) -> bool:
+    """Whether a route table's `parents` names another route (such routes are read after the others)."""
+    return isinstance(value, Mapping) and isinstance(value.get("parents"), str)
+
+
+def _route(r: _Reader, value: object, path: str, species: dict[str, Species], name: str,
+           others: Mapping[str, Route]) -> Route:
     t = r.table(value, path, _ROUTE)
     a = r.require(t, "absorption", path, f"a table with kind = {' | '.join(ABSORPTION_KINDS)}")
     kind = a.get("kind") if isinstance(a, Mapping) else None
@@ -455,14 +470,17 @@ def _route(r: _Reader, value: object, path: str, species: dict[str, Species], na
     ap = f"{path}.absorption"
     a = r.table(a, ap, _ABSORPTION[kind])
     route = path.rsplit(".", 1)[1]
-    expected_kind = {"iv": "intravenous", "oral": "first_order", "intranasal": "nasal"}[route]
+    expected_kind = ROUTE_KINDS[route]
     if kind != expected_kind:
         r.fail(f"{ap}.kind", f"route {route} expects kind {expected_kind!r}, got {kind!r}")
     absorption = Absorption(kind)
     if kind == "first_order":
         absorption = Absorption(kind, ka=r.quantity(r.require(a, "ka", ap, "an absorption rate"), f"{ap}.ka", "rate"),
                                 bioavailability=r.optional(a, "bioavailability", ap, "fraction", upper=1.0),
-                                lag=r.optional(a, "lag", ap, "time", positive=False, variability=False))
+                                lag=r.optional(a, "lag", ap, "time", positive=False, variability=False),
+                                release_duration=r.optional(a, "release_duration", ap, "time", variability=False),
+                                first_pass_to_metabolites=r.optional(a, "first_pass_to_metabolites", ap, "fraction",
+                                                                     positive=False, upper=1.0, variability=False))
     elif kind == "nasal":
         sw = r.table(a.get("swallowed", {}), f"{ap}.swallowed", _SWALLOWED)
         if sw and not all(k in sw for k in _SWALLOWED):
@@ -481,7 +499,13 @@ def _route(r: _Reader, value: object, path: str, species: dict[str, Species], na
                                         variability=False))
         if (absorption.device is None) != (absorption.device_interval is None):
             r.fail(ap, "expected both 'device' and 'device_interval', or neither")
-    parents_raw = r.require(t, "parents", path, "a list of parent tables ([[routes.ROUTE.parents]])")
+    parents_raw = r.require(t, "parents", path, "a list of parent tables ([[routes.ROUTE.parents]]) or the name "
+                                                "of another route whose parents this route shares")
+    if isinstance(parents_raw, str):
+        if parents_raw not in others:
+            r.fail(f"{path}.parents", f"expected a route of this file with its own parent tables "
+                                      f"({', '.join(others) or 'none'}), got {parents_raw!r}")
+        return Route(absorption, others[parents_raw].parents)
     if not isinstance(parents_raw, list) or not parents_raw:
         r.fail(f"{path}.parents", f"expected a non-empty list of parent tables, got {_show(parents_raw)}")
     parents = []

@@ -154,11 +154,17 @@ class CompoundPk:
         v1, cl = self._fill(rate, c, periph, parent.disposition, patient)
         plasma[self.compound.name].append((c, 1000.0 / v1))
         sources = [(parent.species, c, v1)]
-        for m in parent.metabolites:
+        first_pass = first_pass_shares(route, parent)
+        if first_pass:  # the gut depot drains into the parent (its share) and, formed in first pass, its metabolites
+            depot, ka = depots[-1]
+            rate[:, c, depot] = ka * first_pass[0]
+        for k, m in enumerate(parent.metabolites):
             mc = i
             mp = list(range(mc + 1, mc + 1 + len(m.disposition.peripheral)))
             i = mc + 1 + len(mp)
             rate[:, mc, c] = m.fraction_formed.si * cl / v1
+            if first_pass:
+                rate[:, mc, depot] = ka * first_pass[k + 1]
             mv, _ = self._fill(rate, mc, mp, m.disposition, patient)
             plasma.setdefault(m.output, []).append((mc, 1000.0 / mv))
             sources.append((m.species, mc, mv))
@@ -189,8 +195,12 @@ class CompoundPk:
                 inputs.append(CompartmentInput(time_h, names.index(f"{pre}central_mg"), amount, duration_h))
             elif a.kind == "first_order":
                 f = a.bioavailability.si if a.bioavailability else 1.0
+                if first_pass_shares(route, parent):  # the depot also holds what first pass turns into metabolites
+                    assert a.first_pass_to_metabolites is not None
+                    f = f + (1.0 - f) * a.first_pass_to_metabolites.si
                 lag = a.lag.si if a.lag else 0.0
-                inputs.append(CompartmentInput(time_h + lag, names.index(f"{pre}gut_depot_mg"), amount * f, 0.0))
+                release = a.release_duration.si if a.release_duration else 0.0
+                inputs.append(CompartmentInput(time_h + lag, names.index(f"{pre}gut_depot_mg"), amount * f, release))
             else:
                 inputs += self._spray(parent, pre, names, amount, time_h, patient)
         return inputs
@@ -226,6 +236,24 @@ class CompoundPk:
                 duration = a.swallowed_duration.si if a.swallowed_duration else 0.0
                 inputs.append(CompartmentInput(t, names.index(f"{pre}gut_depot_mg"), swallowed, duration))
         return inputs
+
+
+def first_pass_shares(route: Route, parent: Parent) -> tuple[float, ...]:
+    """Shares of a first-order gut depot reaching the parent's central compartment and each of its metabolites'.
+
+    The depot holds dose x (F + (1 - F) x first_pass_to_metabolites): the bioavailable part F and the part of
+    the first-pass loss (1 - F) that enters the circulation as metabolites, split between the parent's
+    metabolites by their `fraction_formed`. Empty when the route has no first-pass formation of metabolites.
+    """
+    a = route.absorption
+    fp = a.first_pass_to_metabolites.si if a.first_pass_to_metabolites else 0.0
+    total_fm = sum(m.fraction_formed.si for m in parent.metabolites)
+    f = a.bioavailability.si if a.bioavailability else 1.0
+    if a.kind != "first_order" or fp <= 0.0 or total_fm <= 0.0 or f >= 1.0:
+        return ()
+    lost = (1.0 - f) * fp
+    depot = f + lost
+    return (f / depot, *tuple(lost * m.fraction_formed.si / total_fm / depot for m in parent.metabolites))
 
 
 def _cmt_names(pre: str, n_periph: int) -> list[str]:

@@ -10,10 +10,14 @@ import numpy as np
 
 from ketasim.errors import KetasimInputError
 from ketasim.model.drugs.base import PK_COVARIATES, CompartmentInput, DrugSpec, PkSystem, PkVariability
+from ketasim.model.drugs.compound_file import ROUTE_NAMES
 from ketasim.model.parameters import Parameter
 from ketasim.model.patient import PATIENT_FIELDS
 
-ROUTES: tuple[str, ...] = ("iv", "intranasal", "oral")
+ROUTES: tuple[str, ...] = ROUTE_NAMES
+#: routes given in a supervised dosing session (clinic visit): each such dose time is a session (expectancy,
+#: perceptible cue); oral, sublingual and extended-release doses are taken at home
+SESSION_ROUTES: tuple[str, ...] = ("iv", "intranasal", "im", "sc")
 
 #: registered drugs by name, in registration order
 DRUGS: dict[str, DrugSpec] = {}
