@@ -255,3 +255,15 @@ def test_a_mutated_file_is_one_error_naming_the_file_and_the_key(case: tuple[tup
         with pytest.raises(KetasimInputError) as info:
             read_compound(path)
         assert str(info.value).startswith(f"{path}: {key}")
+
+
+def test_compound_check_takes_every_route(tmp_path: Path, clean_registry: None,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from ketasim.model.drugs import ROUTES
+
+    path = tmp_path / "k.toml"
+    path.write_text(re.sub(r'^name = "ketamine"', 'name = "k_user"', shipped_compound_text("ketamine"), flags=re.M))
+    for route in ROUTES:
+        assert main(["compound", "check", str(path), "--route", route, "--no-trial", "--json"]) == 0, route
+        card = json.loads(capsys.readouterr().out)
+        assert card["route"] == route

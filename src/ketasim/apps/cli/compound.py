@@ -14,14 +14,15 @@ import ketasim as ks
 from ketasim.disclaimer import DISCLAIMER
 from ketasim.errors import KetasimInputError
 from ketasim.io.jsonsafe import finite_json
-from ketasim.model.drugs import SHIPPED, DrugSpec, register_compound_file, shipped_compound_text
+from ketasim.model.drugs import ROUTES, SHIPPED, DrugSpec, register_compound_file, shipped_compound_text
 from ketasim.model.patient import stack_patients
 
 if TYPE_CHECKING:
     from .common import Subparsers
 
 #: dose of the screening card by route when --dose is not given
-DEFAULT_DOSE: dict[str, str] = {"iv": "0.5 mg/kg", "intranasal": "56 mg", "oral": "20 mg"}
+DEFAULT_DOSE: dict[str, str] = {"iv": "0.5 mg/kg", "intranasal": "56 mg", "oral": "20 mg", "im": "0.5 mg/kg",
+                                "sc": "0.5 mg/kg", "sublingual": "20 mg", "oral_er": "20 mg"}
 IV_INFUSION = "40 min"
 #: twice weekly over 4 weeks (the induction schedule of esketamine and of Singh JB et al. 2016)
 TWICE_WEEKLY: tuple[str, ...] = ("0 d", "3 d", "7 d", "10 d", "14 d", "17 d", "21 d", "24 d")
@@ -53,7 +54,7 @@ def _add(subparsers: Subparsers) -> argparse.ArgumentParser:
                                    "occupancy, dissociation and systolic rise, and the predicted MADRS change versus "
                                    "placebo (95%% interval) in a TRD trial, single dose and twice weekly, day 1 and 28.")
     c.add_argument("file", metavar="FILE")
-    c.add_argument("--route", choices=("iv", "intranasal", "oral"), help="route (default: the file's first)")
+    c.add_argument("--route", choices=ROUTES, help="route (default: the file's first)")
     c.add_argument("--dose", metavar="AMOUNT", help="dose, e.g. '0.5 mg/kg' or '56 mg' (default by route: "
                    + ", ".join(f"{r} {d}" for r, d in DEFAULT_DOSE.items()) + f"; iv infused over {IV_INFUSION})")
     c.add_argument("--patients", type=int, default=200, metavar="N", help="virtual patients per arm (default 200)")
