@@ -142,3 +142,40 @@ def test_narrow_window_has_no_sideways_scroll(browser: Any, url: str) -> None:
         page.wait_for_selector("body[data-ready='1']")
         assert page.evaluate("document.documentElement.scrollWidth") <= 440, path
     context.close()
+
+
+def test_validation_forest_plot_filters_and_mechanism_table(page: Any, url: str) -> None:
+    import httpx
+
+    from _web_server import wait_for
+
+    run = httpx.post(url + "/api/validation", json={"patients_per_arm": 5}, timeout=30).json()
+    wait_for(lambda: httpx.get(f"{url}/api/runs/{run['id']}", timeout=10).json()["state"]["status"] == "done", 300, 0.5)
+    page.goto(url + "/validation")
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_selector("#forest .main-svg")
+    targets = httpx.get(f"{url}/api/runs/{run['id']}", timeout=10).json()["summary"]["targets"]
+    forest = "document.getElementById('forest').data"
+    assert page.evaluate(f"{forest}[1].y.length") == len(targets) == page.locator("#result tbody tr").count()
+    assert page.evaluate(f"{forest}[1].error_x.array.length") == len(targets)  # the 95% sampling intervals
+    first = targets[0]
+    x0 = page.evaluate(f"{forest}[1].x[0]")
+    assert x0 == pytest.approx((first["simulated"] - first["published"]) / first["tolerance"])
+    band = page.evaluate("document.getElementById('forest').layout.shapes[0]")
+    assert (band["x0"], band["x1"]) == (-1, 1)
+    # filters: by result, then by file
+    misses = sum(not t["pass"] for t in targets)
+    page.select_option("#filter-result", "miss")
+    assert page.locator("#result tbody tr").count() == misses
+    assert page.locator("#result tbody .pass").count() == 0
+    page.select_option("#filter-result", "")
+    page.select_option("#filter-file", first["file"])
+    shown = sum(t["file"] == first["file"] for t in targets)
+    assert page.locator("#result tbody tr").count() == shown
+    assert page.evaluate(f"{forest}[1].y.length") == shown
+    assert f"{shown} of {len(targets)} targets shown" in page.inner_text("#shown")
+    # the mechanism checks: human and rodent apart
+    score = page.inner_text("#mechanism-score")
+    assert "human:" in score and "rodent-derived:" in score
+    assert page.locator("#mechanism tbody tr").count() >= 10
+    assert page.errors == []
