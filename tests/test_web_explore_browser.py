@@ -107,7 +107,8 @@ def test_population_band_draws(page: Any) -> None:
     page.fill("#days", "7")
     page.click("#run")
     wait_drawn(page, 0)
-    data = page.evaluate("document.getElementById('chart-band-madrs').data.filter(t => t.xaxis === 'x2').map(t => [t.name, t.fill || ''])")
+    data = page.evaluate("document.getElementById('chart-band-madrs').data"
+                         ".filter(t => t.xaxis === 'x2').map(t => [t.name, t.fill || ''])")
     assert ["MADRS median", ""] in data
     assert ["MADRS 90% band", "tonexty"] in data and ["MADRS 50% band", "tonexty"] in data
     plasma = page.evaluate("document.getElementById('chart-band-plasma').data.map(t => t.name)")

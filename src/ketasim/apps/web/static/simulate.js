@@ -155,18 +155,21 @@ function showMode() {
 
 // ---- charts ---------------------------------------------------------------------------------------
 
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
 // a figure with the first 24 h (x, hours) beside the whole course (x2); traces given as {x_h, y, ...}
 function courseFigure(div, title, unit, series, doses, maxH) {
   const axis = timeAxis(maxH);
   const traces = [];
-  for (const s of series) {
+  series.forEach((s, i) => {
     const {x_h, ...rest} = s;
+    rest.line = {color: PALETTE[i % PALETTE.length], ...(rest.line || {})};  // the same colour in both panels
     const acute = x_h.findIndex(t => t > ACUTE_H);
     const end = acute < 0 ? x_h.length : acute + 1;
     traces.push({...rest, x: x_h.slice(0, end), y: s.y.slice(0, end), xaxis: "x", yaxis: "y", showlegend: false,
                  legendgroup: rest.name});
     traces.push({...rest, x: x_h.map(t => t / axis.scale), xaxis: "x2", yaxis: "y2", legendgroup: rest.name});
-  }
+  });
   const shapes = [];
   for (const d of doses) {
     const style = {type: "line", yref: "paper", y0: 0, y1: 1, line: {color: d.color || "#888", width: 0.8, dash: "dot"}, opacity: 0.7};
