@@ -55,6 +55,15 @@ def traces(page: Any, chart: str) -> int:
     return int(page.evaluate(f"document.getElementById('{chart}').data.length"))
 
 
+def course_traces(page: Any, chart: str) -> int:
+    """Traces of a chart's whole-course panel (each is drawn again, without a legend, in the first-24-h panel)."""
+    return int(page.evaluate(f"document.getElementById('{chart}').data.filter(t => t.xaxis === 'x2').length"))
+
+
+def dose_marks(page: Any, chart: str, xref: str = "x2") -> int:
+    return int(page.evaluate(f"document.getElementById('{chart}').layout.shapes.filter(s => s.xref === '{xref}').length"))
+
+
 def test_every_page_loads(page: Any, url: str) -> None:
     for path in PAGES:
         page.goto(url + path)
@@ -67,19 +76,21 @@ def test_every_page_loads(page: Any, url: str) -> None:
 def test_simulate_two_regimens_and_download_the_csv(page: Any, url: str, tmp_path: Path) -> None:
     page.goto(url + "/")
     page.wait_for_selector("body[data-ready='1']")
+    page.uncheck("#live")  # one run, on the click
     page.fill("#days", "3")
     page.fill("[data-trait=weight_kg]", "80")
     page.check("#compare")
     page.click("#run")
     page.wait_for_selector("#chart-cadss .main-svg", timeout=60000)
     assert page.locator("#charts .chart").count() == 8
-    assert traces(page, "chart-madrs") == 2  # regimen A and B
-    assert traces(page, "chart-vitals") == 6  # SBP, DBP, HR for each
-    assert traces(page, "chart-occupancy") == 4
+    assert course_traces(page, "chart-madrs") == 2  # regimen A and B
+    assert traces(page, "chart-madrs") == 4  # and again in the first 24 h
+    assert course_traces(page, "chart-vitals") == 6  # SBP, DBP, HR for each
+    assert course_traces(page, "chart-occupancy") == 4
     axis = page.evaluate("document.getElementById('chart-madrs').layout.yaxis.title.text")
-    assert axis == "points (0-60)"
-    doses = page.evaluate("document.getElementById('chart-madrs').layout.shapes.length")
-    assert doses == 1 + 4  # one ketamine infusion; escitalopram daily at 0, 1, 2 and 3 d (the end is included)
+    assert axis == "MADRS points (0-60)"
+    assert dose_marks(page, "chart-madrs") == 1 + 4  # one ketamine infusion; escitalopram daily at 0, 1, 2 and 3 d
+    assert dose_marks(page, "chart-madrs", "x") == 1 + 2  # within the first 24 h: 0 h (both) and 24 h
     assert not_blank(page.locator("#chart-madrs").screenshot())
     assert "MADRS baseline 33.0" in page.inner_text("#status")
     with page.expect_download() as download:
@@ -150,6 +161,7 @@ def test_validation_page_shows_pass_and_miss(page: Any, url: str) -> None:
 def test_custom_doses_and_patient_traits(page: Any, url: str, tmp_path: Path) -> None:
     page.goto(url + "/")
     page.wait_for_selector("body[data-ready='1']")
+    page.uncheck("#live")
     fieldset = page.locator("#regimen-a")
     fieldset.locator("select.preset").select_option("custom")
     row = fieldset.locator("tbody tr").first
@@ -164,8 +176,8 @@ def test_custom_doses_and_patient_traits(page: Any, url: str, tmp_path: Path) ->
     page.click("#run")
     page.wait_for_selector("#chart-plasma .main-svg", timeout=60000)
     names = page.evaluate("document.getElementById('chart-plasma').data.map(t => t.name)")
-    assert any("esketamine" in n for n in names) and not any("plasma_ketamine" in n for n in names)
-    assert page.evaluate("document.getElementById('chart-madrs').layout.shapes.length") == 2  # doses at 0 and 3 d
+    assert any(n.startswith("esketamine plasma") for n in names) and not any(n.startswith("ketamine") for n in names)
+    assert dose_marks(page, "chart-madrs") == 2  # doses at 0 and 3 d
     with page.expect_download() as download:
         page.locator("a.csv").first.click()
     regimen = tmp_path / "esk.toml"

@@ -11,11 +11,17 @@ from typing import Any
 
 import ketasim as ks
 from ketasim.disclaimer import DISCLAIMER
-from ketasim.engines.solvers import STATUS_OK
+from ketasim.engines.solvers import ENGINES, STATUS_OK
 from ketasim.io.jsonsafe import dumps
 from ketasim.io.toml_file import parse_toml
+from ketasim.mechanism_checks import run_checks as run_mechanism_checks
+from ketasim.mechanism_checks import summary as mechanism_summary
+from ketasim.model.arm import ArmModel, calibrated_parameters, initial_state, model_values
+from ketasim.model.patient import PATIENT_RANGES
 from ketasim.model.regimen import regimen_from_entries
+from ketasim.simulation import COLUMN_UNITS, output_times_h
 from ketasim.trials.outcomes import Z95, responders, wilson_interval
+from ketasim.trials.population import POPULATION_KINDS, PopulationSettings, draw_candidates, population_values
 from ketasim.trials.trial_spec import parse_trial
 from ketasim.trials.validate import check_targets, shipped_calibration_dir
 
@@ -23,8 +29,34 @@ from .inputs import parse_overrides, resolve_patient
 from .report import trial_json
 
 __all__ = [
-    "DISCLAIMER", "STATUS_OK", "Z95", "check_targets", "dumps", "parse_overrides", "parse_toml", "patient_from",
-    "regimen_from_doses", "responders", "shipped_calibration_dir", "trial_from_text", "trial_json", "wilson_interval",
+    "COLUMN_UNITS",
+    "DISCLAIMER",
+    "ENGINES",
+    "PATIENT_RANGES",
+    "POPULATION_KINDS",
+    "STATUS_OK",
+    "Z95",
+    "ArmModel",
+    "PopulationSettings",
+    "calibrated_parameters",
+    "check_targets",
+    "draw_candidates",
+    "dumps",
+    "initial_state",
+    "mechanism_summary",
+    "model_values",
+    "output_times_h",
+    "parse_overrides",
+    "parse_toml",
+    "patient_from",
+    "population_values",
+    "regimen_from_doses",
+    "responders",
+    "run_mechanism_checks",
+    "shipped_calibration_dir",
+    "trial_from_text",
+    "trial_json",
+    "wilson_interval",
 ]
 
 

@@ -177,7 +177,8 @@ def run_validation(*, patients_per_arm: int, engine: str = "fast", folder: Path 
             on_progress(i + 1, len(files))
     passed = sum(bool(r["pass"]) for r in rows)
     summary = {"kind": "validate", "patients_per_arm": patients_per_arm, "engine": engine, "targets": rows,
-               "passed": passed, "total": len(rows), "disclaimer": internal.DISCLAIMER}
+               "passed": passed, "total": len(rows),  # the mechanism checks too, as `ketasim validate --json`
+               "mechanism": internal.mechanism_summary(internal.run_mechanism_checks()), "disclaimer": internal.DISCLAIMER}
     if folder is not None:
         table = pd.DataFrame(rows, columns=["file", "arm", "visit", "metric", "versus", "published", "simulated",
                                             "tolerance", "pass", "source"])

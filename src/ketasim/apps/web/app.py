@@ -26,10 +26,12 @@ from pydantic import BaseModel, Field
 import ketasim as ks
 from ketasim.apps import adapters as internal
 
+from .. import explore
 from ..html_report import render_report
 from ..results import compare_trials
 from ..runner import MAIN_TRAITS, SimulationRequest, calibration_files, check_forecast_text, forecast_input_text, forecast_steps
 from ..store import RunNotFound, RunStore
+from .explore_routes import add_explore_routes
 from .jobs import FINAL, JobManager
 from .limits import BodySizeLimit
 from .origin import SameOrigin
@@ -166,7 +168,12 @@ def create_app(store: RunStore, settings: Settings | None = None) -> FastAPI:
             "traits": list(MAIN_TRAITS), "engines": ["reference", "fast"],
             "limits": {"max_patients": settings.max_patients, "max_upload_bytes": settings.max_upload_bytes,
                        "max_days": settings.max_days, "workers": settings.workers},
-            "examples": [EXAMPLE, *(p.stem for p in calibration_files())], "disclaimer": internal.DISCLAIMER})
+            "examples": [EXAMPLE, *(p.stem for p in calibration_files())], "disclaimer": internal.DISCLAIMER,
+            "units": explore.column_units(), "patient_fields": explore.patient_fields(),
+            "parameters": explore.model_parameters(), "population_kinds": list(internal.POPULATION_KINDS),
+            "sweep_parameters": list(explore.SWEEP_PARAMETERS)})
+
+    add_explore_routes(app, settings)
 
     @app.get("/api/examples/{name}", summary="an example trial file (TOML text)")
     async def example(name: str) -> Response:

@@ -12,8 +12,13 @@ async function api(path, options = {}) {
   return body;
 }
 
-function postJSON(path, value) {
-  return api(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(value)});
+function postJSON(path, value, signal = undefined) {
+  return api(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(value), signal});
+}
+
+// text for a Plotly title, legend or hover label: Plotly reads a few HTML tags there, so < > & are written as entities
+function plotText(value) {
+  return String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 function el(tag, attrs = {}, ...children) {
