@@ -44,10 +44,10 @@ from ketasim.trials.trial import (
     ArmJob,
     RunInRequest,
     RunInRow,
-    _first_dose_h,
     arm_result,
     auto_chunk_size,
     check_trial_size,
+    first_dose_h,
     output_times,
     prepare_steps,
     reduce_chunk,
@@ -67,7 +67,7 @@ class _Arm:
 
     def __init__(self, label: str, spec: TrialSpec, arm_index: int, daily: bool) -> None:
         self.label, self.spec, self.arm_index = label, spec, arm_index
-        self.times = output_times(spec, _first_dose_h(spec, arm_index), False, daily)
+        self.times = output_times(spec, first_dose_h(spec, arm_index), False, daily)
         self.chunk_size = auto_chunk_size(spec, arm_index, self.times)
 
 

@@ -39,7 +39,7 @@ from ketasim.trials.trial_checks import trial_flags, trial_horizon_h
 from ketasim.trials.trial_spec import TrialSpec
 
 __all__ = ["ArmJob", "ArmResult", "ChunkSink", "Mapper", "OutputTimes", "SolvedChunk", "TrialResult", "auto_chunk_size",
-           "clear_run_in_cache", "in_process", "output_times", "run_trial", "screen_chunk", "select_patients",
+           "clear_run_in_cache", "first_dose_h", "in_process", "output_times", "run_trial", "screen_chunk", "select_patients",
            "simulate_arm", "solve_chunk"]
 
 #: background treatment starts this long before day 0, so it is at steady state: 6 weeks is over
@@ -142,7 +142,7 @@ class ArmJob:
         """The job of arm `arm_index` (default model and population values), timed from its first dose."""
         return cls(spec, arm_index, engine, model_values() if params is None else params,
                    population_values() if pop is None else pop, settings,
-                   output_times(spec, _first_dose_h(spec, arm_index), with_course), keep_patients)
+                   output_times(spec, first_dose_h(spec, arm_index), with_course), keep_patients)
 
     @property
     def origin_h(self) -> float:
@@ -154,7 +154,7 @@ class ArmJob:
         return ENGINES[self.engine](model, times_h, y0, self.settings, **extra)
 
 
-def _first_dose_h(spec: TrialSpec, arm_index: int) -> float:
+def first_dose_h(spec: TrialSpec, arm_index: int) -> float:
     """Time of the arm's first dose (h): day 0 of its visits."""
     return spec.arms[arm_index].regimen.first_dose_h()  # not min(events()): an open-ended `every` has no last event
 
@@ -464,7 +464,7 @@ def arm_result(spec: TrialSpec, arm_index: int, times: OutputTimes, chunks: list
         visit_values=merged.visits, status=merged.status, candidates_screened=screened,
         relapse_assessments=merged.relapse, relapse_at=merged.relapse_at, relapse_days=times.relapse_days,
         vitals=merged.vitals or None,
-        course_times_h=None if times.course is None else times.all_h[times.course] - _first_dose_h(spec, arm_index),
+        course_times_h=None if times.course is None else times.all_h[times.course] - first_dose_h(spec, arm_index),
         course=merged.course, patients=merged.patients,
     )
     result.summary = summarise_arm(result, spec.endpoints)
