@@ -291,9 +291,9 @@ def test_calibrate_writes_a_user_file_and_bounds_every_evaluation(tmp_path: Path
     counts: list[int] = []
     original = calibrate_module._Evaluator.checks
 
-    def counting(self, values, names=None):  # type: ignore[no-untyped-def]
+    def counting(self, values, names=None, exact=False):  # type: ignore[no-untyped-def]
         counts.append(1)
-        return original(self, values, names)
+        return original(self, values, names, exact)
 
     monkeypatch.setattr(calibrate_module._Evaluator, "checks", counting)
     monkeypatch.chdir(tmp_path)

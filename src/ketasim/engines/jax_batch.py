@@ -22,7 +22,17 @@ of two) so that evaluation after evaluation of a calibration reuses the same com
 (`COMPILED`; `last_timing` holds the compile and run seconds of the latest solve).
 
 Numbers agree with the numpy engines to round-off (XLA's exp and fused arithmetic differ in the
-last bits, and the exposure sums all systems' modes in one sum), not bit for bit. float64 throughout.
+last bits, and the exposure sums all systems' modes in one sum), not bit for bit; the steps taken are
+the same. float64 throughout.
+
+Speed on a CPU (measured, 2 shared cores, calibration set of 22 files): where few patients share a
+step (10 per arm) it is about 3x faster than `engines.batch`, which pays numpy's per-call overhead
+at every step; at 150 patients per arm it is 2-3x slower: the work is then arithmetic, not overhead,
+and XLA's float64 exp and pow on this CPU cost about 6x and 2x numpy's AVX-512 ones, the PK exposure
+is padded to the largest mode count, and a patient starting an interval idles one iteration.
+Compiling takes a few seconds per loop width (about 2.5 min for the 8 widths of the 150-patient set,
+once per process). It is the starting point for a GPU and for derivatives (forward mode through the
+loop); `trials.calibration_set.CalibrationSet(engine="jax")` uses it.
 """
 
 from __future__ import annotations

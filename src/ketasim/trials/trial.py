@@ -398,14 +398,22 @@ def select_patients(job: ArmJob, n_patients: int, chunk_size: int, mapper: Mappe
         return done.value
 
 
+#: candidates screened at least per round, by engine: the vectorised engines screen a round in one
+#: solve, so a few dozen more cost little; the reference engine solves candidate by candidate, so
+#: screening beyond those needed costs in proportion. Who enters the arm does not depend on it
+#: (candidates are taken strictly in index order), only how many rounds it takes.
+SCREEN_AT_LEAST = {"fast": 64, "jax": 64, "reference": 8}
+
+
 def selection_steps(job: ArmJob, n_patients: int, chunk_size: int) -> Generator[np.ndarray, np.ndarray, tuple[np.ndarray, int]]:
     """select_patients as a generator: it yields the next candidates to screen, is sent their mask
     (screen_chunk), and returns the accepted candidates and how many were screened."""
     accepted: list[np.ndarray] = []
     n_found, next_candidate, pass_rate = 0, 0, 1.0
+    least = SCREEN_AT_LEAST.get(job.engine, SCREEN_AT_LEAST["fast"])
     while n_found < n_patients:
         want = n_patients - n_found
-        batch = int(min(max(want / pass_rate * 1.1, 64), 200 * max(chunk_size, want)))
+        batch = int(min(max(want / pass_rate * 1.1, least), 200 * max(chunk_size, want)))
         index = np.arange(next_candidate, next_candidate + batch, dtype=np.int64)
         mask = yield index
         ok = index[mask][:want]
