@@ -9,10 +9,13 @@ The new paths are `trials.calibration_set.CalibrationSet`:
   processes; a different method, so every target must stay within its 95% sampling interval of the
   current path's value (the table gives |fit - current| over the interval's half-width).
 
+- jax (with --jax): the fit path with the compiled engine (`engines.jax_batch`) in this process; its
+  first evaluation compiles the loops (reported apart: it happens once per calibration) and is not timed.
+
 The paths alternate `--repeats` times (same process, same files); the medians are compared. The
 last line reads `speedup N.Nx` (the fit path against the current path).
 
-    python benchmarks/calibration_eval.py [--patients-per-arm 150] [--repeats 1] [--workers 2] [--tiny]
+    python benchmarks/calibration_eval.py [--patients-per-arm 150] [--repeats 1] [--workers 2] [--tiny] [--jax]
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2, help="processes of the fit path (default 2)")
     parser.add_argument("--tiny", action="store_true", help="3 files at 10 patients per arm (a smoke test)")
+    parser.add_argument("--jax", action="store_true", help="also time the fit path with the JAX engine (one process)")
     args = parser.parse_args(argv)
     n = 10 if args.tiny else args.patients_per_arm
     files = trial_files([shipped_calibration_dir()])
@@ -62,12 +66,21 @@ def main(argv: list[str] | None = None) -> None:
     exact_set = CalibrationSet(specs, n)
     fit_set = CalibrationSet(specs, n, FIT_SETTINGS, daily=False, workers=args.workers)
     setup_s = time.perf_counter() - start
-    times: dict[str, list[float]] = {"current": [], "exact": [], "fit": []}
+    times: dict[str, list[float]] = {"current": [], "exact": [], "fit": [], "jax": []}
     results: dict[str, list[TargetCheck]] = {}
+    paths: list[tuple[str, Callable[[], list[TargetCheck]]]] = [
+        ("current", current), ("exact", lambda: exact_set.checks(model, pop)), ("fit", lambda: fit_set.checks(model, pop))]
+    compile_s = 0.0
+    if args.jax:
+        from ketasim.engines import jax_batch
+
+        jax_set = CalibrationSet(specs, n, FIT_SETTINGS, daily=False, engine="jax")
+        first_s, _ = _timed(lambda: jax_set.checks(model, pop))  # compiles the loops (once per calibration)
+        compile_s = first_s
+        paths.append(("jax", lambda: jax_set.checks(model, pop)))
     try:
         for _ in range(max(args.repeats, 1)):
-            for name, run in (("current", current), ("exact", lambda: exact_set.checks(model, pop)),
-                              ("fit", lambda: fit_set.checks(model, pop))):
+            for name, run in paths:
                 seconds, checks = _timed(run)
                 times[name].append(seconds)
                 if name in results and checks != results[name]:
@@ -99,13 +112,26 @@ def main(argv: list[str] | None = None) -> None:
           f"(largest difference {worst_exact:.3g})")
     print(f"fit path: largest |fit - current| / 95% sampling half-width: {worst_ratio:.4f} "
           f"({'within' if worst_ratio <= 1.0 else 'OUTSIDE'} every interval)")
-    med = {k: statistics.median(v) for k, v in times.items()}
+    if args.jax:
+        worst_jax = max((abs(j.simulated - c.simulated) / ((c.simulated_ci[1] - c.simulated_ci[0]) / 2)
+                         for c, j in zip(cur, results["jax"], strict=True)
+                         if c.simulated is not None and j.simulated is not None and c.simulated_ci is not None
+                         and c.simulated_ci[1] > c.simulated_ci[0]), default=0.0)
+        worst_vs_fit = max((abs(j.simulated - f.simulated) for f, j in zip(fit, results["jax"], strict=True)
+                            if f.simulated is not None and j.simulated is not None), default=0.0)
+        print(f"jax path: largest |jax - current| / 95% sampling half-width: {worst_jax:.4f}; largest |jax - fit| "
+              f"(same method, round-off): {worst_vs_fit:.3g}")
+    med = {k: statistics.median(v) for k, v in times.items() if v}
     print(f"setup (load files, prepare, start {args.workers} worker(s)): {setup_s:.2f} s, once per calibration")
     print(f"current path: {med['current']:.2f} s per evaluation ({', '.join(f'{t:.2f}' for t in times['current'])})")
     print(f"exact path (1 process): {med['exact']:.2f} s per evaluation ({', '.join(f'{t:.2f}' for t in times['exact'])}), "
           f"speedup {med['current'] / med['exact']:.1f}x")
     print(f"fit path ({args.workers} worker(s)): {med['fit']:.2f} s per evaluation "
           f"({', '.join(f'{t:.2f}' for t in times['fit'])})")
+    if args.jax:
+        print(f"jax path (1 process): {med['jax']:.2f} s per evaluation ({', '.join(f'{t:.2f}' for t in times['jax'])}), "
+              f"speedup {med['current'] / med['jax']:.1f}x; first evaluation with compiling {compile_s:.2f} s "
+              f"({jax_batch.last_timing.get('loops')})")
     print(f"speedup {med['current'] / med['fit']:.1f}x")
 
 

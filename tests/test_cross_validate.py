@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ketasim.apps.cli import main
+from ketasim.trials.calibration_set import CalibrationSet
 from ketasim.trials.cross_validate import FOLDS, assign_folds, cross_validate, format_cross_validation
 from ketasim.trials.validate import shipped_calibration_dir, trial_files, validate
 
@@ -44,7 +45,11 @@ def test_validate_reports_sampling_intervals() -> None:
 
 
 @pytest.mark.slow  # two tiny refits: about a minute
-def test_cross_validation_predicts_held_out_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cross_validation_predicts_held_out_files(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    evaluated: list[str] = []
+    checks = CalibrationSet.checks
+    monkeypatch.setattr(CalibrationSet, "checks", lambda self, *a, **k: evaluated.append(self.engine) or checks(self, *a, **k))
     folder = tmp_path / "calibration"
     folder.mkdir()
     for name in ("murrough-2013-ajp.toml", "singh-2016.toml", "vitals-and-dissociation.toml"):
@@ -54,6 +59,7 @@ def test_cross_validation_predicts_held_out_files(tmp_path: Path, capsys: pytest
     assert {c.file for c in cv.out_of_sample} == {"murrough-2013-ajp.toml", "singh-2016.toml"}
     assert len(cv.in_sample) == 2 + 8 + 4
     assert "out-of-sample:" in format_cross_validation(cv)
+    assert evaluated  # the refits evaluate through the prepared calibration set (the fast path)
     report = tmp_path / "cv.txt"
     assert main(["validate", str(folder), "--cross-validate", "--json", "--patients-per-arm", "20",
                  "--fit-patients-per-arm", "10", "--max-evaluations", "5", "--workers", "1", "--report", str(report)]) == 0

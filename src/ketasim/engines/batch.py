@@ -23,7 +23,7 @@ import numpy as np
 
 from ketasim.engines.common import Solution, SolverSettings, SolverStatus, checked_times, start_indices
 from ketasim.engines.dopri import FACTOR_C, FIRST_STEP_H, MIN_STEP_H, A, B, C, E, fast_states
-from ketasim.engines.fast import COMPACT_BELOW, SESSION_STATE, _combine
+from ketasim.engines.fast import COMPACT_BELOW, SESSION_STATE, combine_stages
 from ketasim.model import mechanism
 from ketasim.model.arm import ArmModel
 from ketasim.model.drugs import SERT_MAX_OCCUPANCY
@@ -431,10 +431,10 @@ def _step(work: _Set, running: np.ndarray, batch: _Batch) -> None:
         for i in range(j):
             np.multiply(one(float(C[j] - C[i])), kf[i], out=products[i])
         np.multiply(factors[float(C[j])], y[:nf], out=acc[:nf])
-        _combine(_A_ROWS[j], products[:j], sum_f, tmp_f)
+        combine_stages(_A_ROWS[j], products[:j], sum_f, tmp_f)
         sum_f *= h
         acc[:nf] += sum_f
-        _combine(_A_ROWS[j], ks[:j], sum_s, tmp_s)
+        combine_stages(_A_ROWS[j], ks[:j], sum_s, tmp_s)
         sum_s *= h
         np.add(y[nf:], sum_s, out=acc[nf:])
         stage(j, t + C[j] * h, acc)
@@ -442,17 +442,17 @@ def _step(work: _Set, running: np.ndarray, batch: _Batch) -> None:
     for i in range(6):
         np.multiply(one(float(1.0 - C[i])), kf[i], out=products[i])
     np.multiply(factors[1.0], y[:nf], out=y_new[:nf])
-    _combine(B, products, sum_f, tmp_f)
+    combine_stages(B, products, sum_f, tmp_f)
     sum_f *= h
     y_new[:nf] += sum_f
-    _combine(B, ks[:6], sum_s, tmp_s)
+    combine_stages(B, ks[:6], sum_s, tmp_s)
     sum_s *= h
     np.add(y[nf:], sum_s, out=y_new[nf:])
     stage(6, t + h, y_new)
-    _combine(E, products, err[:nf], tmp_f)
+    combine_stages(E, products, err[:nf], tmp_f)
     np.multiply(kf[6], E[6], out=tmp_f)
     err[:nf] += tmp_f
-    _combine(E, ks, err[nf:], tmp_s)
+    combine_stages(E, ks, err[nf:], tmp_s)
     err *= h
     scale = np.maximum(np.abs(y), np.abs(y_new))
     scale *= settings.rtol

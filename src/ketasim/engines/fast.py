@@ -149,7 +149,7 @@ def _advance(model: ArmModel, k: int, y: np.ndarray, t0: float, t1: float, h: np
     return np.where(np.isnan(last_h), h, np.minimum(h, last_h))
 
 
-def _combine(weights: np.ndarray, stages: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+def combine_stages(weights: np.ndarray, stages: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
     """out = sum_l weights[l] * stages[l] over the leading axis, skipping zero weights.
 
     Plain multiply and add, term by term: every element is rounded the same way whatever the
@@ -192,10 +192,10 @@ def _step(work: _Work, running: np.ndarray, t1: float, end_tol: float, settings:
         for i in range(j):
             np.multiply(one(float(C[j] - C[i])), kf[i], out=products[i])
         np.multiply(factors[float(C[j])], y[:nf], out=acc[:nf])
-        _combine(_A_ROWS[j], products[:j], sum_f, tmp_f)
+        combine_stages(_A_ROWS[j], products[:j], sum_f, tmp_f)
         sum_f *= h
         acc[:nf] += sum_f
-        _combine(_A_ROWS[j], ks[:j], sum_s, tmp_s)
+        combine_stages(_A_ROWS[j], ks[:j], sum_s, tmp_s)
         sum_s *= h
         np.add(y[nf:], sum_s, out=acc[nf:])
         work.stage(j, t + C[j] * h, acc)
@@ -203,17 +203,17 @@ def _step(work: _Work, running: np.ndarray, t1: float, end_tol: float, settings:
     for i in range(6):
         np.multiply(one(float(1.0 - C[i])), kf[i], out=products[i])
     np.multiply(factors[1.0], y[:nf], out=y_new[:nf])
-    _combine(B, products, sum_f, tmp_f)
+    combine_stages(B, products, sum_f, tmp_f)
     sum_f *= h
     y_new[:nf] += sum_f
-    _combine(B, ks[:6], sum_s, tmp_s)
+    combine_stages(B, ks[:6], sum_s, tmp_s)
     sum_s *= h
     np.add(y[nf:], sum_s, out=y_new[nf:])
     work.stage(6, t + h, y_new)
-    _combine(E, products, err[:nf], tmp_f)
+    combine_stages(E, products, err[:nf], tmp_f)
     np.multiply(kf[6], E[6], out=tmp_f)
     err[:nf] += tmp_f
-    _combine(E, ks, err[nf:], tmp_s)
+    combine_stages(E, ks, err[nf:], tmp_s)
     err *= h
     scale = np.maximum(np.abs(y), np.abs(y_new))
     scale *= settings.rtol

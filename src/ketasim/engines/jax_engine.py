@@ -56,7 +56,7 @@ def _occupancy(t: jax.Array, seg_start: jax.Array, seg: Tree, arm: Tree) -> mech
     return mechanism.occupancy(_JNP, sums[:, 0], sums[:, 1], sums[:, 2], SERT_MAX_OCCUPANCY.value, seg["in_care"])
 
 
-def _rhs(t: jax.Array, y: jax.Array, seg_start: jax.Array, seg: Tree, arm: Tree) -> jax.Array:
+def pd_rhs(t: jax.Array, y: jax.Array, seg_start: jax.Array, seg: Tree, arm: Tree) -> jax.Array:
     """dy/dt (N, n_states): `mechanism.vector_field` with jax.numpy."""
     occ = _occupancy(t, seg_start, seg, arm)
     rows = tuple(y[:, i] for i in range(N_STATES))
@@ -87,7 +87,7 @@ def _advance(y: jax.Array, h: jax.Array, status: jax.Array, steps: jax.Array, t0
     y = y.at[:, session].set(mechanism.after_session(y[:, session], jump))
 
     def nonlinear(t: jax.Array, yy: jax.Array) -> jax.Array:
-        return _rhs(t, yy, seg_start, seg, arm) - decay * yy
+        return pd_rhs(t, yy, seg_start, seg, arm) - decay * yy
 
     t = jnp.full(y.shape[0], t0)
     h = jnp.minimum(h, t1 - t0)
@@ -237,7 +237,7 @@ def rhs_jax(model: ArmModel, time_h: np.ndarray | float, y: np.ndarray, segment:
     dev = pick_device(device)
     with x64():
         t = _put(np.broadcast_to(np.asarray(time_h, dtype=float), (y.shape[0],)), dev)
-        out = jax.jit(_rhs)(t, _put(y, dev), _put(model.boundaries[segment], dev), _segment_arrays(model, segment, dev),
+        out = jax.jit(pd_rhs)(t, _put(y, dev), _put(model.boundaries[segment], dev), _segment_arrays(model, segment, dev),
                             _arm_arrays(model, dev))
         return np.asarray(out)
 

@@ -26,7 +26,7 @@ and, through it, `trials.cross_validate`; `benchmarks/calibration_eval.py` compa
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -34,7 +34,7 @@ import numpy as np
 
 from ketasim.checks.plausibility import report
 from ketasim.engines.batch import solve_fast_batch
-from ketasim.engines.solvers import SolverSettings
+from ketasim.engines.solvers import Solution, SolverSettings
 from ketasim.errors import KetasimInputError
 from ketasim.model.arm import ArmModel, initial_state, model_values
 from ketasim.trials.population import population_values, take
@@ -44,10 +44,10 @@ from ketasim.trials.trial import (
     ArmJob,
     RunInRequest,
     RunInRow,
-    _first_dose_h,
     arm_result,
     auto_chunk_size,
     check_trial_size,
+    first_dose_h,
     output_times,
     prepare_steps,
     reduce_chunk,
@@ -67,12 +67,29 @@ class _Arm:
 
     def __init__(self, label: str, spec: TrialSpec, arm_index: int, daily: bool) -> None:
         self.label, self.spec, self.arm_index = label, spec, arm_index
-        self.times = output_times(spec, _first_dose_h(spec, arm_index), False, daily)
+        self.times = output_times(spec, first_dose_h(spec, arm_index), False, daily)
         self.chunk_size = auto_chunk_size(spec, arm_index, self.times)
 
 
-#: solver settings for the evaluations of a fit (checked against the default, tight ones before and after)
-FIT_SETTINGS = SolverSettings(rtol=1e-5, atol=1e-7)
+#: solver settings for the evaluations of a fit (checked against the default, tight ones before and after);
+#: the steps are mostly bounded by stability and by the doses, not by the tolerance, so looser ones buy
+#: little (1e-3 no faster than 1e-4 at 150 patients per arm, and 40x further from the exact targets)
+FIT_SETTINGS = SolverSettings(rtol=1e-4, atol=1e-6)
+
+#: the batched solvers by name: "batch" (numpy, bit-identical to the fast engine) or "jax" (engines.jax_batch)
+SET_ENGINES = ("batch", "jax")
+
+
+def _batched_solver(engine: str) -> Callable[..., list[Solution]]:
+    if engine == "batch":
+        return solve_fast_batch
+    if engine == "jax":
+        try:
+            from ketasim.engines.jax_batch import solve_jax_batch
+        except ImportError as err:
+            raise KetasimInputError(f"engine 'jax' needs jax ({err}); install it with: pip install 'ketasim[fast]'") from None
+        return solve_jax_batch
+    raise KetasimInputError(f"unknown calibration engine {engine!r}; engines: {', '.join(SET_ENGINES)}")
 
 #: worker processes start fresh (forkserver): forking a process that has threads (JAX, Dask) can deadlock
 _FRESH_PROCESSES = multiprocessing.get_context("forkserver")
@@ -83,18 +100,22 @@ class CalibrationSet:
 
     files: trial files (paths) or (label, TrialSpec) pairs; settings: the solver's tolerances;
     daily: solve the daily course too, as run_trial does (False: only what the endpoints read);
-    workers: processes that share the files in `checks` (call `close` when done, or use `with`).
-    `evaluations` counts evaluations.
+    workers: processes that share the files in `checks` (call `close` when done, or use `with`);
+    engine: "batch" (numpy, the default) or "jax" (`engines.jax_batch`: the same method compiled,
+    numbers equal to round-off; on a CPU slower than numpy, see that module). `evaluations` counts evaluations.
     """
 
     def __init__(self, files: Iterable[Path | tuple[str, TrialSpec]], patients_per_arm: int,
-                 settings: SolverSettings = SolverSettings(), daily: bool = True, workers: int = 1) -> None:
+                 settings: SolverSettings = SolverSettings(), daily: bool = True, workers: int = 1,
+                 engine: str = "batch") -> None:
         self.specs: list[tuple[str, TrialSpec]] = [f if isinstance(f, tuple) else (Path(f).name, load_trial(f))
                                                    for f in files]
         if isinstance(patients_per_arm, bool) or not isinstance(patients_per_arm, int | np.integer) or patients_per_arm <= 0:
             raise KetasimInputError(f"patients per arm: expected an integer > 0, got {patients_per_arm!r}")
         self.n = int(patients_per_arm)
         self.settings = settings
+        self.engine = engine
+        self._solve = _batched_solver(engine)
         cost = {label: check_trial_size(spec, self.n, False) for label, spec in self.specs}
         self.arms = {label: [_Arm(label, spec, i, daily) for i in range(len(spec.arms))] for label, spec in self.specs}
         self.flags = {label: tuple(report(trial_flags(spec))) for label, spec in self.specs}
@@ -109,7 +130,8 @@ class CalibrationSet:
                 loads[k] += cost[item[0]]
             for share in shares:
                 parent, child = _FRESH_PROCESSES.Pipe()
-                process = _FRESH_PROCESSES.Process(target=_serve, args=(child, share, self.n, settings, daily), daemon=True)
+                process = _FRESH_PROCESSES.Process(target=_serve, args=(child, share, self.n, settings, daily, engine),
+                                                   daemon=True)
                 process.start()
                 child.close()
                 self._workers.append((process, parent, {label for label, _ in share}))
@@ -150,7 +172,7 @@ class CalibrationSet:
         enrolled = [_drive(prepare_steps(job, index), lambda request, store=store: _answer(request, store))
                     for job, (index, _), store in zip(jobs, accepted, stores, strict=True)]
         models = [trial_model(job, e) for job, e in zip(jobs, enrolled, strict=True)]
-        solutions = solve_fast_batch(models, [a.times.all_h for a in arms], [e.y0 for e in enrolled], self.settings)
+        solutions = self._solve(models, [a.times.all_h for a in arms], [e.y0 for e in enrolled], self.settings)
         per_file: dict[str, dict[str, ArmResult]] = {}
         for a, job, (index, screened), e, model, sol in zip(arms, jobs, accepted, enrolled, models, solutions, strict=True):
             chunk = reduce_chunk(job, index, e, model, sol)
@@ -223,14 +245,15 @@ class CalibrationSet:
                 patients = take(request.patients, missing)
                 todo.append((k, request.index[missing], run_in_model(jobs[k], request.background, patients),
                              initial_state(patients)))
-        solutions = solve_fast_batch([t[2] for t in todo], [RUN_IN_TIMES] * len(todo), [t[3] for t in todo], self.settings)
+        solutions = self._solve([t[2] for t in todo], [RUN_IN_TIMES] * len(todo), [t[3] for t in todo], self.settings)
         for (k, index, model, _), sol in zip(todo, solutions, strict=True):
             stores[k].update(zip(index.tolist(), run_in_rows(model, sol), strict=True))
 
 
-def _serve(conn: Connection, share: list[tuple[str, TrialSpec]], n: int, settings: SolverSettings, daily: bool) -> None:
+def _serve(conn: Connection, share: list[tuple[str, TrialSpec]], n: int, settings: SolverSettings, daily: bool,
+           engine: str) -> None:
     """A worker: its share of the files prepared once, then one evaluation per message until None."""
-    prepared = CalibrationSet(share, n, settings, daily)
+    prepared = CalibrationSet(share, n, settings, daily, engine=engine)
     conn.send(("ready", None))
     while True:
         message = conn.recv()

@@ -39,7 +39,7 @@ from ketasim.trials.trial_checks import trial_flags, trial_horizon_h
 from ketasim.trials.trial_spec import TrialSpec
 
 __all__ = ["ArmJob", "ArmResult", "ChunkSink", "Mapper", "OutputTimes", "SolvedChunk", "TrialResult", "auto_chunk_size",
-           "clear_run_in_cache", "in_process", "output_times", "run_trial", "screen_chunk", "select_patients",
+           "clear_run_in_cache", "first_dose_h", "in_process", "output_times", "run_trial", "screen_chunk", "select_patients",
            "simulate_arm", "solve_chunk"]
 
 #: background treatment starts this long before day 0, so it is at steady state: 6 weeks is over
@@ -142,7 +142,7 @@ class ArmJob:
         """The job of arm `arm_index` (default model and population values), timed from its first dose."""
         return cls(spec, arm_index, engine, model_values() if params is None else params,
                    population_values() if pop is None else pop, settings,
-                   output_times(spec, _first_dose_h(spec, arm_index), with_course), keep_patients)
+                   output_times(spec, first_dose_h(spec, arm_index), with_course), keep_patients)
 
     @property
     def origin_h(self) -> float:
@@ -154,7 +154,7 @@ class ArmJob:
         return ENGINES[self.engine](model, times_h, y0, self.settings, **extra)
 
 
-def _first_dose_h(spec: TrialSpec, arm_index: int) -> float:
+def first_dose_h(spec: TrialSpec, arm_index: int) -> float:
     """Time of the arm's first dose (h): day 0 of its visits."""
     return spec.arms[arm_index].regimen.first_dose_h()  # not min(events()): an open-ended `every` has no last event
 
@@ -398,14 +398,22 @@ def select_patients(job: ArmJob, n_patients: int, chunk_size: int, mapper: Mappe
         return done.value
 
 
+#: candidates screened at least per round, by engine: the vectorised engines screen a round in one
+#: solve, so a few dozen more cost little; the reference engine solves candidate by candidate, so
+#: screening beyond those needed costs in proportion. Who enters the arm does not depend on it
+#: (candidates are taken strictly in index order), only how many rounds it takes.
+SCREEN_AT_LEAST = {"fast": 64, "jax": 64, "reference": 8}
+
+
 def selection_steps(job: ArmJob, n_patients: int, chunk_size: int) -> Generator[np.ndarray, np.ndarray, tuple[np.ndarray, int]]:
     """select_patients as a generator: it yields the next candidates to screen, is sent their mask
     (screen_chunk), and returns the accepted candidates and how many were screened."""
     accepted: list[np.ndarray] = []
     n_found, next_candidate, pass_rate = 0, 0, 1.0
+    least = SCREEN_AT_LEAST.get(job.engine, SCREEN_AT_LEAST["fast"])
     while n_found < n_patients:
         want = n_patients - n_found
-        batch = int(min(max(want / pass_rate * 1.1, 64), 200 * max(chunk_size, want)))
+        batch = int(min(max(want / pass_rate * 1.1, least), 200 * max(chunk_size, want)))
         index = np.arange(next_candidate, next_candidate + batch, dtype=np.int64)
         mask = yield index
         ok = index[mask][:want]
@@ -464,7 +472,7 @@ def arm_result(spec: TrialSpec, arm_index: int, times: OutputTimes, chunks: list
         visit_values=merged.visits, status=merged.status, candidates_screened=screened,
         relapse_assessments=merged.relapse, relapse_at=merged.relapse_at, relapse_days=times.relapse_days,
         vitals=merged.vitals or None,
-        course_times_h=None if times.course is None else times.all_h[times.course] - _first_dose_h(spec, arm_index),
+        course_times_h=None if times.course is None else times.all_h[times.course] - first_dose_h(spec, arm_index),
         course=merged.course, patients=merged.patients,
     )
     result.summary = summarise_arm(result, spec.endpoints)

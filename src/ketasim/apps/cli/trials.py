@@ -228,6 +228,8 @@ def _add_calibrate(subparsers: Subparsers) -> argparse.ArgumentParser:
     target.add_argument("--write-package", action="store_true",
                         help="overwrite the calibrated parameter file shipped in the installed package")
     p.add_argument("--report", metavar="FILE", help="also write the report to FILE")
+    p.add_argument("--workers", type=positive_int, default=min(os.cpu_count() or 1, 2), metavar="N",
+                   help="processes that share the trial files during the fit (default: 2, or 1 on one core)")
     return p
 
 
@@ -244,7 +246,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     if not args.write_package and target.resolve() == package_file.resolve():
         raise KetasimInputError(f"--write: {target} is the package's shipped calibration; use --write-package to "
                                 "overwrite it")
-    report = calibrate(paths, patients_per_arm=args.patients_per_arm, max_evaluations=args.max_evaluations)
+    report = calibrate(paths, patients_per_arm=args.patients_per_arm, max_evaluations=args.max_evaluations,
+                       workers=args.workers)
     text = format_report(report)
     print(text)
     write_calibrated(report, target, f"calibrated to data/calibration (ketasim calibrate, "
