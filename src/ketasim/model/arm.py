@@ -240,9 +240,11 @@ class ArmModel:
             dy[:, i] = rate
         return dy
 
-    def outputs(self, time_h: np.ndarray, states: np.ndarray) -> dict[str, np.ndarray]:
+    def outputs(self, time_h: np.ndarray, states: np.ndarray, course_log_severity: np.ndarray | float = 0.0
+                ) -> dict[str, np.ndarray]:
         """Named outputs (T, N) at `time_h` (T,) from PD states (T, N, n_states): `mechanism.observables`
-        and the plasma concentrations (ng/mL) of every drug and metabolite given."""
+        and the plasma concentrations (ng/mL) of every drug and metabolite given. `course_log_severity`
+        (T, N): each patient's natural-course path of log untreated severity (0: the typical course)."""
         t_count = len(time_h)
         occ = np.zeros((t_count, self.n_patients))
         sert = np.zeros_like(occ)
@@ -255,7 +257,7 @@ class ArmModel:
                 plasma.setdefault(name, np.zeros((t_count, self.n_patients)))[i] = value
         rows = tuple(states[..., i] for i in range(N_STATES))
         out = mechanism.observables(NUMPY, time_h[:, None], rows, Occupancy(occ, sert, np.zeros_like(occ)),
-                                    self.patient, self.params)
+                                    self.patient, self.params, course_log_severity)
         for name, value in plasma.items():
             out[f"plasma_{name}_ng_ml"] = value
         return out

@@ -106,7 +106,7 @@ def natural_course_factor(xp: Any, time_h: Array, natural_course: Array, p: dict
 
 
 def madrs(xp: Any, spines: Array, mtor: Array, expectancy: Array, contact_benefit: Array, time_h: Array,
-          patient: dict[str, Array], p: dict[str, float]) -> Array:
+          patient: dict[str, Array], p: dict[str, float], course_log_severity: Array | float = 0.0) -> Array:
     """MADRS (0-60) without visit noise: the untreated severity (drifting by the natural course) times
     what is left after relief.
 
@@ -121,5 +121,7 @@ def madrs(xp: Any, spines: Array, mtor: Array, expectancy: Array, contact_benefi
     expect = patient["placebo_responsiveness"] * (p["contact_improvement_max"] * contact_benefit + expectancy)
     expect = xp.clip(expect, 0.0, p["expectancy_fraction_max"])
     relief = combine_relief(xp, drug, expect, p["expectancy_overlap"])
-    severity = patient["untreated_madrs"] * natural_course_factor(xp, time_h, patient["natural_course"], p)
+    # the illness by itself: the patient's drift and random path of untreated severity
+    severity = (patient["untreated_madrs"] * natural_course_factor(xp, time_h, patient["natural_course"], p)
+                * xp.exp(course_log_severity))
     return xp.clip(severity * (1.0 - relief), 0.0, 60.0)

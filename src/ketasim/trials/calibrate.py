@@ -1,8 +1,9 @@
 """Calibration: fit the few parameters the literature does not pin down to data/calibration only.
 
 Reproducible: fixed trial seeds (common random numbers), a fixed patient count per arm and a
-deterministic Nelder-Mead (scipy) on log-parameters within bounds, over every calibration file at
-once (one joint fit of FREE_PARAMETERS), starting from the shipped values (or the code defaults);
+deterministic trust-region optimiser (COBYQA, scipy) on log-parameters within bounds, run to its own
+convergence criterion, over every calibration file at once (one joint fit of FREE_PARAMETERS),
+starting from the shipped values (or the code defaults);
 the four vitals maxima are linear scales of their targets (closed form) before and after.
 
 The loss follows the scoreboard: z = (simulated - published) / tolerance, and each target adds
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import Bounds, minimize
 
 from ketasim.errors import KetasimInputError
 from ketasim.model.arm import DEFAULT_PARAMETERS
@@ -40,11 +41,12 @@ FREE_PARAMETERS: tuple[tuple[str, float, float], ...] = (
     ("contact_improvement_max", 0.1, 0.8),
     ("contact_time_d", 2.0, 30.0),
     ("placebo_sd_log", 0.1, 2.0),
+    # the natural course: spread of each patient's random path (its time scale and natural remission are fixed
+    # from the literature, trials.natural_course)
     ("natural_course_sd", 0.02, 0.8),
     ("expectancy_active_exponent", 0.05, 2.0),
-    # monoaminergic path
+    # monoaminergic path (its synaptogenic rate is held: only the product with responsiveness is seen)
     ("monoaminergic_median", 0.05, 5.0),
-    ("monoaminergic_synaptogenesis_rate_1_h", 1e-4, 0.05),
     # fast plasticity
     ("synaptogenesis_rate_1_h", 0.05, 10.0),
     ("acute_relief_max", 0.05, 0.95),
@@ -52,9 +54,9 @@ FREE_PARAMETERS: tuple[tuple[str, float, float], ...] = (
     ("spine_turnover_time_d", 2.0, 14.0),
     ("drug_relief_max", 0.4, 1.0),
     ("plasticity_responder_fraction", 0.1, 0.95),
-    # anaesthetic-range block silences pyramidal output too (Moghaddam 1997): where, in humans, is not measured
-    ("pyramidal_occupancy50", 0.45, 0.95),
 )
+#: no longer fitted (stage 3): pyramidal_occupancy50 (anaesthetic-range silencing; the calibration set holds
+#: no anaesthetic doses) and monoaminergic_synaptogenesis_rate_1_h (it multiplies monoaminergic_median)
 VITALS_FILE = "vitals-and-dissociation.toml"
 VITALS_SCALES = {"vitals.sbp_peak_change_mean": "sbp_max_mmhg", "vitals.dbp_peak_change_mean": "dbp_max_mmhg",
                  "vitals.hr_peak_change_mean": "hr_max_bpm", "vitals.cadss_peak_mean": "cadss_max"}
@@ -72,6 +74,11 @@ class CalibrationReport:
     evaluations: int = 0
     seconds: float = 0.0
     all_values: dict[str, float] = field(default_factory=dict)
+    #: the optimiser's own verdict: converged by its criterion (None: no fit ran), and its message
+    converged: bool | None = None
+    optimiser_message: str = ""
+    #: loss of every fit evaluation, in order
+    trace: list[float] = field(default_factory=list)
 
     def moved(self) -> dict[str, tuple[float, float]]:
         return {k: (self.before[k], v) for k, v in self.after.items() if not math.isclose(self.before[k], v)}
@@ -149,10 +156,27 @@ class _OutOfTime(Exception):
     """The fit's wall-clock budget is spent: keep the best point so far."""
 
 
+#: the optimiser: COBYQA (Powell's derivative-free trust-region method with quadratic models, Ragonneau TM
+#: & Zhang Z 2023, scipy), on log-parameters within bounds; it has converged when its trust region has
+#: shrunk from FIT_START_RADIUS to FIT_FINAL_RADIUS (log units: 0.3 ~ 35%, 0.01 ~ 1% of a value)
+FIT_START_RADIUS = 0.3
+FIT_FINAL_RADIUS = 0.01
+
+
+@dataclass
+class FitOutcome:
+    """What one fit stage did: the values, whether the optimiser converged by its own criterion, the trace."""
+
+    values: dict[str, float]
+    converged: bool
+    message: str
+    trace: list[float]
+
+
 def _fit_stage(evaluator: _Evaluator, values: dict[str, float], stage: tuple[tuple[str, float, float], ...],
                files: tuple[str, ...] | None, max_evaluations: int, deadline: float | None = None,
-               checkpoint: Path | None = None) -> dict[str, float]:
-    """Nelder-Mead on log-parameters, clipped to bounds; returns updated values.
+               checkpoint: Path | None = None) -> FitOutcome:
+    """COBYQA on log-parameters within bounds, run to its own convergence criterion (or the budget).
 
     deadline: time.time() after which the fit stops at its best point so far; checkpoint: a JSON file
     rewritten with the best values after every improvement (a long fit can be stopped and resumed).
@@ -162,6 +186,7 @@ def _fit_stage(evaluator: _Evaluator, values: dict[str, float], stage: tuple[tup
     hi = np.log([s[2] for s in stage])
     x0 = np.clip(np.log([values[n] for n in names]), lo, hi)
     best = {"loss": math.inf, "x": x0}
+    trace: list[float] = []
 
     def loss(x: np.ndarray) -> float:
         if deadline is not None and time.time() > deadline:
@@ -169,6 +194,7 @@ def _fit_stage(evaluator: _Evaluator, values: dict[str, float], stage: tuple[tup
         x = np.clip(x, lo, hi)
         trial = dict(values) | {n: float(np.exp(v)) for n, v in zip(names, x, strict=True)}
         value = robust_loss(evaluator.checks(trial, files))
+        trace.append(value)
         if value < best["loss"]:
             best.update(loss=value, x=x.copy())
             if checkpoint is not None:
@@ -178,30 +204,24 @@ def _fit_stage(evaluator: _Evaluator, values: dict[str, float], stage: tuple[tup
         return value
 
     evaluator.stop_at = evaluator.count + max_evaluations
+    converged, message = False, ""
     try:
-        minimize(loss, x0, method="Nelder-Mead",
-                 options={"maxfev": max_evaluations, "xatol": 0.01, "fatol": 0.01, "initial_simplex": _simplex(x0, lo, hi)})
+        result = minimize(loss, x0, method="COBYQA", bounds=Bounds(lo, hi),
+                          options={"maxfev": max_evaluations, "initial_tr_radius": FIT_START_RADIUS,
+                                   "final_tr_radius": FIT_FINAL_RADIUS})
+        converged, message = bool(result.success), str(result.message)
     except _BudgetSpent:
-        pass
+        message = f"stopped: evaluation budget ({max_evaluations}) spent before convergence"
     except _OutOfTime:
-        if evaluator.log:
-            print("  out of time: keeping the best point so far", file=sys.stderr, flush=True)
+        message = "stopped: out of time before convergence (best point so far kept)"
     finally:
         evaluator.stop_at = None
+    if evaluator.log:
+        print(f"  {message}", file=sys.stderr, flush=True)
     fitted = {n: float(np.exp(v)) for n, v in zip(names, best["x"], strict=True)}
     if evaluator.log:
         print("  fitted: " + ", ".join(f"{k}={v:.4g}" for k, v in fitted.items()), file=sys.stderr, flush=True)
-    return dict(values) | fitted
-
-
-def _simplex(x0: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Initial simplex: each vertex moves one log-parameter by 0.3 (inwards at a bound)."""
-    vertices = [x0]
-    for i in range(x0.size):
-        v = x0.copy()
-        v[i] = v[i] + 0.3 if v[i] + 0.3 <= hi[i] else v[i] - 0.3
-        vertices.append(np.clip(v, lo, hi))
-    return np.array(vertices)
+    return FitOutcome(dict(values) | fitted, converged, message, trace)
 
 
 def _scale_vitals(evaluator: _Evaluator, values: dict[str, float]) -> dict[str, float]:
@@ -264,9 +284,11 @@ def _calibrate(evaluator: _Evaluator, files: list[Path], started: float, max_eva
     if log:
         print(f"joint fit of {len(free)} parameters to {len(fit_files)} files (at most {fit_budget} evaluations)",
               file=sys.stderr)
+    outcome = None
     if fit_files and fit_budget > 0:
         deadline = None if time_budget_s is None else started + time_budget_s
-        values = _fit_stage(evaluator, values, free, fit_files, fit_budget, deadline, checkpoint)
+        outcome = _fit_stage(evaluator, values, free, fit_files, fit_budget, deadline, checkpoint)
+        values = outcome.values
     if VITALS_FILE in labels:
         values = _scale_vitals(evaluator, values)
     checks_after = evaluator.checks(values, exact=True)
@@ -274,12 +296,14 @@ def _calibrate(evaluator: _Evaluator, files: list[Path], started: float, max_eva
     before = dict(start) if start is not None else shipped_values()
     report = CalibrationReport({k: before[k] for k in fitted}, {k: values[k] for k in fitted}, checks_before,
                                checks_after, all_values=values)
+    if outcome is not None:
+        report.converged, report.optimiser_message, report.trace = outcome.converged, outcome.message, outcome.trace
     if with_sensitivity:
         base = robust_loss(evaluator.checks(values, fit_files))
         for name, _, _ in free:
             deltas = [robust_loss(evaluator.checks(values | {name: values[name] * factor}, fit_files)) - base
                       for factor in (0.9, 1.1)]
-            report.sensitivity[name] = max(deltas)
+            report.sensitivity[name] = min(deltas)
     report.evaluations = evaluator.count
     report.seconds = time.time() - started
     return report
@@ -318,8 +342,22 @@ def write_calibrated(report: CalibrationReport, path: Path, source: str) -> None
 
 def format_report(report: CalibrationReport) -> str:
     """Plain-text calibration report: parameters moved, identifiability, targets before/after."""
-    out = [f"calibration: {report.evaluations} trial-set evaluations in {report.seconds:.0f} s", "",
-           f"{'parameter':40s} {'before':>10s} {'after':>10s} {'loss +-10%':>11s}  identifiable?"]
+    verdict = {None: "no fit ran", True: "converged", False: "NOT converged"}[report.converged]
+    out = [f"calibration: {report.evaluations} trial-set evaluations in {report.seconds:.0f} s",
+           f"optimiser (COBYQA, trust region {FIT_START_RADIUS} -> {FIT_FINAL_RADIUS} log units): {verdict}"
+           + (f": {report.optimiser_message}" if report.optimiser_message else ""), ""]
+    if report.trace:
+        out += ["trace (fit evaluation: loss, best so far)"]
+        step = max(1, len(report.trace) // 20)
+        best = math.inf
+        for i, value in enumerate(report.trace):
+            best = min(best, value)
+            if i % step == 0 or i == len(report.trace) - 1:
+                out.append(f"  {i + 1:4d}: {value:9.3f} {best:9.3f}")
+        out.append("")
+    out += ["identifiable? (likelihood slice, others fixed): the loss rises by > 0.5 when the value moves 10% "
+            "either way = yes, > 0.05 = weakly, else no",
+            f"{'parameter':40s} {'before':>10s} {'after':>10s} {'loss +-10%':>11s}  identifiable?"]
     for name, after in report.after.items():
         sens = report.sensitivity.get(name)
         ident = "-" if sens is None else ("yes" if sens > 0.5 else "weakly" if sens > 0.05 else "no")

@@ -53,7 +53,12 @@ POPULATION_PARAMETERS: dict[str, Parameter] = {
     "placebo_sd_log": P(1.27, "1", _CAL, "SD of log placebo responsiveness"),
     "natural_course_sd": P(0.25, "1", _CAL + " (SDs of MADRS change); untreated episodes both remit and worsen "
                            "(Rutherford BR et al. 2012, J Psychiatr Res 46:1311)",
-                           "SD of the natural-course drift, fraction of untreated MADRS"),
+                           "stationary SD of each patient's random path of log untreated severity (trials.natural_course)"),
+    "natural_course_path_time_d": P(91.0, "d", "assumed: deviations of severity persist about as long as a median "
+                                    "episode, 3 months (Spijker J et al. 2002, Br J Psychiatry 181:208, NEMESIS)",
+                                    "time scale of the natural-course path (Ornstein-Uhlenbeck)", valid=(1, 3650)),
+    "natural_remission_madrs": P(8.0, "MADRS points", "assumed: a naturally remitted episode sits below the usual "
+                                 "remission cut-off (MADRS <= 10)", "untreated MADRS after a natural remission"),
     "expectancy_active_exponent": P(0.5, "1", _CAL + "; form: expectancy rises with the chance of receiving the drug "
                                     "(Rutherford BR & Roose SP 2013, Am J Psychiatry 170:723)",
                                     "exponent of (chance of active drug / 0.5) in a trial's expectancy"),
@@ -159,7 +164,7 @@ def draw_candidates(seed: int, arm: int, index: np.ndarray, pop: dict[str, float
             u("plasticity_responder") < pop["plasticity_responder_fraction"], 1.0, pop["plasticity_nonresponder_gain"]),
         "monoaminergic_responsiveness": pop["monoaminergic_median"] * np.exp(pop["monoaminergic_sd_log"] * z("monoaminergic")),
         "placebo_responsiveness": np.exp(pop["placebo_sd_log"] * z("placebo")),
-        "natural_course": pop["natural_course_sd"] * z("natural_course"),
+        "natural_course": np.zeros(index.size),  # in trials the course is a random path (trials.natural_course)
         "cardiovascular_sensitivity": np.exp(pop["cardiovascular_sd_log"] * z("cardiovascular")),
         "dissociation_sensitivity": np.exp(pop["dissociation_sd_log"] * z("dissociation")),
         "sbp0_mmhg": pop["sbp0_mean_mmhg"] + pop["sbp0_sd_mmhg"] * z("sbp0"),

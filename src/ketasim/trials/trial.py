@@ -23,6 +23,7 @@ from ketasim.model.arm import IDX, ArmModel, initial_state, model_values
 from ketasim.model.regimen import Dose, Regimen
 from ketasim.trials.design import care_until_h, expectancy_factor, starts_new_antidepressant
 from ketasim.trials.endpoints import VISIT_OUTPUTS, VITALS_METRICS, VisitOutput
+from ketasim.trials.natural_course import course_log_severity
 from ketasim.trials.population import (
     NEW_COURSE,
     PopulationSettings,
@@ -341,7 +342,9 @@ def trial_model(job: ArmJob, enrolled: _Enrolled) -> ArmModel:
 def reduce_chunk(job: ArmJob, index: np.ndarray, enrolled: _Enrolled, model: ArmModel, sol: Solution) -> SolvedChunk:
     """What the endpoints need of the solved patients `index` (their solution `sol` at job.times.all_h)."""
     spec, times = job.spec, job.times
-    out = model.outputs(times.all_h, sol.states)
+    course = course_log_severity(spec.seed, job.arm_index, index, times.all_h, job.origin_h,
+                                 enrolled.patients["untreated_madrs"], spec.population.kind, job.pop)
+    out = model.outputs(times.all_h, sol.states, course)
     noise = visit_noise(spec.seed, job.arm_index, index, times.all_h, job.pop["visit_noise_sd_madrs"])
     madrs = np.clip(out["madrs"] + noise, 0.0, 60.0)
     values = {o.name: madrs if o.observed else _output(out, o) for o in VISIT_OUTPUTS}
