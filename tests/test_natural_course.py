@@ -93,3 +93,25 @@ remission = 10
                            show_progress=False)
         sds.append(result.arms["saline"].summary["visits"]["84 d"]["change_sd"])
     assert sds[1] > sds[0] + 2.0
+
+
+def test_multicentre_design_raises_placebo_responsiveness_by_furukawas_relative_risk() -> None:
+    """[design] multicentre = true: a lognormal responsiveness shifted so that a response threshold crossed by
+    37.5% / 1.32 of single-centre patients is crossed by 37.5% (Furukawa 2016: RR 1.32)."""
+    from scipy.stats import norm
+
+    from ketasim.trials.design import MULTICENTRE_PLACEBO_RR, multicentre_factor
+    from ketasim.trials.trial_spec import parse_trial
+
+    base = {"name": "x", "seed": 1, "patients_per_arm": 10, "population": {"kind": "mdd", "baseline_madrs": [20, 60]},
+            "arms": [{"name": "a", "doses": [{"drug": "placebo", "route": "oral", "amount": "0 mg", "at": ["0 d"]}]}],
+            "endpoints": {"visits": ["7 d"], "response": "50%", "remission": 10}}
+    single = parse_trial(base, "single.toml")
+    multi = parse_trial(base | {"design": {"multicentre": True}}, "multi.toml")
+    assert multicentre_factor(single, 1.3) == 1.0
+    factor = multicentre_factor(multi, 1.3)
+    p_single = 0.375 / MULTICENTRE_PLACEBO_RR
+    threshold = norm.ppf(1.0 - p_single) * 1.3  # log responsiveness needed, single centre
+    assert 1.0 - norm.cdf((threshold - np.log(factor)) / 1.3) == pytest.approx(0.375, abs=1e-9)
+    with pytest.raises(Exception, match="design.multicentre"):
+        parse_trial(base | {"design": {"multicentre": "yes"}}, "bad.toml")

@@ -158,9 +158,10 @@ class _OutOfTime(Exception):
 
 #: the optimiser: COBYQA (Powell's derivative-free trust-region method with quadratic models, Ragonneau TM
 #: & Zhang Z 2023, scipy), on log-parameters within bounds; it has converged when its trust region has
-#: shrunk from FIT_START_RADIUS to FIT_FINAL_RADIUS (log units: 0.3 ~ 35%, 0.01 ~ 1% of a value)
+#: shrunk from FIT_START_RADIUS to FIT_FINAL_RADIUS (log units: 0.3 ~ 35%, 0.03 ~ 3% of a value, about the
+#: resolution that 150 patients per arm give)
 FIT_START_RADIUS = 0.3
-FIT_FINAL_RADIUS = 0.01
+FIT_FINAL_RADIUS = 0.03
 
 
 @dataclass

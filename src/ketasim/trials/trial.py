@@ -21,7 +21,7 @@ from ketasim.engines.solvers import ENGINES, STATUS_OK, Solution, SolverSettings
 from ketasim.errors import KetasimInputError
 from ketasim.model.arm import IDX, ArmModel, initial_state, model_values
 from ketasim.model.regimen import Dose, Regimen
-from ketasim.trials.design import care_until_h, expectancy_factor, starts_new_antidepressant
+from ketasim.trials.design import care_until_h, expectancy_factor, multicentre_factor, starts_new_antidepressant
 from ketasim.trials.endpoints import VISIT_OUTPUTS, VITALS_METRICS, VisitOutput
 from ketasim.trials.natural_course import course_log_severity
 from ketasim.trials.population import (
@@ -250,7 +250,7 @@ def _in_trial(job: ArmJob, patients: dict[str, np.ndarray], base_responsiveness:
         out["monoaminergic_responsiveness"] = base_responsiveness * course_factor(spec.seed, job.arm_index, index,
                                                                                   NEW_COURSE, pop)
     out["placebo_responsiveness"] = patients["placebo_responsiveness"] * expectancy_factor(
-        spec, pop["expectancy_active_exponent"])
+        spec, pop["expectancy_active_exponent"]) * multicentre_factor(spec, pop["placebo_sd_log"])
     return out
 
 

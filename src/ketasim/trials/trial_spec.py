@@ -14,6 +14,7 @@ Documented defaults (a key that is absent takes this value):
   ideation at entry (MADRS item 10 >= 4; ``trials.population.suicidal_ideation``).
 - ``population.weight_kg``: [45, 140]; ``population.age``: [18, 65]; ``population.background``: none.
 - ``design.blinded``: true (double-blind).
+- ``design.multicentre``: false (one site).
 - ``compounds``: none. A list of compound-file paths (docs/compound-file.md), relative to the trial file's
   folder (to the working folder for text without a file); each file is checked and registered before the
   arms are read, so arms dose it by its ``name``. A shipped drug's name, or a second file under a name
@@ -80,7 +81,7 @@ _VISIT_METRIC_NAMES = tuple(name for name, m in METRIC_REGISTRY.items() if m.at_
 
 _TOP_KEYS = ("name", "seed", "patients_per_arm", "population", "arms", "endpoints", "published", "design",
              "compounds")
-_DESIGN_KEYS = ("blinded",)
+_DESIGN_KEYS = ("blinded", "multicentre")
 _POPULATION_KEYS = ("kind", "min_failed_treatments", "baseline_madrs", "weight_kg", "age", "background")
 _ARM_KEYS = ("name", "doses")
 _ENDPOINT_KEYS = ("visits", "response", "remission", "vitals", "relapse")
@@ -91,9 +92,11 @@ _PERCENT = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*%\s*$")
 
 @dataclass(frozen=True)
 class DesignSpec:
-    """How the trial is run: `blinded` false is open-label (patients know they get the active drug)."""
+    """How the trial is run: `blinded` false is open-label (patients know they get the active drug);
+    `multicentre` true: run at more than one site (the placebo response is larger, Furukawa 2016)."""
 
     blinded: bool = True
+    multicentre: bool = False
 
 
 @dataclass(frozen=True)
@@ -249,7 +252,10 @@ def _design(r: _Reader, value: object) -> DesignSpec:
     blinded = table.get("blinded", True)
     if not isinstance(blinded, bool):
         r.fail("design.blinded", f"expected true (double-blind) or false (open-label), got {_show(blinded)}")
-    return DesignSpec(blinded)
+    multicentre = table.get("multicentre", False)
+    if not isinstance(multicentre, bool):
+        r.fail("design.multicentre", f"expected true (more than one site) or false (one site), got {_show(multicentre)}")
+    return DesignSpec(blinded, multicentre)
 
 
 def _population(r: _Reader, value: object) -> PopulationSpec:
