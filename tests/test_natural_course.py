@@ -113,5 +113,5 @@ def test_multicentre_design_raises_placebo_responsiveness_by_furukawas_relative_
     p_single = 0.375 / MULTICENTRE_PLACEBO_RR
     threshold = norm.ppf(1.0 - p_single) * 1.3  # log responsiveness needed, single centre
     assert 1.0 - norm.cdf((threshold - np.log(factor)) / 1.3) == pytest.approx(0.375, abs=1e-9)
-    with pytest.raises(Exception, match="design.multicentre"):
+    with pytest.raises(Exception, match=r"design\.multicentre"):
         parse_trial(base | {"design": {"multicentre": "yes"}}, "bad.toml")
