@@ -158,6 +158,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from ketasim.io.jsonsafe import dumps
     from ketasim.mechanism_checks import format_mechanism_table, mechanism_files, run_checks
     from ketasim.mechanism_checks import summary as mechanism_summary
+    from ketasim.trials.differences import all_differences, format_differences
     from ketasim.trials.validate import format_table, shipped_calibration_dir, validate
 
     if args.cross_validate:
@@ -167,13 +168,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     checks = validate(args.paths or None, patients_per_arm=args.patients_per_arm, engine=args.engine, workers=args.workers)
     passed = sum(c.passed for c in checks)
     layers = run_checks(mechanism_paths) if mechanism_paths or not args.paths else []
+    differences = all_differences(args.paths or None, checks)
     if args.json:
-        document: dict = {"targets": [c.to_json() for c in checks], "passed": passed, "total": len(checks)}
+        document: dict = {"targets": [c.to_json() for c in checks], "passed": passed, "total": len(checks),
+                          "differences": [d.to_json() for d in differences]}
         if layers:
             document["mechanism"] = mechanism_summary(layers)
         print(dumps(document))
     else:
         print(format_table(checks))
+        if differences:
+            print("\n" + format_differences(differences))
         if layers:
             print("\n" + format_mechanism_table(layers))
     where = ", ".join(args.paths) if args.paths else str(shipped_calibration_dir())
