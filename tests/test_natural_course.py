@@ -115,3 +115,19 @@ def test_multicentre_design_raises_placebo_responsiveness_by_furukawas_relative_
     assert 1.0 - norm.cdf((threshold - np.log(factor)) / 1.3) == pytest.approx(0.375, abs=1e-9)
     with pytest.raises(Exception, match=r"design\.multicentre"):
         parse_trial(base | {"design": {"multicentre": "yes"}}, "bad.toml")
+
+
+def test_expected_rates_are_the_chance_over_the_visit_noise() -> None:
+    """The fit's smooth rates: P(true + noise <= threshold), the same expectation as counting noisy scores."""
+    from ketasim.trials.trial import expected_rates
+
+    rng = np.random.default_rng(0)
+    true = rng.uniform(5.0, 30.0, size=(2, 400))
+    baseline = rng.uniform(25.0, 40.0, size=400)
+    chances = expected_rates(true, baseline, 0.5, 10.0, 3.0)
+    noisy = true[None] + 3.0 * rng.standard_normal((2000, *true.shape))
+    assert chances["response_probability"].mean() == pytest.approx((noisy <= 0.5 * baseline).mean(), abs=0.005)
+    assert chances["remission_probability"].mean() == pytest.approx((noisy <= 10.0).mean(), abs=0.005)
+    # without noise it is the 0/1 count
+    sharp = expected_rates(true, baseline, 0.5, 10.0, 0.0)
+    assert np.array_equal(sharp["remission_probability"], (true <= 10.0).astype(float))

@@ -112,6 +112,8 @@ def traits_from_latent(z: np.ndarray, covariates: Covariates) -> dict[str, np.nd
         "monoaminergic_responsiveness": pop["monoaminergic_median"]
         * np.exp(pop["monoaminergic_sd_log"] * col["monoaminergic_responsiveness"]),
         "placebo_responsiveness": np.exp(pop["placebo_sd_log"] * col["placebo_responsiveness"]),
+        # one patient's course as one latent drift (the slowest mode of the trials' random path,
+        # trials.natural_course, whose stationary SD on the log scale is natural_course_sd)
         "natural_course": pop["natural_course_sd"] * col["natural_course"],
         "cardiovascular_sensitivity": np.exp(pop["cardiovascular_sd_log"] * col["cardiovascular_sensitivity"]),
         "dissociation_sensitivity": np.exp(pop["dissociation_sd_log"] * col["dissociation_sensitivity"]),

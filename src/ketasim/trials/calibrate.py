@@ -124,7 +124,8 @@ class _Evaluator:
         self.log = log
         self.stop_at: int | None = None  # raise _BudgetSpent instead of running evaluation number stop_at + 1
         self.exact = CalibrationSet(self.specs, patients_per_arm) if fast else None
-        self.fit = CalibrationSet(self.specs, patients_per_arm, FIT_SETTINGS, daily=False, workers=workers) \
+        self.fit = CalibrationSet(self.specs, patients_per_arm, FIT_SETTINGS, daily=False, workers=workers,
+                                  expected_rates=True) \
             if fast else None
 
     def close(self) -> None:

@@ -107,7 +107,7 @@ class CalibrationSet:
 
     def __init__(self, files: Iterable[Path | tuple[str, TrialSpec]], patients_per_arm: int,
                  settings: SolverSettings = SolverSettings(), daily: bool = True, workers: int = 1,
-                 engine: str = "batch") -> None:
+                 engine: str = "batch", expected_rates: bool = False) -> None:
         self.specs: list[tuple[str, TrialSpec]] = [f if isinstance(f, tuple) else (Path(f).name, load_trial(f))
                                                    for f in files]
         if isinstance(patients_per_arm, bool) or not isinstance(patients_per_arm, int | np.integer) or patients_per_arm <= 0:
@@ -115,6 +115,7 @@ class CalibrationSet:
         self.n = int(patients_per_arm)
         self.settings = settings
         self.engine = engine
+        self.expected_rates = expected_rates
         self._solve = _batched_solver(engine)
         cost = {label: check_trial_size(spec, self.n, False) for label, spec in self.specs}
         self.arms = {label: [_Arm(label, spec, i, daily) for i in range(len(spec.arms))] for label, spec in self.specs}
@@ -130,7 +131,8 @@ class CalibrationSet:
                 loads[k] += cost[item[0]]
             for share in shares:
                 parent, child = _FRESH_PROCESSES.Pipe()
-                process = _FRESH_PROCESSES.Process(target=_serve, args=(child, share, self.n, settings, daily, engine),
+                process = _FRESH_PROCESSES.Process(target=_serve, args=(child, share, self.n, settings, daily, engine,
+                                                                                 expected_rates),
                                                    daemon=True)
                 process.start()
                 child.close()
@@ -166,7 +168,8 @@ class CalibrationSet:
         pop = population_values() if pop is None else pop
         wanted = None if names is None else set(names)
         arms = [a for label, _ in self.specs if wanted is None or label in wanted for a in self.arms[label]]
-        jobs = [ArmJob(a.spec, a.arm_index, "fast", params, pop, self.settings, a.times, keep_patients=False) for a in arms]
+        jobs = [ArmJob(a.spec, a.arm_index, "fast", params, pop, self.settings, a.times, keep_patients=False,
+                       expected_rates=self.expected_rates) for a in arms]
         stores: list[dict[int, RunInRow]] = [{} for _ in arms]
         accepted = self._select(jobs, arms, stores)
         enrolled = [_drive(prepare_steps(job, index), lambda request, store=store: _answer(request, store))
@@ -251,9 +254,9 @@ class CalibrationSet:
 
 
 def _serve(conn: Connection, share: list[tuple[str, TrialSpec]], n: int, settings: SolverSettings, daily: bool,
-           engine: str) -> None:
+           engine: str, expected_rates: bool) -> None:
     """A worker: its share of the files prepared once, then one evaluation per message until None."""
-    prepared = CalibrationSet(share, n, settings, daily, engine=engine)
+    prepared = CalibrationSet(share, n, settings, daily, engine=engine, expected_rates=expected_rates)
     conn.send(("ready", None))
     while True:
         message = conn.recv()

@@ -160,9 +160,11 @@ VISIT_METRICS: tuple[VisitMetric, ...] = (
     VisitMetric("change_mean", "MADRS points", VisitValues.change, mean_estimate, with_ci=True, label="change",
                 signed=True),
     VisitMetric("change_sd", "MADRS points", VisitValues.change, sd_estimate),
-    VisitMetric("response_rate", FRACTION, lambda v: responders(v.baseline, v.madrs, v.response_fraction),
+    VisitMetric("response_rate", FRACTION, lambda v: v.outputs["response_probability"]
+                if "response_probability" in v.outputs else responders(v.baseline, v.madrs, v.response_fraction),
                 proportion_estimate, with_ci=True, label="response"),
-    VisitMetric("remission_rate", FRACTION, lambda v: v.madrs <= v.remission_at_most + 1e-9, proportion_estimate,
+    VisitMetric("remission_rate", FRACTION, lambda v: v.outputs["remission_probability"]
+                if "remission_probability" in v.outputs else v.madrs <= v.remission_at_most + 1e-9, proportion_estimate,
                 with_ci=True, label="remission"),
     # suicidal ideation: MADRS item 10 (0-6) and SSI (0-38); NaN (null) where the model has no SI outputs
     VisitMetric("item10_mean", "MADRS item 10 points", lambda v: v.output("madrs_item10"), mean_estimate, with_ci=True),

@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+from scipy.special import ndtr
 
 from ketasim.checks.limits import HEARTBEAT_AFTER_S, MAX_PATIENTS_PER_ARM, check_memory, trial_estimate
 from ketasim.checks.plausibility import report
@@ -135,6 +136,8 @@ class ArmJob:
     times: OutputTimes
     keep_patients: bool = True
     pad_to: int | None = None  # jax engine: pad smaller chunks to this many patients (one compiled shape per arm)
+    #: fitting: response and remission rates as their expectation over the visit noise (smooth in the parameters)
+    expected_rates: bool = False
 
     @classmethod
     def for_arm(cls, spec: TrialSpec, arm_index: int, *, engine: str = "fast", params: dict[str, float] | None = None,
@@ -348,6 +351,9 @@ def reduce_chunk(job: ArmJob, index: np.ndarray, enrolled: _Enrolled, model: Arm
     noise = visit_noise(spec.seed, job.arm_index, index, times.all_h, job.pop["visit_noise_sd_madrs"])
     madrs = np.clip(out["madrs"] + noise, 0.0, 60.0)
     values = {o.name: madrs if o.observed else _output(out, o) for o in VISIT_OUTPUTS}
+    if job.expected_rates:
+        values.update(expected_rates(np.clip(out["madrs"], 0.0, 60.0), enrolled.baseline, spec.endpoints.response_fraction,
+                                     spec.endpoints.remission_at_most, job.pop["visit_noise_sd_madrs"]))
     # reduced outputs: what the endpoints need, not every state at every time
     relapse = times.relapse is not None and times.relapse_at is not None
     return SolvedChunk(
@@ -359,6 +365,18 @@ def reduce_chunk(job: ArmJob, index: np.ndarray, enrolled: _Enrolled, model: Arm
         vitals={} if times.vitals is None else {m.name: m.per_patient(out[m.output][times.vitals]) for m in VITALS_METRICS},
         course=None if times.course is None else madrs[times.course].astype(np.float32),
         patients=enrolled.patients if job.keep_patients else {})
+
+
+def expected_rates(true_madrs: np.ndarray, baseline: np.ndarray, response_fraction: float, remission_at_most: float,
+                   noise_sd: float) -> dict[str, np.ndarray]:
+    """Each patient's chance (T, N) of counting as a responder and as a remitter at each time, given the MADRS
+    without visit noise `true_madrs` (T, N) and the observed baseline (N,): the observed score is the true one
+    plus N(0, noise_sd^2), so P(observed <= threshold) = Phi((threshold - true) / noise_sd). Its mean over
+    patients is the expected rate (the same as the 0/1 count's), and it is smooth in the model's parameters."""
+    sd = max(noise_sd, 1e-6)
+    response_at_most = (1.0 - response_fraction) * baseline[None, :]
+    return {"response_probability": ndtr((response_at_most - true_madrs) / sd),
+            "remission_probability": ndtr((remission_at_most - true_madrs) / sd)}
 
 
 def _output(outputs: dict[str, np.ndarray], output: VisitOutput) -> np.ndarray:
