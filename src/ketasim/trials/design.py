@@ -6,11 +6,13 @@
   open-label trial the chance is 1; in a blinded one it is the share of arms given an active
   drug that not every arm gets (equal allocation). A two-arm placebo-controlled trial (chance
   0.5) is the reference.
-- Multicentre trials have larger placebo responses than single-centre ones: relative risk of a placebo
-  response 1.32 (95% CI 1.11-1.57) across 252 antidepressant trials (Furukawa TA et al. 2016, Lancet
-  Psychiatry 3:1059), whose pooled placebo response since 1991 is 35-40%. Placebo responsiveness is
-  lognormal in the model, so a response threshold crossed by a fraction p of patients is crossed by
-  RR * p once every patient's responsiveness is multiplied by exp(sd_log * (z(RR * p) - z(p))).
+- Multicentre trials have larger placebo responses at their endpoint than single-centre ones: relative
+  risk of a placebo response 1.32 (95% CI 1.11-1.57) across 252 antidepressant trials (Furukawa TA et al.
+  2016, Lancet Psychiatry 3:1059), whose pooled placebo response since 1991 is 35-40%. It is read as more
+  non-specific improvement from the trial's care (sites, raters, visits build up over weeks; a session's
+  expectancy is not changed): the contact improvement of every patient scales with their lognormal placebo
+  responsiveness, so a response threshold crossed by a fraction p of patients is crossed by RR * p once
+  `contact_improvement_max` is multiplied by exp(sd_log * (z(RR * p) - z(p))).
 - Care (visits, sessions, the trial's daily treatment) lasts from day 0 until a week after the
   arm's last dose or its last scheduled visit, whichever is later; follow-up assessments for
   relapse do not count as care.
@@ -65,7 +67,7 @@ MULTICENTRE_PROBIT_SHIFT = float(ndtri(MULTICENTRE_PLACEBO_RESPONSE)
 
 
 def multicentre_factor(spec: TrialSpec, placebo_sd_log: float) -> float:
-    """Multiplier of every patient's placebo responsiveness at a multicentre trial (1 at a single site):
+    """Multiplier of the trial-contact improvement (`contact_improvement_max`) at a multicentre trial (1 at one site):
     exp(placebo_sd_log * MULTICENTRE_PROBIT_SHIFT), the lognormal shift that gives Furukawa 2016's relative risk."""
     return float(math.exp(placebo_sd_log * MULTICENTRE_PROBIT_SHIFT)) if spec.design.multicentre else 1.0
 

@@ -253,7 +253,7 @@ def _in_trial(job: ArmJob, patients: dict[str, np.ndarray], base_responsiveness:
         out["monoaminergic_responsiveness"] = base_responsiveness * course_factor(spec.seed, job.arm_index, index,
                                                                                   NEW_COURSE, pop)
     out["placebo_responsiveness"] = patients["placebo_responsiveness"] * expectancy_factor(
-        spec, pop["expectancy_active_exponent"]) * multicentre_factor(spec, pop["placebo_sd_log"])
+        spec, pop["expectancy_active_exponent"])
     return out
 
 
@@ -338,7 +338,10 @@ def trial_model(job: ArmJob, enrolled: _Enrolled) -> ArmModel:
     background = _background_regimen(spec.population.background)
     regimen = arm.regimen if background is None else arm.regimen + background
     end_h = float(times.all_h[-1]) + 1e-6
-    return ArmModel(regimen, enrolled.patients, job.params, 0.0, end_h, enrolled.pk0,
+    # a multicentre trial's care brings more non-specific improvement (trials.design)
+    params = job.params | {"contact_improvement_max": job.params["contact_improvement_max"]
+                           * multicentre_factor(spec, job.pop["placebo_sd_log"])}
+    return ArmModel(regimen, enrolled.patients, params, 0.0, end_h, enrolled.pk0,
                     care_until_h=care_until_h(spec, job.arm_index, end_h))
 
 
