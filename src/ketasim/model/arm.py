@@ -240,11 +240,12 @@ class ArmModel:
             dy[:, i] = rate
         return dy
 
-    def outputs(self, time_h: np.ndarray, states: np.ndarray, course_log_severity: np.ndarray | float = 0.0
-                ) -> dict[str, np.ndarray]:
+    def outputs(self, time_h: np.ndarray, states: np.ndarray, course_log_severity: np.ndarray | float = 0.0,
+                contact_factor: float = 1.0) -> dict[str, np.ndarray]:
         """Named outputs (T, N) at `time_h` (T,) from PD states (T, N, n_states): `mechanism.observables`
         and the plasma concentrations (ng/mL) of every drug and metabolite given. `course_log_severity`
-        (T, N): each patient's natural-course path of log untreated severity (0: the typical course)."""
+        (T, N): each patient's natural-course path of log untreated severity (0: the typical course);
+        `contact_factor`: multiplier of the trial-contact improvement (a trial's setting, trials.design)."""
         t_count = len(time_h)
         occ = np.zeros((t_count, self.n_patients))
         sert = np.zeros_like(occ)
@@ -257,7 +258,7 @@ class ArmModel:
                 plasma.setdefault(name, np.zeros((t_count, self.n_patients)))[i] = value
         rows = tuple(states[..., i] for i in range(N_STATES))
         out = mechanism.observables(NUMPY, time_h[:, None], rows, Occupancy(occ, sert, np.zeros_like(occ)),
-                                    self.patient, self.params, course_log_severity)
+                                    self.patient, self.params, course_log_severity, contact_factor)
         for name, value in plasma.items():
             out[f"plasma_{name}_ng_ml"] = value
         return out

@@ -187,14 +187,16 @@ def vector_field(xp: Any, time_h: Array, y: Sequence[Array], occ: Occupancy, pat
 
 
 def observables(xp: Any, time_h: Array, y: Sequence[Array], occ: Occupancy, patient: Mapping[str, Array],
-                p: Mapping[str, Array], course_log_severity: Array | float = 0.0) -> dict[str, Array]:
+                p: Mapping[str, Array], course_log_severity: Array | float = 0.0, contact_factor: Array | float = 1.0
+                ) -> dict[str, Array]:
     """The OUTPUTS (MADRS points, fractions, fold, mmHg, bpm, CADSS points) from the states at `time_h`;
-    `course_log_severity`: the natural-course path of untreated severity (log, 0 = typical), see `symptoms.madrs`."""
+    `course_log_severity`: the natural-course path of untreated severity (log, 0 = typical), `contact_factor`: the
+    trial setting's multiplier of the contact improvement (1 = typical); see `symptoms.madrs`."""
     s = dict(zip(STATE_NAMES, y, strict=True))
     pressor = vitals.pressor_fraction(xp, occ.nmda, p) * patient["cardiovascular_sensitivity"]
     dissociation = vitals.dissociation_fraction(xp, occ.nmda, p) * patient["dissociation_sensitivity"]
     madrs = symptoms.madrs(xp, s["spine_density"], s["mtor_excess"], s["session_expectancy"], s["contact_benefit"],
-                           time_h, patient, p, course_log_severity)
+                           time_h, patient, p, course_log_severity, contact_factor)
     item10 = suicidality.item10(xp, madrs, s["si_fast_relief"], s["si_care"], patient, p)
     return {
         "madrs": madrs,

@@ -106,7 +106,8 @@ def natural_course_factor(xp: Any, time_h: Array, natural_course: Array, p: dict
 
 
 def madrs(xp: Any, spines: Array, mtor: Array, expectancy: Array, contact_benefit: Array, time_h: Array,
-          patient: dict[str, Array], p: dict[str, float], course_log_severity: Array | float = 0.0) -> Array:
+          patient: dict[str, Array], p: dict[str, float], course_log_severity: Array | float = 0.0,
+          contact_factor: Array | float = 1.0) -> Array:
     """MADRS (0-60) without visit noise: the untreated severity (drifting by the natural course) times
     what is left after relief.
 
@@ -118,7 +119,8 @@ def madrs(xp: Any, spines: Array, mtor: Array, expectancy: Array, contact_benefi
     deficit_left = xp.maximum(1.0 - spines, 0.0) / xp.maximum(patient["synapse_deficit"], 1e-9)
     synaptic = 1.0 - deficit_left ** p["deficit_symptom_exponent"] * (1.0 - acute_relief(xp, mtor, patient["plasticity_gain"], p))
     drug = p["drug_relief_max"] * synaptic
-    expect = patient["placebo_responsiveness"] * (p["contact_improvement_max"] * contact_benefit + expectancy)
+    expect = patient["placebo_responsiveness"] * (p["contact_improvement_max"] * contact_factor * contact_benefit
+                                                  + expectancy)
     expect = xp.clip(expect, 0.0, p["expectancy_fraction_max"])
     relief = combine_relief(xp, drug, expect, p["expectancy_overlap"])
     # the illness by itself: the patient's drift and random path of untreated severity

@@ -338,10 +338,7 @@ def trial_model(job: ArmJob, enrolled: _Enrolled) -> ArmModel:
     background = _background_regimen(spec.population.background)
     regimen = arm.regimen if background is None else arm.regimen + background
     end_h = float(times.all_h[-1]) + 1e-6
-    # a multicentre trial's care brings more non-specific improvement (trials.design)
-    params = job.params | {"contact_improvement_max": job.params["contact_improvement_max"]
-                           * multicentre_factor(spec, job.pop["placebo_sd_log"])}
-    return ArmModel(regimen, enrolled.patients, params, 0.0, end_h, enrolled.pk0,
+    return ArmModel(regimen, enrolled.patients, job.params, 0.0, end_h, enrolled.pk0,
                     care_until_h=care_until_h(spec, job.arm_index, end_h))
 
 
@@ -350,7 +347,8 @@ def reduce_chunk(job: ArmJob, index: np.ndarray, enrolled: _Enrolled, model: Arm
     spec, times = job.spec, job.times
     course = course_log_severity(spec.seed, job.arm_index, index, times.all_h, job.origin_h,
                                  enrolled.patients["untreated_madrs"], spec.population.kind, job.pop)
-    out = model.outputs(times.all_h, sol.states, course)
+    # a multicentre trial's care brings more non-specific improvement (trials.design)
+    out = model.outputs(times.all_h, sol.states, course, multicentre_factor(spec, job.pop["placebo_sd_log"]))
     noise = visit_noise(spec.seed, job.arm_index, index, times.all_h, job.pop["visit_noise_sd_madrs"])
     madrs = np.clip(out["madrs"] + noise, 0.0, 60.0)
     values = {o.name: madrs if o.observed else _output(out, o) for o in VISIT_OUTPUTS}

@@ -143,8 +143,8 @@ def _add_validate(subparsers: Subparsers) -> argparse.ArgumentParser:
                    help="also refit without each fold of files and predict them (grouped K-fold; slow: see README)")
     p.add_argument("--fit-patients-per-arm", type=positive_int, default=150, metavar="N",
                    help="with --cross-validate: patients per arm during the refits (default 150)")
-    p.add_argument("--max-evaluations", type=positive_int, default=25, metavar="N",
-                   help="with --cross-validate: trial-set evaluations per refit (default 25)")
+    p.add_argument("--max-evaluations", type=positive_int, default=40, metavar="N",
+                   help="with --cross-validate: trial-set evaluations per refit (default 40)")
     p.add_argument("--workers", type=positive_int, default=min(os.cpu_count() or 1, 4), metavar="N",
                    help="files (or, with --cross-validate, folds) run in parallel processes (default: the cores, at most 4)")
     p.add_argument("--report", metavar="FILE", help="with --cross-validate: also write the report to FILE")
