@@ -96,8 +96,8 @@ remission = 10
 
 
 def test_multicentre_design_raises_contact_improvement_by_furukawas_relative_risk() -> None:
-    """[design] multicentre = true: the contact improvement (x a lognormal responsiveness) shifted so that a response threshold crossed by
-    37.5% / 1.32 of single-centre patients is crossed by 37.5% (Furukawa 2016: RR 1.32)."""
+    """[design] multicentre = true: the contact improvement (x a lognormal responsiveness) shifted so that a
+    response threshold crossed by 37.5% / 1.32 of single-centre patients is crossed by 37.5% (Furukawa 2016: RR 1.32)."""
     from scipy.stats import norm
 
     from ketasim.trials.design import MULTICENTRE_PLACEBO_RR, multicentre_factor
