@@ -98,12 +98,15 @@ class VisitValues:
 
     baselines and outputs: each VISIT_OUTPUTS value before the first dose and at the visit, by name
     (``madrs``: observed, points). response_fraction and remission_at_most: the file's criteria.
+    earlier: the same outputs at every earlier visit of the file (by time), for metrics over the
+    visits so far (``response_any_visit_rate``).
     """
 
     baselines: Mapping[str, np.ndarray]
     outputs: Mapping[str, np.ndarray]
     response_fraction: float
     remission_at_most: float
+    earlier: tuple[Mapping[str, np.ndarray], ...] = ()
 
     @property
     def baseline(self) -> np.ndarray:
@@ -126,6 +129,24 @@ class VisitValues:
     def change(self, name: str = "madrs") -> np.ndarray:
         """Output `name` at the visit minus before the first dose (NaN where it was not kept)."""
         return self.output(name) - self.baseline_of(name)
+
+    def responded_so_far(self) -> np.ndarray:
+        """Response (MADRS at least response_fraction below baseline) at this visit or any earlier one.
+
+        A visit where a patient was not assessed (NaN) counts as no response there.
+        """
+        hits = responders(self.baseline, self.madrs, self.response_fraction)
+        for outputs in self.earlier:
+            hits = hits | responders(self.baseline, outputs["madrs"], self.response_fraction)
+        return hits
+
+    def restricted(self, mask: np.ndarray) -> VisitValues:
+        """The values of the patients where `mask` is true (at this visit and the earlier ones)."""
+        def rows(table: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+            return {k: v[mask] for k, v in table.items()}
+
+        return VisitValues(rows(self.baselines), rows(self.outputs), self.response_fraction, self.remission_at_most,
+                           tuple(rows(e) for e in self.earlier))
 
 
 @dataclass(frozen=True)
@@ -171,6 +192,9 @@ VISIT_METRICS: tuple[VisitMetric, ...] = (
     VisitMetric("ssi_mean", "SSI points", lambda v: v.output("ssi"), mean_estimate, with_ci=True),
     VisitMetric("ssi_response_rate", FRACTION, lambda v: _ssi_hits(v, _ssi_responders), proportion_estimate, with_ci=True),
     VisitMetric("ssi_remission_rate", FRACTION, lambda v: _ssi_hits(v, _ssi_remitters), proportion_estimate, with_ci=True),
+    # responded at this visit or any earlier one (Diazgranados 2010: "responded at some point during the trial");
+    # at the last visit: responded at any visit of the trial
+    VisitMetric("response_any_visit_rate", FRACTION, VisitValues.responded_so_far, proportion_estimate, with_ci=True),
 )
 
 
@@ -193,8 +217,7 @@ def _ssi_hits(values: VisitValues, rule: Callable[[np.ndarray, np.ndarray], np.n
 def visit_summary(values: VisitValues) -> dict[str, Any]:
     """The JSON object of one visit: every VISIT_METRICS value, then the intervals (``<name>_ci``)."""
     ok = np.isfinite(values.baseline) & np.isfinite(values.madrs)
-    assessed = VisitValues({k: v[ok] for k, v in values.baselines.items()}, {k: v[ok] for k, v in values.outputs.items()},
-                           values.response_fraction, values.remission_at_most)
+    assessed = values.restricted(ok)
     estimates = {m.name: m.estimate(assessed) for m in VISIT_METRICS}
     out: dict[str, Any] = {name: e.value for name, e in estimates.items()}
     out.update({f"{m.name}_ci": list(estimates[m.name].ci or (math.nan, math.nan)) for m in VISIT_METRICS if m.with_ci})

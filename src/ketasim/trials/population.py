@@ -116,8 +116,14 @@ def _truncated_normal(u: np.ndarray, mean: float | np.ndarray, sd: float, lo: fl
 
 
 #: population kinds: "mdd" (unselected major depression), "trd" (after failed courses, found by screening),
-#: "suicidal" (major depression with active suicidal ideation at entry: MADRS item 10 >= 4)
-POPULATION_KINDS: tuple[str, ...] = ("mdd", "trd", "suicidal")
+#: "suicidal" (major depression with active suicidal ideation at entry: MADRS item 10 >= 4),
+#: "bipolar" (bipolar I/II depression; docs/indications.md: drawn as "mdd", no parameter of its own, because
+#: no data show ketamine's path to differ: its effect does not depend on the lithium or valproate level, Xu AJ
+#: et al. 2015, Neural Plast 2015:858251; what differs is the trial: a mood-stabiliser background, which the
+#: trial file gives, and optionally screened failed courses as in "trd")
+POPULATION_KINDS: tuple[str, ...] = ("mdd", "trd", "suicidal", "bipolar")
+#: kinds whose patients may be screened for failed courses (`min_failed_treatments`), and its default
+SCREENED_KINDS: dict[str, int] = {"trd": 2, "bipolar": 0}
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from ketasim.trials.design import care_until_h, expectancy_factor, starts_new_an
 from ketasim.trials.endpoints import VISIT_OUTPUTS, VITALS_METRICS, VisitOutput
 from ketasim.trials.population import (
     NEW_COURSE,
+    SCREENED_KINDS,
     PopulationSettings,
     course_factor,
     draw_candidates,
@@ -117,7 +118,7 @@ def output_times(spec: TrialSpec, origin_h: float, with_course: bool, daily: boo
 
 def _population_settings(spec: TrialSpec) -> PopulationSettings:
     pop = spec.population
-    failed = pop.min_failed_treatments if pop.kind == "trd" else 0
+    failed = pop.min_failed_treatments if pop.kind in SCREENED_KINDS else 0
     return PopulationSettings(pop.kind, failed, tuple(pop.baseline_madrs), tuple(pop.weight_kg), tuple(pop.age))
 
 

@@ -9,9 +9,11 @@ written in the file, because they are the keys of the JSON output.
 
 Documented defaults (a key that is absent takes this value):
 
-- ``population.min_failed_treatments``: 2 for ``kind = "trd"``; it is an error for ``"mdd"`` and
-  ``"suicidal"`` (stored as 0 there). ``kind = "suicidal"``: major depression with active suicidal
-  ideation at entry (MADRS item 10 >= 4; ``trials.population.suicidal_ideation``).
+- ``population.min_failed_treatments``: 2 for ``kind = "trd"``, 0 (no screening) for ``"bipolar"``; it is
+  an error for ``"mdd"`` and ``"suicidal"`` (stored as 0 there). ``kind = "suicidal"``: major depression
+  with active suicidal ideation at entry (MADRS item 10 >= 4; ``trials.population.suicidal_ideation``).
+  ``kind = "bipolar"``: bipolar depression (``trials.population.POPULATION_KINDS``), usually with a
+  mood-stabiliser ``background`` (lithium, valproate).
 - ``population.weight_kg``: [45, 140]; ``population.age``: [18, 65]; ``population.background``: none.
 - ``design.blinded``: true (double-blind).
 - ``compounds``: none. A list of compound-file paths (docs/compound-file.md), relative to the trial file's
@@ -65,7 +67,7 @@ from ketasim.model.drugs import register_compound_file
 from ketasim.model.regimen import Regimen, regimen_from_entries
 from ketasim.trials.endpoints import METRICS as METRIC_REGISTRY
 from ketasim.trials.endpoints import SECTIONS
-from ketasim.trials.population import POPULATION_KINDS
+from ketasim.trials.population import POPULATION_KINDS, SCREENED_KINDS
 from ketasim.trials.trial_checks import check_trial_spec
 
 MADRS_MAX = 60.0
@@ -255,12 +257,19 @@ def _design(r: _Reader, value: object) -> DesignSpec:
 def _population(r: _Reader, value: object) -> PopulationSpec:
     path = "population"
     table = r.table(value, path, _POPULATION_KEYS)
-    kind = r.choice(r.require(table, "kind", path, '"mdd", "trd" or "suicidal"'), "population.kind", POPULATION_KINDS)
+    kinds = [f'"{k}"' for k in POPULATION_KINDS]
+    kind = r.choice(r.require(table, "kind", path, ", ".join(kinds[:-1]) + " or " + kinds[-1]),
+                    "population.kind", POPULATION_KINDS)
     if kind == "trd":
         failed = r.integer(table.get("min_failed_treatments", DEFAULT_MIN_FAILED_TREATMENTS),
                            "population.min_failed_treatments", minimum=1)
+    elif kind in SCREENED_KINDS and "min_failed_treatments" in table:
+        failed = r.integer(table["min_failed_treatments"], "population.min_failed_treatments", minimum=1)
+    elif kind in SCREENED_KINDS:
+        failed = SCREENED_KINDS[kind]
     elif "min_failed_treatments" in table:
-        r.fail("population.min_failed_treatments", f'applies to kind = "trd" only; remove it for "{kind}"')
+        screened = " and ".join(f'"{k}"' for k in SCREENED_KINDS)
+        r.fail("population.min_failed_treatments", f'applies to kind = {screened} only; remove it for "{kind}"')
     else:
         failed = 0
     madrs = r.span(r.require(table, "baseline_madrs", path, "[low, high] MADRS scores from 0 to 60"),

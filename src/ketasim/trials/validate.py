@@ -36,6 +36,8 @@ class TargetCheck:
     versus: str | list[str] | None = None
     #: 95% interval of `simulated` from sampling (patients per arm); None where the summary gives none
     simulated_ci: tuple[float, float] | None = None
+    #: the file's indication (INDICATIONS, from its population kind): validate reports each in its own section
+    indication: str = "depression"
 
     @property
     def passed(self) -> bool:
@@ -50,6 +52,7 @@ class TargetCheck:
         if self.versus is not None:
             out["versus"] = self.versus
         out["simulated_ci"] = None if self.simulated_ci is None else list(self.simulated_ci)
+        out["indication"] = self.indication
         return out
 
     @property
@@ -59,6 +62,16 @@ class TargetCheck:
             return " + ".join(arms) if isinstance(arms, list) else arms
 
         return label(self.arm) if self.versus is None else f"{label(self.arm)} vs {label(self.versus)}"
+
+
+#: population kinds that are an indication of their own (validate's sections); every other kind is "depression"
+INDICATIONS: dict[str, str] = {"bipolar": "bipolar depression", "ptsd": "PTSD"}
+DEPRESSION = "depression"
+
+
+def indication(spec: TrialSpec) -> str:
+    """The indication a trial file studies: its section in `validate` (INDICATIONS, else "depression")."""
+    return INDICATIONS.get(spec.population.kind, DEPRESSION)
 
 
 def shipped_calibration_dir() -> Path:
@@ -142,7 +155,7 @@ def check_targets(spec: TrialSpec, result: TrialResult, label: str) -> list[Targ
         value = simulated_metric(result, t)
         out.append(TargetCheck(label, _arms(t.arms, t.pooled), t.visit, t.metric, t.value, value, t.tolerance, t.source,
                                _arms(t.versus, t.versus_pooled) if t.versus else None,
-                               simulated_interval(result, t, value)))
+                               simulated_interval(result, t, value), indication(spec)))
     return out
 
 
@@ -177,15 +190,37 @@ def validate(paths: Iterable[str | Path] | None = None, *, patients_per_arm: int
     return [check for checks in results for check in checks]
 
 
+def sections(checks: list[TargetCheck]) -> dict[str, list[TargetCheck]]:
+    """The checks by indication: depression first, then the others in INDICATIONS order."""
+    order = [DEPRESSION, *INDICATIONS.values()]
+    found = sorted({c.indication for c in checks}, key=lambda name: (order.index(name) if name in order else len(order), name))
+    return {name: [c for c in checks if c.indication == name] for name in found}
+
+
+def section_scores(checks: list[TargetCheck]) -> list[dict[str, object]]:
+    """Per indication: passed and total targets (`validate --json` "indications")."""
+    return [{"indication": name, "passed": sum(c.passed for c in part), "total": len(part)}
+            for name, part in sections(checks).items()]
+
+
 def format_table(checks: list[TargetCheck]) -> str:
-    """A plain-text validation table with the summary line."""
+    """A plain-text validation table with the summary line; the depression files first, then each other
+    indication (bipolar depression, PTSD) in a section of its own with its own score."""
     header = f"{'file':34s} {'arm':30s} {'visit':7s} {'metric':28s} {'published':>9s} {'simulated':>9s} {'tol':>6s}  result"
-    lines = [header, "-" * len(header)]
-    for c in checks:
-        arm = c.arm_label
-        sim = "n/a" if c.simulated is None else f"{c.simulated:.3g}"
-        lines.append(f"{c.file[:34]:34s} {arm[:30]:30s} {c.visit or '-':7s} {c.metric[:28]:28s} {c.published:9.3g} "
-                     f"{sim:>9s} {c.tolerance:6.3g}  {'pass' if c.passed else 'MISS'}")
+
+    def rows(part: list[TargetCheck]) -> list[str]:
+        out = []
+        for c in part:
+            sim = "n/a" if c.simulated is None else f"{c.simulated:.3g}"
+            out.append(f"{c.file[:34]:34s} {c.arm_label[:30]:30s} {c.visit or '-':7s} {c.metric[:28]:28s} "
+                       f"{c.published:9.3g} {sim:>9s} {c.tolerance:6.3g}  {'pass' if c.passed else 'MISS'}")
+        return out
+
+    parts = sections(checks)
+    lines = [header, "-" * len(header), *rows(parts.pop(DEPRESSION, []))]
+    for name, part in parts.items():
+        lines += ["", f"{name}:", header, "-" * len(header), *rows(part),
+                  f"{sum(c.passed for c in part)} of {len(part)} {name} targets within tolerance"]
     passed = sum(c.passed for c in checks)
     lines.append(f"{passed} of {len(checks)} targets within tolerance")
     return "\n".join(lines)

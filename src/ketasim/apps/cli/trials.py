@@ -137,7 +137,9 @@ def _add_validate(subparsers: Subparsers) -> argparse.ArgumentParser:
         "it ran, whatever the score; 2 on bad input.",
         "trial files, or folders of *.toml trial files (default: the shipped calibration set)",
         "override each file's patients_per_arm")
-    p.add_argument("--json", action="store_true", help='print {"targets": [...], "passed": N, "total": M} on stdout')
+    p.add_argument("--json", action="store_true",
+                   help='print {"targets": [...], "passed": N, "total": M, "indications": [...]} on stdout '
+                        '(each indication\'s score: depression, bipolar depression, PTSD)')
     add_engine(p, "fast")
     p.add_argument("--cross-validate", action="store_true",
                    help="also refit without each fold of files and predict them (grouped K-fold; slow: see README)")
@@ -158,7 +160,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from ketasim.io.jsonsafe import dumps
     from ketasim.mechanism_checks import format_mechanism_table, mechanism_files, run_checks
     from ketasim.mechanism_checks import summary as mechanism_summary
-    from ketasim.trials.validate import format_table, shipped_calibration_dir, validate
+    from ketasim.trials.validate import format_table, section_scores, shipped_calibration_dir, validate
 
     if args.cross_validate:
         return _cross_validate(args)
@@ -168,7 +170,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     passed = sum(c.passed for c in checks)
     layers = run_checks(mechanism_paths) if mechanism_paths or not args.paths else []
     if args.json:
-        document: dict = {"targets": [c.to_json() for c in checks], "passed": passed, "total": len(checks)}
+        document: dict = {"targets": [c.to_json() for c in checks], "passed": passed, "total": len(checks),
+                          "indications": section_scores(checks)}
         if layers:
             document["mechanism"] = mechanism_summary(layers)
         print(dumps(document))
