@@ -70,7 +70,7 @@ def _error(tmp_path: Path, text: str, *fragments: str) -> str:
 
 def test_all_calibration_files_parse():
     files = sorted(CALIBRATION.glob("*.toml"))
-    assert len(files) == 23  # 18 depression files, 4 suicidal-ideation files, 1 bipolar depression file
+    assert len(files) == 24  # 18 depression files, 4 suicidal-ideation files, 1 bipolar depression file, 1 PTSD file
     for path in files:
         spec = load_trial(path)
         assert spec.path == str(path)
@@ -155,7 +155,7 @@ def test_parse_trial_from_dict_names_source():
 def test_missing_key(tmp_path):
     _error(tmp_path, BASE.replace("seed = 7\n", ""), "missing key 'seed'", "integer")
     _error(tmp_path, BASE.replace('kind = "trd"\n', ""), "population: missing key 'kind'",
-           '"mdd", "trd", "suicidal" or "bipolar"')
+           '"mdd", "trd", "suicidal", "bipolar" or "ptsd"')
     _error(tmp_path, BASE.replace('response = "50%"\n', ""), "endpoints: missing key 'response'", "percentage")
     _error(tmp_path, BASE.replace('amount = "0 mg", ', ""), "arms[1].doses[0]: missing key 'amount'")
     _error(tmp_path, BASE + PUBLISHED.replace('source = "Murrough 2013"\n', ""), "published[0]: missing key 'source'")

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ketasim.model import circuit, monoamine, plasticity, receptors, suicidality, symptoms, vitals
+from ketasim.model import circuit, monoamine, plasticity, ptsd, receptors, suicidality, symptoms, vitals
 from ketasim.model.namespace import Array
 
 
@@ -92,6 +92,7 @@ OUTPUTS: tuple[OutputSpec, ...] = (
     OutputSpec("cadss", "CADSS points", "cadss", "dissociation (CADSS total)"),
     OutputSpec("madrs_item10", "MADRS points", "si", "MADRS item 10, suicidal thoughts (0-6, expected score; <= MADRS)"),
     OutputSpec("ssi", "SSI points", "si", "Scale for Suicidal Ideation (0-38), from item 10"),
+    OutputSpec("caps5", "CAPS-5 points", "ptsd", "CAPS-5 total, PTSD symptoms (0-80; 0 without PTSD)"),
 )
 OUTPUT_NAMES: tuple[str, ...] = tuple(o.name for o in OUTPUTS)
 
@@ -99,7 +100,7 @@ OUTPUT_NAMES: tuple[str, ...] = tuple(o.name for o in OUTPUTS)
 PD_PATIENT_FIELDS: tuple[str, ...] = (
     "synapse_deficit", "plasticity_gain", "monoaminergic_responsiveness", "dissociation_sensitivity",
     "cardiovascular_sensitivity", "placebo_responsiveness", "natural_course", "untreated_madrs", "sbp0_mmhg",
-    "dbp0_mmhg", "hr0_bpm", "suicidal_ideation", "si_fast_responsiveness")
+    "dbp0_mmhg", "hr0_bpm", "suicidal_ideation", "si_fast_responsiveness", "untreated_caps5")
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,9 @@ def observables(xp: Any, time_h: Array, y: Sequence[Array], occ: Occupancy, pati
         "cadss": p["cadss_max"] * dissociation * (1.0 - s["dissociation_tolerance"]),
         "madrs_item10": item10,
         "ssi": suicidality.ssi(xp, item10, p),
+        # PTSD symptoms: the same synapse-deficit relief acting on the patient's own CAPS-5 (model/ptsd.py)
+        "caps5": ptsd.caps5(xp, s["spine_density"], s["mtor_excess"], s["session_expectancy"], s["contact_benefit"],
+                            patient, p),
     }
 
 

@@ -83,12 +83,18 @@ VISIT_OUTPUTS: tuple[VisitOutput, ...] = (
     VisitOutput("madrs", "MADRS points (0-60)", observed=True),
     VisitOutput("madrs_item10", "MADRS item 10 points (0-6)", optional=True, integer=True),
     VisitOutput("ssi", "SSI points (0-38)", optional=True),
+    VisitOutput("caps5", "CAPS-5 points (0-80)", optional=True, integer=True),
 )
 
 #: SSI response: at least this fraction below baseline; SSI remission: at most this score
 #: (Grunebaum 2018: response >= 50% reduction; Abbar 2022: full remission SSI <= 3)
 SSI_RESPONSE_FRACTION = 0.5
 SSI_REMISSION_AT_MOST = 3.0
+#: CAPS-5 response: at least this fraction below baseline (Feder A et al. 2021, Am J Psychiatry 178:193: >= 30%
+#: improvement in CAPS-5, recalled; the common PTSD trial definition)
+CAPS5_RESPONSE_FRACTION = 0.3
+#: the population kinds whose patients have PTSD (a CAPS-5 baseline): CAPS-5 metrics need one of them
+PTSD_KINDS: tuple[str, ...] = ("ptsd",)
 
 
 
@@ -165,6 +171,8 @@ class VisitMetric:
     with_ci: bool = False
     label: str | None = None
     signed: bool = False
+    #: population kinds the metric needs (a [[published]] target in another kind's file is an error); () any kind
+    kinds: tuple[str, ...] = ()
 
     @property
     def is_fraction(self) -> bool:
@@ -195,7 +203,27 @@ VISIT_METRICS: tuple[VisitMetric, ...] = (
     # responded at this visit or any earlier one (Diazgranados 2010: "responded at some point during the trial");
     # at the last visit: responded at any visit of the trial
     VisitMetric("response_any_visit_rate", FRACTION, VisitValues.responded_so_far, proportion_estimate, with_ci=True),
+    # PTSD: CAPS-5 (0-80); null (NaN) for patients without PTSD (no CAPS-5 baseline)
+    VisitMetric("caps5_mean", "CAPS-5 points", lambda v: _with_caps5(v, v.output("caps5")), mean_estimate, with_ci=True,
+                kinds=PTSD_KINDS),
+    VisitMetric("caps5_change_mean", "CAPS-5 points", lambda v: _with_caps5(v, v.change("caps5")), mean_estimate,
+                with_ci=True, signed=True, kinds=PTSD_KINDS),
+    VisitMetric("caps5_response_rate", FRACTION, lambda v: _with_caps5(v, _caps5_responders(v)), proportion_estimate,
+                with_ci=True, kinds=PTSD_KINDS),
 )
+
+
+def _with_caps5(values: VisitValues, per_patient: np.ndarray) -> np.ndarray:
+    """`per_patient` where the patient has PTSD (a CAPS-5 baseline above 0), NaN elsewhere (left out)."""
+    baseline = values.baseline_of("caps5")
+    return np.where(np.isfinite(baseline) & (baseline > 0.0), per_patient, np.nan)
+
+
+def _caps5_responders(values: VisitValues) -> np.ndarray:
+    """CAPS-5 at least CAPS5_RESPONSE_FRACTION below baseline, as 0/1 (NaN where CAPS-5 is missing)."""
+    baseline, caps5 = values.baseline_of("caps5"), values.output("caps5")
+    hits = responders(np.nan_to_num(baseline), np.nan_to_num(caps5), CAPS5_RESPONSE_FRACTION)
+    return np.where(np.isfinite(baseline) & np.isfinite(caps5), hits.astype(float), np.nan)
 
 
 def _ssi_responders(baseline: np.ndarray, ssi: np.ndarray) -> np.ndarray:
@@ -298,6 +326,7 @@ class Metric:
     unit: str
     section: str | None = None
     key: str = ""
+    kinds: tuple[str, ...] = ()  #: population kinds it needs (VisitMetric.kinds); () any kind
 
     @property
     def at_visit(self) -> bool:
@@ -330,7 +359,7 @@ class Metric:
 
 
 METRICS: dict[str, Metric] = {
-    **{m.name: Metric(m.name, m.unit) for m in VISIT_METRICS},
+    **{m.name: Metric(m.name, m.unit, kinds=m.kinds) for m in VISIT_METRICS},
     **{f"relapse.{k}": Metric(f"relapse.{k}", unit, "relapse", k) for k, unit in RELAPSE_KEYS.items()},
     **{f"vitals.{m.name}": Metric(f"vitals.{m.name}", m.unit, "vitals", m.name) for m in VITALS_METRICS},
 }

@@ -119,7 +119,8 @@ def output_times(spec: TrialSpec, origin_h: float, with_course: bool, daily: boo
 def _population_settings(spec: TrialSpec) -> PopulationSettings:
     pop = spec.population
     failed = pop.min_failed_treatments if pop.kind in SCREENED_KINDS else 0
-    return PopulationSettings(pop.kind, failed, tuple(pop.baseline_madrs), tuple(pop.weight_kg), tuple(pop.age))
+    return PopulationSettings(pop.kind, failed, tuple(pop.baseline_madrs), tuple(pop.weight_kg), tuple(pop.age),
+                              tuple(pop.baseline_caps5))
 
 
 @dataclass(frozen=True)

@@ -217,9 +217,11 @@ def format_table(checks: list[TargetCheck]) -> str:
         return out
 
     parts = sections(checks)
-    lines = [header, "-" * len(header), *rows(parts.pop(DEPRESSION, []))]
+    depression = parts.pop(DEPRESSION, [])
+    lines = [header, "-" * len(header), *rows(depression)] if depression or not parts else []
     for name, part in parts.items():
-        lines += ["", f"{name}:", header, "-" * len(header), *rows(part),
+        lines += ["", f"{name}:"] if lines else [f"{name}:"]
+        lines += [header, "-" * len(header), *rows(part),
                   f"{sum(c.passed for c in part)} of {len(part)} {name} targets within tolerance"]
     passed = sum(c.passed for c in checks)
     lines.append(f"{passed} of {len(checks)} targets within tolerance")

@@ -34,7 +34,7 @@ class PopulationBody(BaseModel):
     days: float = Field(28.0, description="simulated days")
     patients: int = Field(100, description="patients drawn (2 or more)")
     seed: int = Field(0, description="random seed (>= 0): the same seed draws the same patients")
-    population: Literal["mdd", "trd", "suicidal"] = Field("trd", description="which virtual population")
+    population: Literal["mdd", "trd", "suicidal", "bipolar", "ptsd"] = Field("trd", description="which virtual population")
 
 
 class SweepBody(BaseModel):
