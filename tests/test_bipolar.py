@@ -154,3 +154,19 @@ def test_diazgranados_runs_in_its_own_validate_section() -> None:
     scores = section_scores(checks + depression)
     assert [s["indication"] for s in scores] == ["depression", "bipolar depression"]
     assert [s["total"] for s in scores] == [len(depression), 2]
+
+
+def test_validate_cli_reports_each_indication(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from ketasim.apps.cli import main
+
+    murrough = shipped_calibration_dir() / "murrough-2013-ajp.toml"
+    argv = ["validate", str(DIAZGRANADOS), str(murrough), "--patients-per-arm", "4", "--workers", "1"]
+    assert main([*argv, "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [s["indication"] for s in document["indications"]] == ["depression", "bipolar depression"]
+    assert sum(s["total"] for s in document["indications"]) == document["total"] == 4
+    assert {t["indication"] for t in document["targets"] if t["file"] == DIAZGRANADOS.name} == {"bipolar depression"}
+    assert main(argv) == 0
+    assert "bipolar depression:" in capsys.readouterr().out

@@ -4,6 +4,7 @@ and Hypothesis properties of the new outputs and inputs (CAPS-5, responded at an
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -230,3 +231,30 @@ def test_visit_rates_are_fractions_and_responded_any_visit_never_falls(data: st.
             assert 0.0 <= s["caps5_mean"] <= CAPS5_MAX
         previous = s["response_any_visit_rate"]
         earlier.append(outputs)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None)
+@given(kind=st.text(alphabet="abcdefghijklmnopqrstuvwxyz_-2", min_size=1, max_size=10))
+def test_any_unknown_population_kind_is_one_clear_error(kind: str) -> None:
+    from ketasim.trials.population import POPULATION_KINDS
+
+    text = PTSD_TRIAL.replace('kind = "ptsd"', f'kind = "{kind}"').replace("baseline_caps5 = [30, 80]\n", "")
+    if kind in POPULATION_KINDS:
+        return
+    with pytest.raises(KetasimInputError) as info:
+        ks.parse_trial(tomllib.loads(text), "trial.toml")
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("trial.toml: population.kind: expected one of")
+
+
+@settings(max_examples=20, deadline=None, derandomize=True, database=None)
+@given(kind=st.sampled_from(["mdd", "trd", "suicidal", "bipolar"]),
+       metric=st.sampled_from([name for name, m in METRICS.items() if m.kinds]))
+def test_any_caps5_metric_on_a_depression_trial_is_one_clear_error(kind: str, metric: str) -> None:
+    text = (PTSD_TRIAL.replace('kind = "ptsd"', f'kind = "{kind}"').replace("baseline_caps5 = [30, 80]\n", "")
+            .replace('metric = "caps5_response_rate"', f'metric = "{metric}"'))
+    with pytest.raises(KetasimInputError) as info:
+        ks.parse_trial(tomllib.loads(text), "trial.toml")
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("trial.toml: published[0].metric: ")
+    assert metric in message and "'ptsd'" in message and repr(kind) in message
