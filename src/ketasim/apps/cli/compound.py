@@ -1,5 +1,5 @@
 """Subcommand `compound` (export a shipped compound file; check a compound file and print its screening
-card) and the `--compound FILE` option of `simulate` and `trial` (docs/compound-file.md)."""
+card) and the `--compound FILE` option of `simulate`, `trial`, `validate` and `forecast` (docs/compound-file.md)."""
 
 from __future__ import annotations
 
