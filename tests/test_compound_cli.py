@@ -315,3 +315,21 @@ def test_a_parent_output_may_not_be_a_metabolite_output(tmp_path: Path) -> None:
     _assert_one_error(*_run("compound", "check", str(path), "--no-trial"),
                       f"{path}: routes.oral.parents[0].metabolites[0].output: expected a plasma output name other "
                       "than a parent's")
+
+
+def test_engines_and_sbml_agree_on_the_combination() -> None:
+    import numpy as np
+
+    from ketasim import Patient, Regimen, dose, register_compound_file, simulate
+    from ketasim.interchange.sbml import export_sbml
+
+    register_compound_file(EXAMPLES / "combination.toml")
+    regimen = Regimen.of(dose("combinamine", "oral", "100 mg", at=["0 d", "1 d"]))
+    times = np.arange(0.0, 72.0 + 1e-9, 1.0)
+    fast = simulate(regimen, Patient(), days=3, engine="fast", times_h=times)
+    ref = simulate(regimen, Patient(), days=3, engine="reference", times_h=times)
+    for column in ("plasma_blockerine_ng_ml", "plasma_inhibistat_ng_ml", "plasma_nor_blockerine_ng_ml"):
+        np.testing.assert_allclose(fast[column], ref[column], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(fast["nmda_occupancy"], ref["nmda_occupancy"], atol=1e-6)
+    text = export_sbml(regimen, Patient(), 3)
+    assert "plasma_blockerine_ng_ml" in text and "plasma_inhibistat_ng_ml" in text and "plasma_combinamine" not in text
