@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from ketasim.engines.solvers import SolverSettings
 from ketasim.errors import KetasimInputError
+from ketasim.model.drugs import register_compound_file
 from ketasim.trials.endpoints import METRICS
 from ketasim.trials.results import TrialResult
 from ketasim.trials.trial import run_trial
@@ -159,9 +161,11 @@ def check_targets(spec: TrialSpec, result: TrialResult, label: str) -> list[Targ
     return out
 
 
-def _check_file(job: tuple[Path, int | None, str, dict[str, float] | None, dict[str, float] | None, SolverSettings, bool]
-                ) -> list[TargetCheck]:
-    path, patients_per_arm, engine, params, pop, settings, show_progress = job
+def _check_file(job: tuple[Path, int | None, str, dict[str, float] | None, dict[str, float] | None, SolverSettings, bool,
+                           tuple[str, ...]]) -> list[TargetCheck]:
+    path, patients_per_arm, engine, params, pop, settings, show_progress, compounds = job
+    for compound in compounds:  # a worker process starts with the shipped drugs only
+        register_compound_file(compound)
     spec = load_trial(path)
     if not spec.published:
         return []
@@ -172,16 +176,22 @@ def _check_file(job: tuple[Path, int | None, str, dict[str, float] | None, dict[
 
 def validate(paths: Iterable[str | Path] | None = None, *, patients_per_arm: int | None = None, engine: str = "fast",
              params: dict[str, float] | None = None, pop: dict[str, float] | None = None,
-             settings: SolverSettings = SolverSettings(), show_progress: bool = True, workers: int = 1) -> list[TargetCheck]:
+             settings: SolverSettings = SolverSettings(), show_progress: bool = True, workers: int = 1,
+             compounds: Sequence[str | os.PathLike[str]] = ()) -> list[TargetCheck]:
     """Run every trial file and check its published targets.
 
     workers: files run in this many parallel processes (the numbers do not depend on it: every
-    file is seeded by itself).
+    file is seeded by itself); compounds: compound files (docs/compound-file.md) registered first, here
+    and in every worker, so trial files can dose them by name (as `ketasim validate --compound FILE`).
     """
     files = trial_files([shipped_calibration_dir()] if not paths else paths)
+    for compound in compounds:
+        register_compound_file(compound)
+    loaded = tuple(os.path.abspath(c) for c in compounds)
     for path in files:  # every file parses before anything runs: one clear error, nothing half done
         load_trial(path)
-    jobs = [(path, patients_per_arm, engine, params, pop, settings, show_progress and workers == 1) for path in files]
+    jobs = [(path, patients_per_arm, engine, params, pop, settings, show_progress and workers == 1, loaded)
+            for path in files]
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=workers, mp_context=_FRESH_PROCESSES) as pool:
             results = list(pool.map(_check_file, jobs))

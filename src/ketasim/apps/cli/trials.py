@@ -166,7 +166,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         return _cross_validate(args)
     start = time.perf_counter()
     mechanism_paths = mechanism_files(args.mechanism) if args.mechanism else None
-    checks = validate(args.paths or None, patients_per_arm=args.patients_per_arm, engine=args.engine, workers=args.workers)
+    checks = validate(args.paths or None, patients_per_arm=args.patients_per_arm, engine=args.engine, workers=args.workers,
+                      compounds=getattr(args, "compound_files", ()))
     passed = sum(c.passed for c in checks)
     layers = run_checks(mechanism_paths) if mechanism_paths or not args.paths else []
     if args.json:
@@ -194,6 +195,9 @@ def _cross_validate(args: argparse.Namespace) -> int:
 
     if args.engine != "fast":
         raise KetasimInputError("--cross-validate runs the fast engine; leave --engine out")
+    if getattr(args, "compound_files", None):
+        raise KetasimInputError("--compound: not with --cross-validate (its refits run in fresh processes that load the "
+                                "shipped drugs only); validate without --cross-validate")
     paths = args.paths or [shipped_calibration_dir()]
     cv = cross_validate(paths, fit_patients_per_arm=args.fit_patients_per_arm, patients_per_arm=args.patients_per_arm,
                         max_evaluations=args.max_evaluations, workers=args.workers)

@@ -126,7 +126,7 @@ class CompoundPk:
         names = self._layout(route)
         n = len(patient["weight_kg"])
         rate = np.zeros((n, len(names), len(names)))
-        plasma: dict[str, list[tuple[int, np.ndarray]]] = {self.compound.name: []}
+        plasma: dict[str, list[tuple[int, np.ndarray]]] = {}
         terms: dict[str, list[tuple[int, float]]] = {"nmda": [], "sert": [], "sedation": []}
         i = 0
         for parent in route.parents:
@@ -152,7 +152,7 @@ class CompoundPk:
             rate[:, depot, depot] = -ka
             rate[:, c, depot] = ka
         v1, cl = self._fill(rate, c, periph, parent.disposition, patient)
-        plasma[self.compound.name].append((c, 1000.0 / v1))
+        plasma.setdefault(parent.output or self.compound.name, []).append((c, 1000.0 / v1))
         sources = [(parent.species, c, v1)]
         first_pass = first_pass_shares(route, parent)
         if first_pass:  # the gut depot drains into the parent (its share) and, formed in first pass, its metabolites
