@@ -66,6 +66,13 @@ def shipped_calibration_dir() -> Path:
     return Path(str(resources.files("ketasim") / "data" / "calibration"))
 
 
+def shipped_negative_controls_dir() -> Path:
+    """Validation-only trial files shipped inside the package (negative controls: drugs that failed in trials).
+
+    `validate` scores them in their own table; calibration and cross-validation never read this folder."""
+    return Path(str(resources.files("ketasim") / "data" / "negative_controls"))
+
+
 def trial_files(paths: Iterable[str | Path]) -> list[Path]:
     """Trial files (*.toml) in the given folders or files, sorted by name within each folder."""
     out: list[Path] = []
@@ -177,8 +184,8 @@ def validate(paths: Iterable[str | Path] | None = None, *, patients_per_arm: int
     return [check for checks in results for check in checks]
 
 
-def format_table(checks: list[TargetCheck]) -> str:
-    """A plain-text validation table with the summary line."""
+def format_table(checks: list[TargetCheck], what: str = "targets") -> str:
+    """A plain-text validation table with the summary line ("N of M `what` within tolerance")."""
     header = f"{'file':34s} {'arm':30s} {'visit':7s} {'metric':28s} {'published':>9s} {'simulated':>9s} {'tol':>6s}  result"
     lines = [header, "-" * len(header)]
     for c in checks:
@@ -187,5 +194,16 @@ def format_table(checks: list[TargetCheck]) -> str:
         lines.append(f"{c.file[:34]:34s} {arm[:30]:30s} {c.visit or '-':7s} {c.metric[:28]:28s} {c.published:9.3g} "
                      f"{sim:>9s} {c.tolerance:6.3g}  {'pass' if c.passed else 'MISS'}")
     passed = sum(c.passed for c in checks)
-    lines.append(f"{passed} of {len(checks)} targets within tolerance")
+    lines.append(f"{passed} of {len(checks)} {what} within tolerance")
     return "\n".join(lines)
+
+
+def format_negative_controls(checks: list[TargetCheck]) -> str:
+    """The negative-control table (text): a heading, the targets, the summary line."""
+    return ("negative controls (validation only, never fitted; a drug that failed in trials must come out null)\n"
+            + format_table(checks, "negative-control targets"))
+
+
+def negative_controls_json(checks: list[TargetCheck]) -> dict:
+    """The `"negative_controls"` object of `validate --json`: every target, passed and total."""
+    return {"targets": [c.to_json() for c in checks], "passed": sum(c.passed for c in checks), "total": len(checks)}
