@@ -7,6 +7,7 @@ Published checks (not fitted): t1/2 60-80 h and Tmax 3-7 h (Namenda label); stea
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -97,6 +98,25 @@ def test_negative_control_comes_out_null() -> None:
     """`validate` on the negative control: memantine minus placebo at week 8 within its tolerance of 0."""
     (check,) = validate([NEGATIVE_CONTROLS], patients_per_arm=150, show_progress=False)
     assert check.passed, check
+
+
+def test_validate_scores_negative_controls_in_their_own_table(capsys: pytest.CaptureFixture[str]) -> None:
+    """`validate --negative-controls`: a "negative_controls" object in --json and its own table in text, apart
+    from the calibration targets."""
+    murrough = shipped_calibration_dir() / "murrough-2013-ajp.toml"
+    argv = ["validate", str(murrough), "--patients-per-arm", "5", "--negative-controls", str(NEGATIVE_CONTROLS)]
+    assert main([*argv, "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert {t["file"] for t in document["targets"]} == {"murrough-2013-ajp.toml"}
+    controls = document["negative_controls"]
+    assert controls["total"] == 1 and controls["passed"] == sum(t["pass"] for t in controls["targets"])
+    (target,) = controls["targets"]
+    assert (target["file"], target["versus"], target["published"]) == ("zarate-2006-memantine.toml", "placebo", 0.0)
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    calibration, controls_text = out.split("negative controls (validation only", 1)
+    assert "murrough" in calibration and "zarate" not in calibration
+    assert "zarate-2006-memantine.toml" in controls_text and "of 1 negative-control targets within tolerance" in out
 
 
 def _memantine_variant(tmp_path: Path, name: str, block_at_rest: float | None) -> Path:
