@@ -23,7 +23,12 @@ from ketasim.simulation import COLUMN_UNITS, output_times_h
 from ketasim.trials.outcomes import Z95, responders, wilson_interval
 from ketasim.trials.population import POPULATION_KINDS, PopulationSettings, draw_candidates, population_values
 from ketasim.trials.trial_spec import parse_trial
-from ketasim.trials.validate import check_targets, shipped_calibration_dir
+from ketasim.trials.validate import (
+    check_targets,
+    negative_controls_json,
+    shipped_calibration_dir,
+    shipped_negative_controls_dir,
+)
 
 from .inputs import parse_overrides, resolve_patient
 from .report import trial_json
@@ -45,6 +50,7 @@ __all__ = [
     "initial_state",
     "mechanism_summary",
     "model_values",
+    "negative_controls_json",
     "output_times_h",
     "parse_overrides",
     "parse_toml",
@@ -54,6 +60,7 @@ __all__ = [
     "responders",
     "run_mechanism_checks",
     "shipped_calibration_dir",
+    "shipped_negative_controls_dir",
     "trial_from_text",
     "trial_json",
     "wilson_interval",

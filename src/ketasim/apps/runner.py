@@ -176,8 +176,11 @@ def run_validation(*, patients_per_arm: int, engine: str = "fast", folder: Path 
         if on_progress is not None:
             on_progress(i + 1, len(files))
     passed = sum(bool(r["pass"]) for r in rows)
+    controls = ks.validate([internal.shipped_negative_controls_dir()], patients_per_arm=patients_per_arm, engine=engine,
+                           show_progress=False)
     summary = {"kind": "validate", "patients_per_arm": patients_per_arm, "engine": engine, "targets": rows,
-               "passed": passed, "total": len(rows),  # the mechanism checks too, as `ketasim validate --json`
+               "passed": passed, "total": len(rows),  # the negative controls and mechanism checks too, as the CLI
+               "negative_controls": internal.negative_controls_json(controls),
                "mechanism": internal.mechanism_summary(internal.run_mechanism_checks()), "disclaimer": internal.DISCLAIMER}
     if folder is not None:
         table = pd.DataFrame(rows, columns=["file", "arm", "visit", "metric", "versus", "published", "simulated",

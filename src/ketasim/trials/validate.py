@@ -81,6 +81,13 @@ def shipped_calibration_dir() -> Path:
     return Path(str(resources.files("ketasim") / "data" / "calibration"))
 
 
+def shipped_negative_controls_dir() -> Path:
+    """Validation-only trial files shipped inside the package (negative controls: drugs that failed in trials).
+
+    `validate` scores them in their own table; calibration and cross-validation never read this folder."""
+    return Path(str(resources.files("ketasim") / "data" / "negative_controls"))
+
+
 def trial_files(paths: Iterable[str | Path]) -> list[Path]:
     """Trial files (*.toml) in the given folders or files, sorted by name within each folder."""
     out: list[Path] = []
@@ -213,9 +220,9 @@ def section_scores(checks: list[TargetCheck]) -> list[dict[str, object]]:
             for name, part in sections(checks).items()]
 
 
-def format_table(checks: list[TargetCheck]) -> str:
-    """A plain-text validation table with the summary line; the depression files first, then each other
-    indication (bipolar depression, PTSD) in a section of its own with its own score."""
+def format_table(checks: list[TargetCheck], what: str = "targets") -> str:
+    """A plain-text validation table with the summary line ("N of M `what` within tolerance"); the depression
+    files first, then each other indication (bipolar depression, PTSD) in a section of its own with its own score."""
     header = f"{'file':34s} {'arm':30s} {'visit':7s} {'metric':28s} {'published':>9s} {'simulated':>9s} {'tol':>6s}  result"
 
     def rows(part: list[TargetCheck]) -> list[str]:
@@ -234,5 +241,16 @@ def format_table(checks: list[TargetCheck]) -> str:
         lines += [header, "-" * len(header), *rows(part),
                   f"{sum(c.passed for c in part)} of {len(part)} {name} targets within tolerance"]
     passed = sum(c.passed for c in checks)
-    lines.append(f"{passed} of {len(checks)} targets within tolerance")
+    lines.append(f"{passed} of {len(checks)} {what} within tolerance")
     return "\n".join(lines)
+
+
+def format_negative_controls(checks: list[TargetCheck]) -> str:
+    """The negative-control table (text): a heading, the targets, the summary line."""
+    return ("negative controls (validation only, never fitted; a drug that failed in trials must come out null)\n"
+            + format_table(checks, "negative-control targets"))
+
+
+def negative_controls_json(checks: list[TargetCheck]) -> dict:
+    """The `"negative_controls"` object of `validate --json`: every target, passed and total."""
+    return {"targets": [c.to_json() for c in checks], "passed": sum(c.passed for c in checks), "total": len(checks)}

@@ -153,6 +153,10 @@ def _add_validate(subparsers: Subparsers) -> argparse.ArgumentParser:
     p.add_argument("--mechanism", action="append", metavar="DIR_OR_FILE",
                    help="mechanism check files (intermediate layers, docs/mechanism-checks.md) to run beside the "
                         "trials; default: the shipped set when no trial files are named (repeatable)")
+    p.add_argument("--negative-controls", action="append", metavar="DIR_OR_FILE",
+                   help="validation-only trial files (drugs that failed in trials; never fitted) scored in their own "
+                        "table; default: the shipped set (data/negative_controls) when no trial files are named "
+                        "(repeatable)")
     return p
 
 
@@ -160,7 +164,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from ketasim.io.jsonsafe import dumps
     from ketasim.mechanism_checks import format_mechanism_table, mechanism_files, run_checks
     from ketasim.mechanism_checks import summary as mechanism_summary
-    from ketasim.trials.validate import format_table, section_scores, shipped_calibration_dir, validate
+    from ketasim.trials.validate import (
+        format_negative_controls,
+        format_table,
+        negative_controls_json,
+        section_scores,
+        shipped_calibration_dir,
+        shipped_negative_controls_dir,
+        validate,
+    )
 
     if args.cross_validate:
         return _cross_validate(args)
@@ -170,18 +182,26 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                       compounds=getattr(args, "compound_files", ()))
     passed = sum(c.passed for c in checks)
     layers = run_checks(mechanism_paths) if mechanism_paths or not args.paths else []
+    control_paths = args.negative_controls or ([] if args.paths else [shipped_negative_controls_dir()])
+    controls = validate(control_paths, patients_per_arm=args.patients_per_arm, engine=args.engine,
+                        workers=args.workers) if control_paths else []
     if args.json:
         document: dict = {"targets": [c.to_json() for c in checks], "passed": passed, "total": len(checks),
                           "indications": section_scores(checks)}
+        if control_paths:
+            document["negative_controls"] = negative_controls_json(controls)
         if layers:
             document["mechanism"] = mechanism_summary(layers)
         print(dumps(document))
     else:
         print(format_table(checks))
+        if control_paths:
+            print("\n" + format_negative_controls(controls))
         if layers:
             print("\n" + format_mechanism_table(layers))
     where = ", ".join(args.paths) if args.paths else str(shipped_calibration_dir())
     log(f"validated {where} ({args.engine} engine): {passed} of {len(checks)} targets within tolerance; "
+        + (f"{sum(c.passed for c in controls)} of {len(controls)} negative-control targets; " if control_paths else "")
         + (f"{sum(r.passed for r in layers)} of {len(layers)} mechanism checks pass; " if layers else "")
         + f"elapsed {time.perf_counter() - start:.1f} s")
     return 0

@@ -154,6 +154,9 @@ class Species:
     nmda: Quantity | None
     sert: Quantity | None
     sedation: Quantity | None
+    #: share of the NMDA potency (1/Ki) that acts at rest under physiological Mg2+, relative to racemic
+    #: ketamine's (1 when the file gives none; the chain downstream is calibrated on ketamine)
+    nmda_rest: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -401,7 +404,7 @@ def _species(r: _Reader, value: object, path: str, default_mw: float) -> Species
         partition = r.optional(site, "partition", f"{path}.effect_site", "fraction", upper=100.0)
         if "state" in site:
             state = r.name(site["state"], f"{path}.effect_site.state")
-    nmda = sert = sedation = None
+    nmda = sert = sedation = rest = None
     if "nmda" in t:
         n = r.table(t["nmda"], f"{path}.nmda", _NMDA)
         keys = [k for k in ("ki", "ic50") if k in n]
@@ -409,8 +412,8 @@ def _species(r: _Reader, value: object, path: str, default_mw: float) -> Species
             r.fail(f"{path}.nmda", "expected exactly one of 'ki' or 'ic50' (the affinity the model uses)")
         nmda = r.quantity(n[keys[0]], f"{path}.nmda.{keys[0]}", "affinity", molar_mass=mass)
         r.optional(n, "trapping", f"{path}.nmda", "fraction", positive=False, upper=1.0, variability=False)
-        r.optional(n, "block_at_rest_physiological_mg", f"{path}.nmda", "fraction", positive=False, upper=1.0,
-                   variability=False)
+        rest = r.optional(n, "block_at_rest_physiological_mg", f"{path}.nmda", "fraction", positive=False,
+                          upper=1.0, variability=False)
         r.optional(n, "kon", f"{path}.nmda", "association", variability=False)
         r.optional(n, "koff", f"{path}.nmda", "rate", variability=False)
     if "sert" in t:
@@ -425,7 +428,7 @@ def _species(r: _Reader, value: object, path: str, default_mw: float) -> Species
     if "other_targets" in t:
         _other_targets(r, t["other_targets"], f"{path}.other_targets", mass)
     mq = mw or Quantity(Parameter(mass, "g/mol", "compound molar mass"), mass)
-    return Species(mq, ke0, partition, state, nmda, sert, sedation)
+    return Species(mq, ke0, partition, state, nmda, sert, sedation, 1.0 if rest is None else rest.si)
 
 
 def _other_targets(r: _Reader, value: object, path: str, mass: float) -> None:
