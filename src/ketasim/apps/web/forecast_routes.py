@@ -1,8 +1,10 @@
 """API routes of the forecast page's tables: a patient file's text as a doses and an observations table, and
-the tables as a patient file, each with the message `ketasim forecast` gives for that file (or none)."""
+the tables as a patient file, each with the message `ketasim forecast` gives for that file (or none).
+Both run in a thread (the first one imports the forecast package)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import FastAPI
@@ -47,9 +49,10 @@ def add_forecast_table_routes(app: FastAPI) -> None:
 
     @app.post("/api/forecast/tables", summary="a patient file's text as tables, with the CLI's message if it is bad")
     async def tables(body: PatientTextBody) -> Response:
-        return _json({**patient_tables.tables_from_text(body.text, _name(body.filename)),
-                      "units": list(patient_tables.AMOUNT_UNITS)})
+        result = await asyncio.to_thread(patient_tables.tables_from_text, body.text, _name(body.filename))
+        return _json({**result, "units": list(patient_tables.AMOUNT_UNITS)})
 
     @app.post("/api/forecast/compose", summary="the tables as a patient file, with the CLI's message if it is bad")
     async def compose(body: PatientTablesBody) -> Response:
-        return _json(patient_tables.text_from_tables(body.tables, body.text, _name(body.filename), body.first_date))
+        return _json(await asyncio.to_thread(patient_tables.text_from_tables, body.tables, body.text,
+                                             _name(body.filename), body.first_date))
