@@ -14,9 +14,11 @@ from ketasim.disclaimer import DISCLAIMER
 from ketasim.engines.solvers import ENGINES, STATUS_OK
 from ketasim.io.jsonsafe import dumps
 from ketasim.io.toml_file import parse_toml
+from ketasim.io.units import AMOUNT_UNITS, parse_time_h
 from ketasim.mechanism_checks import run_checks as run_mechanism_checks
 from ketasim.mechanism_checks import summary as mechanism_summary
 from ketasim.model.arm import ArmModel, calibrated_parameters, initial_state, model_values
+from ketasim.model.drugs.registry import unregister as unregister_drug
 from ketasim.model.patient import PATIENT_RANGES
 from ketasim.model.regimen import regimen_from_entries
 from ketasim.simulation import COLUMN_UNITS, output_times_h
@@ -34,6 +36,7 @@ from .inputs import parse_overrides, resolve_patient
 from .report import trial_json
 
 __all__ = [
+    "AMOUNT_UNITS",
     "COLUMN_UNITS",
     "DISCLAIMER",
     "ENGINES",
@@ -53,6 +56,7 @@ __all__ = [
     "negative_controls_json",
     "output_times_h",
     "parse_overrides",
+    "parse_time_h",
     "parse_toml",
     "patient_from",
     "population_values",
@@ -63,6 +67,7 @@ __all__ = [
     "shipped_negative_controls_dir",
     "trial_from_text",
     "trial_json",
+    "unregister_drug",
     "wilson_interval",
 ]
 
