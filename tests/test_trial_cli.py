@@ -22,7 +22,8 @@ VISITS = ["2 h", "1 d"]
 VISIT_KEYS = {"madrs_mean", "change_mean", "change_sd", "response_rate", "remission_rate"}
 RELAPSE_KEYS = {"among", "count", "rate", "median_days"}
 VITALS_KEYS = {"sbp_peak_change_mean", "dbp_peak_change_mean", "hr_peak_change_mean", "cadss_peak_mean"}
-TARGET_KEYS = {"file", "arm", "visit", "metric", "published", "simulated", "simulated_ci", "tolerance", "pass", "source", "indication"}
+TARGET_KEYS = {"file", "arm", "visit", "metric", "published", "simulated", "simulated_ci", "tolerance", "pass", "source",
+               "indication"}
 
 KETAMINE = '{ drug = "ketamine", route = "iv", amount = "0.5 mg/kg", infusion = "40 min", at = "0 d" }'
 SALINE = '{ drug = "saline", route = "iv", amount = "0 mg", infusion = "40 min", at = "0 d" }'
