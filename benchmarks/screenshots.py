@@ -3,7 +3,9 @@
     python benchmarks/screenshots.py [--out docs]
 
 docs/explorer.png: ketamine against escitalopram in a typical TRD patient, 14 days, every layer (the first
-24 h beside the whole course); docs/explorer-population.png: a population band (100 TRD patients, 28 days).
+24 h beside the whole course); docs/explorer-population.png: a population band (100 TRD patients, 28 days);
+docs/explorer-forecast.png: the Forecast page's tables (the example patient, a visit added) and its forecast
+(4,000 draws).
 """
 
 from __future__ import annotations
@@ -42,11 +44,21 @@ def main(argv: list[str] | None = None) -> None:
                 page.wait_for_function("Number(document.body.dataset.draws || 0) > 1", timeout=300000)
                 page.wait_for_timeout(500)
                 page.screenshot(path=str(args.out / "explorer-population.png"), full_page=True)
+                page.goto(url + "/forecast")
+                page.wait_for_selector("body[data-ready='1']")
+                page.click("#add-observation")
+                page.fill("#observations-table tbody tr >> nth=3 >> .at", "14")
+                page.fill("#observations-table tbody tr >> nth=3 >> .madrs", "20")
+                page.click("#run")
+                page.wait_for_selector("#plan-table", timeout=600000)
+                page.wait_for_timeout(500)
+                page.screenshot(path=str(args.out / "explorer-forecast.png"), full_page=True)
                 browser.close()
         finally:
             process.terminate()
             process.wait(20)
-    print(f"wrote {args.out / 'explorer.png'} and {args.out / 'explorer-population.png'}")
+    print(f"wrote {args.out / 'explorer.png'}, {args.out / 'explorer-population.png'} and "
+          f"{args.out / 'explorer-forecast.png'}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,13 @@ def test_folds_cover_the_calibration_set_once_and_keep_related_trials_together()
     folds = assign_folds(files)
     names = [p.name for fold in folds for p in fold]
     assert sorted(names) == sorted(p.name for p in files if p.name != "vitals-and-dissociation.toml")
-    assert len(names) == len(set(names)) and len(folds) == len(FOLDS) >= 5
+    assert len(names) == len(set(names)) and len(FOLDS) >= 5
+    # the named folds stay exactly as written; every other file (bipolar depression, PTSD) is a fold of its own
+    assert [[p.name for p in fold] for fold in folds[:len(FOLDS)]] == [list(fold) for fold in FOLDS]
+    named = {n for fold in FOLDS for n in fold}
+    others = [p.name for p in files if p.name not in named and p.name != "vitals-and-dissociation.toml"]
+    assert {"diazgranados-2010.toml", "feder-2021.toml"} <= set(others)
+    assert [[p.name for p in fold] for fold in folds[len(FOLDS):]] == [[name] for name in others]
     together = {p.name: i for i, fold in enumerate(folds) for p in fold}
     assert together["transform-1.toml"] == together["transform-2.toml"] == together["transform-1-2-pooled.toml"]
     assert together["sustain-2-adults.toml"] == together["sustain-2-older.toml"]

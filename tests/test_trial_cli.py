@@ -22,7 +22,8 @@ VISITS = ["2 h", "1 d"]
 VISIT_KEYS = {"madrs_mean", "change_mean", "change_sd", "response_rate", "remission_rate"}
 RELAPSE_KEYS = {"among", "count", "rate", "median_days"}
 VITALS_KEYS = {"sbp_peak_change_mean", "dbp_peak_change_mean", "hr_peak_change_mean", "cadss_peak_mean"}
-TARGET_KEYS = {"file", "arm", "visit", "metric", "published", "simulated", "simulated_ci", "tolerance", "pass", "source"}
+TARGET_KEYS = {"file", "arm", "visit", "metric", "published", "simulated", "simulated_ci", "tolerance", "pass", "source",
+               "indication"}
 
 KETAMINE = '{ drug = "ketamine", route = "iv", amount = "0.5 mg/kg", infusion = "40 min", at = "0 d" }'
 SALINE = '{ drug = "saline", route = "iv", amount = "0 mg", infusion = "40 min", at = "0 d" }'
@@ -213,7 +214,8 @@ def test_trial_out_files(trial_file: Path, tmp_path: Path) -> None:
     table = pd.read_parquet(out_dir / "patients.parquet")
     assert len(table) == 2 * 8
     fixed = ["arm", "patient", "candidate_index", "status", "baseline_madrs", "madrs_2_h", "madrs_1_d",
-             "baseline_madrs_item10", "madrs_item10_2_h", "madrs_item10_1_d", "baseline_ssi", "ssi_2_h", "ssi_1_d"]
+             "baseline_madrs_item10", "madrs_item10_2_h", "madrs_item10_1_d", "baseline_ssi", "ssi_2_h", "ssi_1_d",
+             "baseline_caps5", "caps5_2_h", "caps5_1_d"]
     assert list(table.columns[: len(fixed)]) == fixed
     item10 = table[["baseline_madrs_item10", "madrs_item10_2_h", "madrs_item10_1_d"]].to_numpy()
     assert np.array_equal(item10, np.round(item10)) and ((item10 >= 0) & (item10 <= 6)).all()
@@ -309,7 +311,7 @@ def test_validate_json(tmp_path: Path) -> None:
     code, out, err = _run("validate", str(folder), "--json", "--patients-per-arm", "10")
     assert code == 0, err  # exit 0 even though a target is missed
     data = json.loads(out)
-    assert set(data) == {"targets", "passed", "total"}
+    assert set(data) == {"targets", "passed", "total", "indications", "differences"}
     assert data["total"] == 3 and data["passed"] == sum(t["pass"] for t in data["targets"]) == 2
     missed, pooled, vitals = data["targets"]
     for target in data["targets"]:

@@ -70,7 +70,7 @@ def _error(tmp_path: Path, text: str, *fragments: str) -> str:
 
 def test_all_calibration_files_parse():
     files = sorted(CALIBRATION.glob("*.toml"))
-    assert len(files) == 22  # 18 depression files and 4 suicidal-ideation files
+    assert len(files) == 24  # 18 depression files, 4 suicidal-ideation files, 1 bipolar depression file, 1 PTSD file
     for path in files:
         spec = load_trial(path)
         assert spec.path == str(path)
@@ -154,7 +154,8 @@ def test_parse_trial_from_dict_names_source():
 
 def test_missing_key(tmp_path):
     _error(tmp_path, BASE.replace("seed = 7\n", ""), "missing key 'seed'", "integer")
-    _error(tmp_path, BASE.replace('kind = "trd"\n', ""), "population: missing key 'kind'", '"mdd", "trd" or "suicidal"')
+    _error(tmp_path, BASE.replace('kind = "trd"\n', ""), "population: missing key 'kind'",
+           '"mdd", "trd", "suicidal", "bipolar" or "ptsd"')
     _error(tmp_path, BASE.replace('response = "50%"\n', ""), "endpoints: missing key 'response'", "percentage")
     _error(tmp_path, BASE.replace('amount = "0 mg", ', ""), "arms[1].doses[0]: missing key 'amount'")
     _error(tmp_path, BASE + PUBLISHED.replace('source = "Murrough 2013"\n', ""), "published[0]: missing key 'source'")
@@ -169,7 +170,7 @@ def test_wrong_type(tmp_path):
     _error(tmp_path, BASE.replace('visits = ["40 min", "1 d", "7 d"]', 'visits = ["40 min", 24]'),
            "endpoints.visits[1]: expected a time", "got 24")
     _error(tmp_path, BASE.replace('name = "saline"', 'name = ["saline"]'), "arms[1].name: expected a string")
-    _error(tmp_path, BASE.replace('kind = "trd"', 'kind = "bipolar"'), "population.kind: expected one of 'mdd', 'trd'")
+    _error(tmp_path, BASE.replace('kind = "trd"', 'kind = "schizophrenia"'), "population.kind: expected one of 'mdd', 'trd'")
 
 
 def test_unknown_drug_lists_known_drugs(tmp_path):
@@ -251,7 +252,7 @@ def test_seed_not_an_integer(tmp_path):
 
 def test_population_rules(tmp_path):
     mdd = BASE.replace('kind = "trd"', 'kind = "mdd"\nmin_failed_treatments = 2')
-    _error(tmp_path, mdd, "population.min_failed_treatments", 'kind = "trd" only')
+    _error(tmp_path, mdd, "population.min_failed_treatments", 'kind = "trd" and "bipolar" only')
     _error(tmp_path, BASE.replace("[22, 60]", "[40, 30]"), "population.baseline_madrs: expected [low, high]",
            "low <= high")
     _error(tmp_path, BASE.replace("[22, 60]", "[22, 70]"), "population.baseline_madrs[1]", "from 0 to 60")

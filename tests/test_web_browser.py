@@ -237,6 +237,7 @@ def test_forecast_from_the_page(page: Any, url: str) -> None:
     data = json.loads(Path(download.value.path()).read_text())
     assert [row["interval"] for row in data["plan"]] == ["1 wk", "3 wk"] and data["settings"]["draws"] == 300
     # a bad file: the message on the page, the page keeps working
+    page.click("#toml-box > summary")  # the TOML is the advanced view, folded under the tables
     page.fill("#text", "[patient\n")
     page.click("#run")
     page.wait_for_function("document.getElementById('error').textContent.includes('invalid TOML')")

@@ -37,7 +37,7 @@ def test_options_carry_units_ranges_descriptions_and_sources(client: TestClient)
     assert all(options["patient_fields"][t]["main"] for t in options["traits"])
     parameter = next(iter(options["parameters"].values()))
     assert {"value", "unit", "valid", "description", "source"} <= set(parameter)
-    assert options["population_kinds"] == ["mdd", "trd", "suicidal"]
+    assert options["population_kinds"] == ["mdd", "trd", "suicidal", "bipolar", "ptsd"]
     assert options["sweep_parameters"] == ["amount", "every"]
 
 

@@ -29,7 +29,7 @@ COLUMN_UNITS: dict[str, str] = {
     "spine_density": "fraction of healthy density", "autoreceptor_desensitised": "fraction (0-1)",
     "monoaminergic_drive": "a.u.", "expectancy": "fraction of symptoms", "sbp_mmhg": "mmHg",
     "dbp_mmhg": "mmHg", "hr_bpm": "beats/min", "cadss": "CADSS points",
-    "madrs_item10": "MADRS item 10 points (0-6)", "ssi": "SSI points (0-38)",
+    "madrs_item10": "MADRS item 10 points (0-6)", "ssi": "SSI points (0-38)", "caps5": "CAPS-5 points (0-80)",
 }
 
 

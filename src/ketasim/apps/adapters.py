@@ -14,21 +14,29 @@ from ketasim.disclaimer import DISCLAIMER
 from ketasim.engines.solvers import ENGINES, STATUS_OK
 from ketasim.io.jsonsafe import dumps
 from ketasim.io.toml_file import parse_toml
+from ketasim.io.units import AMOUNT_UNITS, parse_time_h
 from ketasim.mechanism_checks import run_checks as run_mechanism_checks
 from ketasim.mechanism_checks import summary as mechanism_summary
 from ketasim.model.arm import ArmModel, calibrated_parameters, initial_state, model_values
+from ketasim.model.drugs.registry import unregister as unregister_drug
 from ketasim.model.patient import PATIENT_RANGES
 from ketasim.model.regimen import regimen_from_entries
 from ketasim.simulation import COLUMN_UNITS, output_times_h
 from ketasim.trials.outcomes import Z95, responders, wilson_interval
 from ketasim.trials.population import POPULATION_KINDS, PopulationSettings, draw_candidates, population_values
 from ketasim.trials.trial_spec import parse_trial
-from ketasim.trials.validate import check_targets, shipped_calibration_dir
+from ketasim.trials.validate import (
+    check_targets,
+    negative_controls_json,
+    shipped_calibration_dir,
+    shipped_negative_controls_dir,
+)
 
 from .inputs import parse_overrides, resolve_patient
 from .report import trial_json
 
 __all__ = [
+    "AMOUNT_UNITS",
     "COLUMN_UNITS",
     "DISCLAIMER",
     "ENGINES",
@@ -45,8 +53,10 @@ __all__ = [
     "initial_state",
     "mechanism_summary",
     "model_values",
+    "negative_controls_json",
     "output_times_h",
     "parse_overrides",
+    "parse_time_h",
     "parse_toml",
     "patient_from",
     "population_values",
@@ -54,8 +64,10 @@ __all__ = [
     "responders",
     "run_mechanism_checks",
     "shipped_calibration_dir",
+    "shipped_negative_controls_dir",
     "trial_from_text",
     "trial_json",
+    "unregister_drug",
     "wilson_interval",
 ]
 

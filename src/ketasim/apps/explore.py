@@ -20,6 +20,7 @@ import numpy as np
 import ketasim as ks
 from ketasim.apps import adapters as internal
 
+from .compounds import user_compounds
 from .runner import MAIN_TRAITS, SimulationRequest
 
 #: quantiles of a population band: 90% band, 50% band, median
@@ -69,7 +70,15 @@ def population_band(request: SimulationRequest, *, patients: int, seed: int = 0,
                     ) -> dict[str, Any]:
     """`patients` patients drawn from the virtual population (`kind`: mdd, trd, suicidal) on the request's regimen
     (its model-parameter overrides apply; its patient traits do not: they are drawn), solved together on the fast
-    engine. Per column (madrs and every plasma_* column): the quantiles BAND_QUANTILES at each output time."""
+    engine. Per column (madrs and every plasma_* column): the quantiles BAND_QUANTILES at each output time.
+    The request's compound files are registered while it runs."""
+    with user_compounds(request.compounds):
+        return _population_band(request, patients=patients, seed=seed, kind=kind, columns=columns,
+                                max_patients=max_patients, max_days=max_days)
+
+
+def _population_band(request: SimulationRequest, *, patients: int, seed: int, kind: str, columns: Sequence[str],
+                     max_patients: int, max_days: float) -> dict[str, Any]:
     if not (isinstance(patients, int) and 2 <= patients <= max_patients):
         raise ks.KetasimInputError(f"patients: expected 2 to {max_patients} patients, got {patients!r}")
     if not (isinstance(seed, int) and seed >= 0):
@@ -130,8 +139,18 @@ def sweep_regimens(dose: dict[str, Any], parameter: str, values: Sequence[str]) 
 
 def dose_sweep(dose: dict[str, Any], parameter: str, values: Sequence[str], *, patient: str = "typical-trd",
                overrides: tuple[tuple[str, float], ...] = (), days: float = 28.0, engine: str = "reference",
-               at_days: Sequence[float] = (1.0, 7.0, 28.0), max_days: float = 365.0) -> dict[str, Any]:
-    """One patient, one curve per value of `parameter` (see sweep_regimens): MADRS over time and at `at_days`."""
+               at_days: Sequence[float] = (1.0, 7.0, 28.0), max_days: float = 365.0,
+               compounds: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+    """One patient, one curve per value of `parameter` (see sweep_regimens): MADRS over time and at `at_days`;
+    `compounds` (file name, TOML text) are registered while it runs."""
+    with user_compounds(compounds):
+        return _dose_sweep(dose, parameter, values, patient=patient, overrides=overrides, days=days, engine=engine,
+                           at_days=at_days, max_days=max_days)
+
+
+def _dose_sweep(dose: dict[str, Any], parameter: str, values: Sequence[str], *, patient: str,
+                overrides: tuple[tuple[str, float], ...], days: float, engine: str, at_days: Sequence[float],
+                max_days: float) -> dict[str, Any]:
     days = _checked_days(days, max_days)
     if engine not in ("reference", "fast"):
         raise ks.KetasimInputError(f"unknown engine {engine!r}; engines: reference, fast")

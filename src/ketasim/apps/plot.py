@@ -27,6 +27,9 @@ HOURS_AXIS_MAX_H = 72.0
 #: above this many doses, dose times are rug ticks instead of vertical lines across the panels
 MAX_DOSE_LINES = 16
 REMISSION_MADRS = 10.0
+#: outputs that are 0 throughout for a patient without the condition (CAPS-5 without PTSD): not drawn then
+ABSENT_WHEN_ZERO = ("caps5",)
+
 #: panels that carry the rug ticks when there are too many doses for vertical lines
 RUG_LAYERS = ("plasma", "symptoms")
 
@@ -48,7 +51,7 @@ PANELS: tuple[Panel, ...] = (
     Panel("circuit", "glutamate (fold of baseline)", (("glutamate", "glutamate"),)),
     Panel("plasticity", "BDNF, mTOR (fold of baseline)", (("bdnf", "BDNF"), ("mtor", "mTOR")),
           "spine density (fraction of healthy)", (("spine_density", "spine density"),)),
-    Panel("symptoms", "MADRS (points)", (("madrs", "MADRS"),)),
+    Panel("symptoms", "MADRS (points)", (("madrs", "MADRS"),), "CAPS-5 (points, 0-80)", (("caps5", "CAPS-5"),)),
     Panel("suicidality", "MADRS item 10 (points, 0-6)", (("madrs_item10", "item 10"),),
           "SSI (points, 0-38)", (("ssi", "SSI"),)),
     Panel("vitals", "BP (mmHg), HR (bpm)", (("sbp_mmhg", "SBP"), ("dbp_mmhg", "DBP"), ("hr_bpm", "HR")),
@@ -119,6 +122,8 @@ def _draw_column(axes: Sequence[Axes], tables: Mapping[str, pd.DataFrame], regim
             for order, (run, table) in enumerate(tables.items()):
                 shown = table[(table["time_h"] >= start_h - 1e-9) & (table["time_h"] <= end_h + 1e-9)]
                 for column, label in _expand(side, list(table.columns)):
+                    if column in ABSENT_WHEN_ZERO and not shown[column].any():
+                        continue  # no PTSD: no CAPS-5 line
                     key = f"{label} (right axis)" if target is twin else label
                     i = list(handles).index(key) if key in handles else len(handles)
                     color = run_colors[run] if several else f"C{i % 10}"

@@ -20,6 +20,7 @@ import pandas as pd
 import ketasim as ks
 from ketasim.apps import adapters as internal
 
+from .compounds import user_compounds
 from .results import trial_tables
 from .store import write_results
 
@@ -45,6 +46,7 @@ class SimulationRequest:
     engine: str = "reference"
     overrides: tuple[tuple[str, float], ...] = ()  # --set NAME=VALUE
     name: str = ""
+    compounds: tuple[tuple[str, str], ...] = ()  # user compound files: (file name, TOML text), as --compound FILE
 
     def regimen_object(self) -> ks.Regimen:
         """The Regimen; an unknown preset gets the message `ketasim simulate --regimen NAME` gives."""
@@ -64,6 +66,12 @@ class SimulationRequest:
         patient_set, model_set = internal.parse_overrides([f"{k}={v!r}" for k, v in self.overrides])
         return internal.patient_from(self.patient, patient_set), model_set
 
+    def check(self) -> None:
+        """Raise the CLI's message for a bad regimen, patient or compound file (the compounds registered meanwhile)."""
+        with user_compounds(self.compounds):
+            self.regimen_object()
+            self.patient_object()
+
     def label(self) -> str:
         return self.regimen if isinstance(self.regimen, str) else (self.name or "custom regimen")
 
@@ -71,7 +79,9 @@ class SimulationRequest:
         """The `ketasim simulate` command line of this request (custom doses: from regimen.toml)."""
         regimen = self.regimen if isinstance(self.regimen, str) else "regimen.toml"
         sets = "".join(f" --set {k}={float(v)!r}" for k, v in self.overrides)
-        return f"ketasim simulate --regimen {regimen} --patient {self.patient} --days {self.days:g} --engine {self.engine}{sets}"
+        files = "".join(f" --compound {name}" for name, _ in self.compounds)
+        return (f"ketasim simulate --regimen {regimen} --patient {self.patient} --days {self.days:g} "
+                f"--engine {self.engine}{sets}{files}")
 
     def input_text(self) -> str:
         """What `runs show` and reports print: the command line as a comment, then (custom doses) a regimen
@@ -80,6 +90,8 @@ class SimulationRequest:
         if not isinstance(self.regimen, str):
             lines += ["# save this text as regimen.toml", f"name = {json.dumps(self.label())}",
                       "doses = [\n" + "".join(f"  {_inline_table(d)},\n" for d in self.regimen) + "]"]
+        for name, text in self.compounds:  # each compound file, commented: remove '# ' and save it under its name
+            lines += [f"# ---- compound file {name}", *(f"# {line}" for line in text.splitlines())]
         return "\n".join(lines) + "\n"
 
 
@@ -99,10 +111,11 @@ def dose_times_h(regimen: ks.Regimen, days: float) -> list[dict[str, Any]]:
 
 def run_simulation(request: SimulationRequest, folder: Path | None = None, run_id: str = "") -> dict[str, Any]:
     """Simulate; write timecourse.parquet and summary.json into `folder` when given. Returns the summary."""
-    regimen = request.regimen_object()
-    patient, model_set = request.patient_object()
-    start = time.perf_counter()
-    table = ks.simulate(regimen, patient, float(request.days), engine=request.engine, parameters=model_set or None)
+    with user_compounds(request.compounds):
+        regimen = request.regimen_object()
+        patient, model_set = request.patient_object()
+        start = time.perf_counter()
+        table = ks.simulate(regimen, patient, float(request.days), engine=request.engine, parameters=model_set or None)
     summary = simulation_summary(request, regimen, table, time.perf_counter() - start)
     if folder is not None:
         write_results(folder, run_id, {"timecourse": table}, internal.dumps(summary))
@@ -176,8 +189,11 @@ def run_validation(*, patients_per_arm: int, engine: str = "fast", folder: Path 
         if on_progress is not None:
             on_progress(i + 1, len(files))
     passed = sum(bool(r["pass"]) for r in rows)
+    controls = ks.validate([internal.shipped_negative_controls_dir()], patients_per_arm=patients_per_arm, engine=engine,
+                           show_progress=False)
     summary = {"kind": "validate", "patients_per_arm": patients_per_arm, "engine": engine, "targets": rows,
-               "passed": passed, "total": len(rows),  # the mechanism checks too, as `ketasim validate --json`
+               "passed": passed, "total": len(rows),  # the negative controls and mechanism checks too, as the CLI
+               "negative_controls": internal.negative_controls_json(controls),
                "mechanism": internal.mechanism_summary(internal.run_mechanism_checks()), "disclaimer": internal.DISCLAIMER}
     if folder is not None:
         table = pd.DataFrame(rows, columns=["file", "arm", "visit", "metric", "versus", "published", "simulated",

@@ -27,7 +27,7 @@ from ketasim.engines.fast import COMPACT_BELOW, SESSION_STATE, combine_stages
 from ketasim.model import mechanism
 from ketasim.model.arm import ArmModel
 from ketasim.model.drugs import SERT_MAX_OCCUPANCY
-from ketasim.model.mechanism import N_STATES
+from ketasim.model.mechanism import N_EXPOSURE, N_STATES
 from ketasim.model.namespace import NUMPY
 from ketasim.model.patient import PATIENT_FIELDS
 
@@ -41,8 +41,8 @@ class _Exposure:
     """Patients whose k-th PK system (slot k) has M modes: their ExposureTerms rows, patients first.
 
     patients: batch numbers (Q,); eigenvalues (Q, M); rows (Q, 3, M); the coefficients (R, M) and
-    particular parts (R, 3) of every segment, row first_row + local segment x stride for a patient;
-    coefficients and particular of the segment each patient is in now (Q, M) and (Q, 3).
+    particular parts (R, 4) of every segment, row first_row + local segment x stride for a patient;
+    coefficients and particular of the segment each patient is in now (Q, M) and (Q, 4).
     """
 
     slot: int
@@ -127,7 +127,7 @@ def _exposures(models: Sequence[ArmModel]) -> list[_Exposure]:
         for slot, terms in enumerate(model.exposure_terms):
             modes = terms.eigenvalues.shape[1]
             coef = np.concatenate([np.asarray(terms.coefficients[k]) for k in range(n_seg)]) if n_seg else np.zeros((0, modes))
-            part = np.concatenate([np.asarray(terms.particular[k]) for k in range(n_seg)]) if n_seg else np.zeros((0, 3))
+            part = np.concatenate([np.asarray(terms.particular[k]) for k in range(n_seg)]) if n_seg else np.zeros((0, N_EXPOSURE))
             parts.setdefault((slot, modes), []).append((offset + np.arange(n), terms, coef, part, n))
         offset += n
     out = []
@@ -142,7 +142,7 @@ def _exposures(models: Sequence[ArmModel]) -> list[_Exposure]:
         eig = np.concatenate([i[1].eigenvalues for i in items])
         out.append(_Exposure(slot, patients, eig, np.ascontiguousarray(np.concatenate([i[1].rows for i in items])),
                              np.concatenate([i[2] for i in items]), np.concatenate([i[3] for i in items]), first_row,
-                             stride, np.zeros_like(eig), np.zeros((patients.size, 3)), member))
+                             stride, np.zeros_like(eig), np.zeros((patients.size, N_EXPOSURE)), member))
     return out
 
 
@@ -236,11 +236,11 @@ def _rates(t: np.ndarray, y: np.ndarray, seg_start: np.ndarray, in_care: np.ndar
     the arm's order (the same einsum on the same mode count).
     """
     tau = (t - seg_start)[:, None]
-    sums = np.zeros((t.shape[0], 3))
+    sums = np.zeros((t.shape[0], N_EXPOSURE))
     for pos, eig, rows, coef, part in terms:
         z = coef * np.exp(eig * tau[pos])
         sums[pos] += np.einsum("pkj,pj->pk", rows, z) + part
-    occ = mechanism.occupancy(NUMPY, sums[:, 0], sums[:, 1], sums[:, 2], SERT_MAX_OCCUPANCY.value, in_care)
+    occ = mechanism.occupancy(NUMPY, sums[:, 0], sums[:, 1], sums[:, 2], SERT_MAX_OCCUPANCY.value, in_care, sums[:, 3])
     f = np.empty_like(y)
     for i, rate in enumerate(mechanism.vector_field(NUMPY, t, y, occ, patient, params)):
         f[i] = rate

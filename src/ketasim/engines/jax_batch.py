@@ -50,7 +50,7 @@ from ketasim.engines.dopri import FACTOR_C, FIRST_STEP_H, MIN_STEP_H, A, B, C, E
 from ketasim.engines.jax_engine import PD_PATIENT_FIELDS, pd_rhs, x64
 from ketasim.model import mechanism
 from ketasim.model.arm import ArmModel
-from ketasim.model.mechanism import IDX, N_STATES
+from ketasim.model.mechanism import IDX, N_EXPOSURE, N_STATES
 
 __all__ = ["COMPILED", "MIN_WIDTH", "last_timing", "solve_jax_batch"]
 
@@ -252,12 +252,12 @@ class _Problems:
         first_stop, end_stop, rec_base, seg_base = (np.zeros(n, dtype=np.int64) for _ in range(4))
         seg_rows = int(sum(m.n_patients * (len(m.boundaries) - 1) for m in models))
         self.coef = np.zeros((seg_rows, k_modes))
-        self.part = np.zeros((seg_rows, 3))
+        self.part = np.zeros((seg_rows, N_EXPOSURE))
         self.seg_start = np.zeros(seg_rows)
         self.seg_jump = np.zeros(seg_rows)
         self.in_care = np.zeros(seg_rows)
         self.eigenvalues = np.zeros((n, k_modes))
-        self.rows = np.zeros((n, 3, k_modes))
+        self.rows = np.zeros((n, N_EXPOSURE, k_modes))
         self.patient = {k: np.zeros(n) for k in PD_PATIENT_FIELDS}
         self.y0 = np.zeros((n, N_STATES))
         self.rec_offset: list[int] = []

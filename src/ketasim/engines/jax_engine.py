@@ -26,7 +26,7 @@ from ketasim.errors import KetasimInputError
 from ketasim.model import mechanism
 from ketasim.model.arm import ArmModel
 from ketasim.model.drugs import SERT_MAX_OCCUPANCY
-from ketasim.model.mechanism import IDX, N_STATES
+from ketasim.model.mechanism import IDX, N_EXPOSURE, N_STATES
 from ketasim.model.namespace import jax_namespace
 
 #: the patient fields the mechanism reads
@@ -49,11 +49,12 @@ _JNP = jax_namespace()
 def _occupancy(t: jax.Array, seg_start: jax.Array, seg: Tree, arm: Tree) -> mechanism.Occupancy:
     """Receptor occupancy (N,) at times t (N,), as ArmModel.occupancy."""
     tau = (t - seg_start)[:, None]
-    sums = jnp.zeros((t.shape[0], 3), dtype=t.dtype)
+    sums = jnp.zeros((t.shape[0], N_EXPOSURE), dtype=t.dtype)
     for (eigenvalues, rows), (coefficients, particular) in zip(arm["systems"], seg["systems"], strict=True):
         z = coefficients * jnp.exp(eigenvalues * tau)
         sums = sums + (jnp.sum(rows * z[:, None, :], axis=-1) + particular)
-    return mechanism.occupancy(_JNP, sums[:, 0], sums[:, 1], sums[:, 2], SERT_MAX_OCCUPANCY.value, seg["in_care"])
+    return mechanism.occupancy(_JNP, sums[:, 0], sums[:, 1], sums[:, 2], SERT_MAX_OCCUPANCY.value, seg["in_care"],
+                               sums[:, 3])
 
 
 def pd_rhs(t: jax.Array, y: jax.Array, seg_start: jax.Array, seg: Tree, arm: Tree) -> jax.Array:

@@ -1,6 +1,7 @@
 """Patient files for `ketasim forecast`: one TOML file (doses and observations inline, or from a NONMEM-style CSV).
 
 ```toml
+compounds = ["my-compound.toml"]   # optional: compound files (docs/compound-file.md), relative to this file
 [patient]
 weight_kg = 80                 # required (mg/kg doses)
 age = 45                       # optional, years (recorded)
@@ -18,6 +19,11 @@ acceptable_risk = 0.2          # largest acceptable probability of relapse befor
 maintenance = { drug = "ketamine", route = "iv", amount = "0.5 mg/kg", infusion = "40 min" }  # default: the last dose line
 intervals = ["1 wk", "2 wk", "3 wk", "4 wk"]   # default as here
 ```
+
+`compounds` registers each compound file (as `ketasim forecast --compound FILE`) before the doses
+are read, so they can dose it by its `name`; a shipped drug's name, or a second file under a name
+already loaded, is an error naming the file. A patient file given as text (`patient_from_text`)
+reads no files: register the compounds first and leave the key out.
 
 Times are relative to the first dose (h, d, wk, min); an observation at the first dose time is
 the pre-dose value. Measures: `madrs` (0-60), `sbp` (systolic BP, 40-300 mmHg), `cadss` (0-92).
@@ -44,11 +50,12 @@ from ketasim.errors import KetasimInputError
 from ketasim.interchange.nonmem import read_nonmem_csv, read_rows
 from ketasim.io.toml_file import parse_toml, read_toml
 from ketasim.io.units import parse_time_h
+from ketasim.model.drugs import register_compound_file
 from ketasim.model.regimen import Dose, Regimen, dose_from_entry, regimen_from_entries
 
 from .records import DVID, MEASURES, Covariates, Observation, PatientRecord, Plan, format_time_h
 
-_TOP_KEYS = ("patient", "plan")
+_TOP_KEYS = ("patient", "plan", "compounds")
 _PATIENT_KEYS = ("weight_kg", "age", "sex", "failed_treatments", "background", "doses", "observations", "data", "id")
 _PLAN_KEYS = ("horizon", "relapse_madrs", "acceptable_risk", "maintenance", "intervals")
 _OBS_KEYS = ("at", *MEASURES)
@@ -96,7 +103,20 @@ def load_patient_file(path: str | os.PathLike[str], plan: Plan | Mapping[str, An
     """Read and check a patient file; `plan` replaces the file's [plan] (a Plan) or overrides some of its keys (a dict)."""
     source = os.fspath(path)
     data = read_toml(source, "patient file", toml_1_1=True)
+    if isinstance(data, Mapping) and "compounds" in data:
+        _compounds(data["compounds"], _Reader(source), Path(source).parent)
     return _from_document(data, source, Path(source).parent, plan)
+
+
+def _compounds(value: Any, r: _Reader, base_dir: Path) -> None:
+    """Register the compound files listed (paths relative to `base_dir`, the patient file's folder)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise r.fail("compounds", f"expected a list of compound file paths, got {value!r}")
+    for i, entry in enumerate(value):
+        path = os.path.normpath(os.path.join(os.path.abspath(base_dir), os.path.expanduser(entry)))
+        if not os.path.isfile(path):
+            raise r.fail(f"compounds[{i}]", f"no compound file at {entry!r} (looked for {path})")
+        register_compound_file(path)
 
 
 def patient_from_text(text: str, source: str, plan: Plan | Mapping[str, Any] | None = None, *,
@@ -107,6 +127,9 @@ def patient_from_text(text: str, source: str, plan: Plan | Mapping[str, Any] | N
     with `data` and no `data_csv` is an error. Messages name `source` and the CSV's file name.
     """
     data = parse_toml(text, source, toml_1_1=True)
+    if "compounds" in data:
+        raise KetasimInputError(f"{source}: compounds: a patient file given as text reads no compound files; "
+                                "load the compounds first (ketasim.register_compound_file) and leave the key out")
     patient = data.get("patient")
     if not isinstance(patient, Mapping) or "data" not in patient:
         if data_csv is not None:

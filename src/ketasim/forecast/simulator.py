@@ -123,6 +123,7 @@ def traits_from_latent(z: np.ndarray, covariates: Covariates) -> dict[str, np.nd
         # a single patient's forecast has no trial kind: the "mdd" / "trd" prior of item 10 (not the "suicidal" one)
         "suicidal_ideation": suicidal_ideation(ndtr(col["suicidal_ideation"]), pop, "mdd"),
         "si_fast_responsiveness": np.exp(pop["si_fast_sd_log"] * col["si_fast_responsiveness"]),
+        "untreated_caps5": np.zeros(n),  # a forecast is of depression: no PTSD (kind = "ptsd" is for trials)
     }
 
 

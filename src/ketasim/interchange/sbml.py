@@ -169,7 +169,7 @@ def patient_parameter_values(model: ArmModel, row: int) -> dict[str, float]:
 def _add_pk(model: ArmModel, spec: _Spec) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """PK states, rate constants and dose events of patient 0; returns receptor ratio terms and plasma terms."""
     values = patient_parameter_values(model, 0)
-    ratios: dict[str, list[str]] = {"nmda": [], "sert": [], "sedation": []}
+    ratios: dict[str, list[str]] = {kind: [] for kind in mechanism.EXPOSURE_KINDS}
     plasma: dict[str, list[str]] = {}
     for key, pk in model.systems.items():
         system, inputs = pk.system, pk.inputs
@@ -197,7 +197,7 @@ def _add_pk(model: ArmModel, spec: _Spec) -> tuple[dict[str, list[str]], dict[st
                 spec.params[f] = _Param(values[f], "ng_per_ml_per_mg", True, f"plasma {name} (ng/mL) per mg in the state")
                 plasma.setdefault(name, []).append(f"{f} * {names[state]}")
         for kind, terms in (("nmda", system.nmda_terms), ("sert", system.sert_terms),
-                            ("sedation", system.sedation_terms)):
+                            ("sedation", system.sedation_terms), ("nmda_mg", system.nmda_mg_terms)):
             for state, k_mg_l in terms:
                 pid = f"K_{kind}_{sid}_{state}"
                 spec.params[pid] = _Param(float(k_mg_l), "mg_per_litre", True,
@@ -293,11 +293,14 @@ def _add_mechanism(spec: _Spec, ratios: dict[str, list[str]]) -> None:
         spec.output(f"{kind}_ratio_sum", _sum(terms), name=f"sum of effect-site concentration / K ({kind})")
     ratio = symbols([f"{kind}_ratio_sum" for kind in ratios])
     occ = mechanism.occupancy(xp, ratio["nmda_ratio_sum"], ratio["sert_ratio_sum"], ratio["sedation_ratio_sum"],
-                              symbols(["sert_max_occupancy"])["sert_max_occupancy"])
+                              symbols(["sert_max_occupancy"])["sert_max_occupancy"],
+                              nmda_mg_ratio=ratio["nmda_mg_ratio_sum"])
     in_care = symbols(["in_care"])["in_care"]
-    for sid, value in (("nmda_occupancy", occ.nmda), ("sert_occupancy", occ.sert), ("sedation", occ.sedation)):
+    for sid, value in (("nmda_occupancy", occ.nmda), ("sert_occupancy", occ.sert), ("sedation", occ.sedation),
+                       ("nmda_block", occ.nmda_block)):
         spec.output(sid, infix(value))
-    occ_ids = mechanism.Occupancy(*symbols(["nmda_occupancy", "sert_occupancy", "sedation"]).values(), in_care)
+    occ_ids = mechanism.Occupancy(*symbols(["nmda_occupancy", "sert_occupancy", "sedation"]).values(), in_care,
+                                  symbols(["nmda_block"])["nmda_block"])
     signals = mechanism.signals(xp, occ_ids, states, patient, params)
     for name, value in signals.items():
         spec.output(name, infix(value))

@@ -27,7 +27,7 @@ from ketasim.model.drugs import (
     build_pk,
     dose_inputs,
 )
-from ketasim.model.mechanism import IDX, N_STATES, STATE_NAMES, Occupancy
+from ketasim.model.mechanism import IDX, N_EXPOSURE, N_STATES, STATE_NAMES, Occupancy
 from ketasim.model.namespace import NUMPY
 from ketasim.model.parameters import Parameter, with_shipped_calibration
 from ketasim.model.pk import ModalPk, segment_boundaries, solve_modal
@@ -84,10 +84,10 @@ class Session:
 class ExposureTerms:
     """One PK system's share of receptor exposure, ready to evaluate at any time of a segment.
 
-    For each kind (NMDA, SERT, sedation) the sum over the system's ligands of (1/K) x eigenvector
-    row, so one small product gives sum(C/K) of all three: eigenvalues (N, n) in 1/h, rows
-    (N, 3, n) in 1/(mg/L) per mode, coefficients per segment (N, n) and the particular part per
-    segment (N, 3).
+    For each kind of `mechanism.EXPOSURE_KINDS` (NMDA, SERT, sedation, NMDA at rest) the sum over the
+    system's ligands of (1/K) x eigenvector row, so one small product gives sum(C/K) of all four:
+    eigenvalues (N, n) in 1/h, rows (N, 4, n) in 1/(mg/L) per mode, coefficients per segment (N, n)
+    and the particular part per segment (N, 4).
     """
 
     eigenvalues: np.ndarray
@@ -96,7 +96,7 @@ class ExposureTerms:
     particular: Sequence[np.ndarray] | Mapping[int, np.ndarray]
 
     def ratio_sums(self, segment: int, tau_h: np.ndarray | float, patients: slice | np.ndarray = slice(None)) -> np.ndarray:
-        """sum(C/K) per kind (N, 3) at `tau_h` hours after the start of `segment`."""
+        """sum(C/K) per kind (N, 4) at `tau_h` hours after the start of `segment`."""
         z = self.coefficients[segment][patients] * np.exp(self.eigenvalues[patients] * tau_h)
         return np.einsum("pkj,pj->pk", self.rows[patients], z) + self.particular[segment][patients]
 
@@ -208,14 +208,14 @@ class ArmModel:
     def occupancy(self, segment: int, time_h: np.ndarray | float, patients: slice | np.ndarray = slice(None)) -> Occupancy:
         """NMDA occupancy, SERT occupancy and perceptible sedation (each (N,)) at `time_h`."""
         n = len(self.patient["weight_kg"][patients])
-        sums = np.zeros((n, 3))
+        sums = np.zeros((n, N_EXPOSURE))
         tau = np.asarray(time_h, dtype=float) - self.boundaries[segment]
         if tau.ndim:
             tau = tau[:, None]
         for terms in self.exposure_terms:
             sums += terms.ratio_sums(segment, tau, patients)
         return mechanism.occupancy(NUMPY, sums[:, 0], sums[:, 1], sums[:, 2], SERT_MAX_OCCUPANCY.value,
-                                   self.in_care[min(segment, len(self.in_care) - 1)])
+                                   self.in_care[min(segment, len(self.in_care) - 1)], sums[:, 3])
 
     def plasma(self, segment: int, time_h: np.ndarray | float) -> dict[str, np.ndarray]:
         """Plasma concentrations (ng/mL) of each drug and metabolite given."""
@@ -248,16 +248,16 @@ class ArmModel:
         `contact_factor`: multiplier of the trial-contact improvement (a trial's setting, trials.design)."""
         t_count = len(time_h)
         occ = np.zeros((t_count, self.n_patients))
-        sert = np.zeros_like(occ)
+        sert, block = np.zeros_like(occ), np.zeros_like(occ)
         plasma: dict[str, np.ndarray] = {}
         for i, t in enumerate(time_h):
             seg = self.segment_of_output(float(t))
             at = self.occupancy(seg, float(t))
-            occ[i], sert[i] = at.nmda, at.sert
+            occ[i], sert[i], block[i] = at.nmda, at.sert, at.nmda_block
             for name, value in self.plasma(seg, float(t)).items():
                 plasma.setdefault(name, np.zeros((t_count, self.n_patients)))[i] = value
         rows = tuple(states[..., i] for i in range(N_STATES))
-        out = mechanism.observables(NUMPY, time_h[:, None], rows, Occupancy(occ, sert, np.zeros_like(occ)),
+        out = mechanism.observables(NUMPY, time_h[:, None], rows, Occupancy(occ, sert, np.zeros_like(occ), 0.0, block),
                                     self.patient, self.params, course_log_severity, contact_factor)
         for name, value in plasma.items():
             out[f"plasma_{name}_ng_ml"] = value
@@ -289,10 +289,11 @@ def care_end_h(regimen: Regimen, end_h: float) -> float:
 def _exposure_terms(modal: ModalPk, n_patients: int) -> ExposureTerms | None:
     """The system's exposure terms, or None when it binds no receptor the mechanism reads."""
     s = modal.system
-    terms = [(0, t) for t in s.nmda_terms] + [(1, t) for t in s.sert_terms] + [(2, t) for t in s.sedation_terms]
+    terms = [(0, t) for t in s.nmda_terms] + [(1, t) for t in s.sert_terms] + [(2, t) for t in s.sedation_terms] \
+        + [(3, t) for t in s.nmda_mg_terms]
     if not terms:
         return None
-    rows = np.zeros((n_patients, 3, len(s.state_names)))
+    rows = np.zeros((n_patients, N_EXPOSURE, len(s.state_names)))
     for kind, (state, k) in terms:
         rows[:, kind, state] += 1.0 / k
     vec_rows = np.einsum("pks,psj->pkj", rows, modal.vectors)

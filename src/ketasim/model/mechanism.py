@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ketasim.model import circuit, monoamine, plasticity, receptors, suicidality, symptoms, vitals
+from ketasim.model import circuit, monoamine, plasticity, ptsd, receptors, suicidality, symptoms, vitals
 from ketasim.model.namespace import Array
 
 
@@ -92,6 +92,7 @@ OUTPUTS: tuple[OutputSpec, ...] = (
     OutputSpec("cadss", "CADSS points", "cadss", "dissociation (CADSS total)"),
     OutputSpec("madrs_item10", "MADRS points", "si", "MADRS item 10, suicidal thoughts (0-6, expected score; <= MADRS)"),
     OutputSpec("ssi", "SSI points", "si", "Scale for Suicidal Ideation (0-38), from item 10"),
+    OutputSpec("caps5", "CAPS-5 points", "ptsd", "CAPS-5 total, PTSD symptoms (0-80; 0 without PTSD)"),
 )
 OUTPUT_NAMES: tuple[str, ...] = tuple(o.name for o in OUTPUTS)
 
@@ -99,25 +100,41 @@ OUTPUT_NAMES: tuple[str, ...] = tuple(o.name for o in OUTPUTS)
 PD_PATIENT_FIELDS: tuple[str, ...] = (
     "synapse_deficit", "plasticity_gain", "monoaminergic_responsiveness", "dissociation_sensitivity",
     "cardiovascular_sensitivity", "placebo_responsiveness", "natural_course", "untreated_madrs", "sbp0_mmhg",
-    "dbp0_mmhg", "hr0_bpm", "suicidal_ideation", "si_fast_responsiveness")
+    "dbp0_mmhg", "hr0_bpm", "suicidal_ideation", "si_fast_responsiveness", "untreated_caps5")
+
+
+#: the exposure sums sum(C/K) the PK hands the receptor layer, in this order (the engines' (N, 4) arrays):
+#: NMDA binding, SERT, sedation, and NMDA block under physiological Mg2+ (each ligand's C/Ki scaled by its
+#: compound file's `nmda.block_at_rest_physiological_mg`)
+EXPOSURE_KINDS: tuple[str, ...] = ("nmda", "sert", "sedation", "nmda_mg")
+N_EXPOSURE = len(EXPOSURE_KINDS)
 
 
 @dataclass(frozen=True)
 class Occupancy:
     """What the arm's schedule hands the mechanism: NMDA and SERT occupancy (0-1) and perceptible
-    sedation (0-1) from the PK exposure, and whether the patient is in care (1) or not (0)."""
+    sedation (0-1) from the PK exposure, whether the patient is in care (1) or not (0), and the NMDA
+    block that survives physiological Mg2+ (0-1; None: the same as `nmda`)."""
 
     nmda: Array
     sert: Array
     sedation: Array
     in_care: Array = 0.0
+    nmda_mg: Array | None = None
+
+    @property
+    def nmda_block(self) -> Array:
+        """NMDA channel block under physiological Mg2+ at rest (0-1): what the NMDA-dependent layers read."""
+        return self.nmda if self.nmda_mg is None else self.nmda_mg
 
 
 def occupancy(xp: Any, nmda_ratio: Array, sert_ratio: Array, sedation_ratio: Array, sert_max: Array,
-              in_care: Array = 0.0) -> Occupancy:
-    """Receptor layer: occupancies from sum(effect-site concentration / K) over ligands (law of mass action)."""
+              in_care: Array = 0.0, nmda_mg_ratio: Array | None = None) -> Occupancy:
+    """Receptor layer: occupancies from sum(effect-site concentration / K) over ligands (law of mass action);
+    the block under physiological Mg2+ from the same sum with each ligand's potency scaled by its block at rest."""
+    block = None if nmda_mg_ratio is None else receptors.nmda_block_physiological_mg(xp, nmda_mg_ratio)
     return Occupancy(receptors.nmda_occupancy(xp, nmda_ratio), receptors.sert_occupancy(xp, sert_ratio, sert_max),
-                     receptors.sedation(xp, sedation_ratio), in_care)
+                     receptors.sedation(xp, sedation_ratio), in_care, block)
 
 
 def decay_rates(p: Mapping[str, float], hours_per_day: float = 24.0) -> list[float]:
@@ -142,11 +159,14 @@ def initial_state(patient: Mapping[str, Array]) -> tuple[Array, ...]:
 def signals(xp: Any, occ: Occupancy, y: Sequence[Array], patient: Mapping[str, Array], p: Mapping[str, Array]
             ) -> dict[str, Array]:
     """Algebraic quantities of the circuit and side-effect layers that the rates read."""
-    silencing = circuit.interneuron_silencing(xp, occ.nmda, p)
-    dissociation = vitals.dissociation_fraction(xp, occ.nmda, p) * patient["dissociation_sensitivity"]
+    # every NMDA-dependent layer reads the block that survives physiological Mg2+ (Gideons ES et al. 2014, PNAS
+    # 111:8649: memantine, unlike ketamine, leaves NMDA receptors at rest unblocked and eEF2/BDNF unchanged)
+    block = occ.nmda_block
+    silencing = circuit.interneuron_silencing(xp, block, p)
+    dissociation = vitals.dissociation_fraction(xp, block, p) * patient["dissociation_sensitivity"]
     return {
         "interneuron_silencing": silencing,
-        "pyramidal_capacity": circuit.pyramidal_capacity(xp, occ.nmda, p),
+        "pyramidal_capacity": circuit.pyramidal_capacity(xp, block, p),
         "dissociation": dissociation,
         # felt drug effect: dissociation left after tolerance, or sedation (midazolam), whichever is larger
         "perceived_effect": xp.maximum(xp.minimum(dissociation * (1.0 - y[IDX["dissociation_tolerance"]]), 1.0),
@@ -193,8 +213,8 @@ def observables(xp: Any, time_h: Array, y: Sequence[Array], occ: Occupancy, pati
     `course_log_severity`: the natural-course path of untreated severity (log, 0 = typical), `contact_factor`: the
     trial setting's multiplier of the contact improvement (1 = typical); see `symptoms.madrs`."""
     s = dict(zip(STATE_NAMES, y, strict=True))
-    pressor = vitals.pressor_fraction(xp, occ.nmda, p) * patient["cardiovascular_sensitivity"]
-    dissociation = vitals.dissociation_fraction(xp, occ.nmda, p) * patient["dissociation_sensitivity"]
+    pressor = vitals.pressor_fraction(xp, occ.nmda_block, p) * patient["cardiovascular_sensitivity"]
+    dissociation = vitals.dissociation_fraction(xp, occ.nmda_block, p) * patient["dissociation_sensitivity"]
     madrs = symptoms.madrs(xp, s["spine_density"], s["mtor_excess"], s["session_expectancy"], s["contact_benefit"],
                            time_h, patient, p, course_log_severity, contact_factor)
     item10 = suicidality.item10(xp, madrs, s["si_fast_relief"], s["si_care"], patient, p)
@@ -216,6 +236,9 @@ def observables(xp: Any, time_h: Array, y: Sequence[Array], occ: Occupancy, pati
         "cadss": p["cadss_max"] * dissociation * (1.0 - s["dissociation_tolerance"]),
         "madrs_item10": item10,
         "ssi": suicidality.ssi(xp, item10, p),
+        # PTSD symptoms: the same synapse-deficit relief acting on the patient's own CAPS-5 (model/ptsd.py)
+        "caps5": ptsd.caps5(xp, s["spine_density"], s["mtor_excess"], s["session_expectancy"], s["contact_benefit"],
+                            patient, p),
     }
 
 

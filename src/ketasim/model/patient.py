@@ -23,6 +23,7 @@ PATIENT_RANGES: dict[str, tuple[str, tuple[float, float]]] = {
     "placebo_responsiveness": ("1", (0.0, 1000.0)), "cardiovascular_sensitivity": ("1", (0.0, 100.0)),
     "dissociation_sensitivity": ("1", (0.0, 100.0)), "sbp0_mmhg": ("mmHg", (70.0, 250.0)),
     "dbp0_mmhg": ("mmHg", (40.0, 150.0)), "hr0_bpm": ("beats/min", (30.0, 200.0)),
+    "untreated_caps5": ("CAPS-5 points", (0.0, 80.0)),
 }
 
 
@@ -61,6 +62,8 @@ class Patient:
     # suicidal ideation (model/suicidality.py)
     suicidal_ideation: float = 1.5  #: untreated MADRS item 10 (0-6, continuous): suicidal thoughts before treatment
     si_fast_responsiveness: float = 1.0  #: strength of the fast (neurotrophic) relief of suicidal ideation
+    # PTSD (model/ptsd.py)
+    untreated_caps5: float = 0.0  #: CAPS-5 total (0-80) before any treatment; 0: no PTSD
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -86,6 +89,11 @@ TYPICAL_PATIENTS: dict[str, Patient] = {
     # the median of kind = "suicidal": major depression with active suicidal thoughts (item 10 >= 4)
     "acute-suicidal-crisis": Patient(untreated_madrs=38.0, synapse_deficit=0.35, monoaminergic_responsiveness=0.42,
                                      suicidal_ideation=4.5),
+    # the median of kind = "bipolar": drawn as "mdd" (docs/indications.md), here on its mood stabiliser's terms
+    "typical-bipolar": Patient(untreated_madrs=31.0, synapse_deficit=0.35, monoaminergic_responsiveness=0.42),
+    # the median of kind = "ptsd": chronic PTSD, CAPS-5 42 untreated (trials/population.py ptsd_caps5_mean)
+    "typical-ptsd": Patient(untreated_madrs=31.0, synapse_deficit=0.35, monoaminergic_responsiveness=0.42,
+                            untreated_caps5=42.0),
 }
 
 
@@ -95,6 +103,9 @@ TYPICAL_DESCRIPTIONS: dict[str, str] = {
                    "response (0.35: SSRIs help little); 70 kg, 45 y",
     "typical-mdd": "major depression, any history: MADRS 30 untreated, 30% of spines lost, typical monoaminergic "
                    "response (1.0); 70 kg, 45 y",
+    "typical-bipolar": "bipolar depression (the median of kind = \"bipolar\", drawn as major depression): MADRS 31 "
+                       "untreated, 35% of spines lost; give its mood stabiliser in the regimen (lithium, valproate); 70 kg, 45 y",
+    "typical-ptsd": "chronic PTSD: CAPS-5 42 and MADRS 31 untreated, 35% of spines lost; 70 kg, 45 y",
 }
 
 

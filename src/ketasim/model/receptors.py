@@ -22,6 +22,14 @@ def nmda_occupancy(xp: Any, ratio_sum: Array) -> Array:
     return combined_occupancy(xp, ratio_sum)
 
 
+def nmda_block_physiological_mg(xp: Any, mg_ratio_sum: Array) -> Array:
+    """NMDA channel block under physiological Mg2+ (0-1): mass action on sum(f_i C_i / Ki_i), f_i the share of
+    ligand i's potency that survives Mg2+ at rest relative to ketamine (compound files'
+    `nmda.block_at_rest_physiological_mg`; Mg2+ competes with the blocker in the channel: Kotermanski SE &
+    Johnson JW 2009, J Neurosci 29:2774; Gideons ES et al. 2014, PNAS 111:8649)."""
+    return combined_occupancy(xp, mg_ratio_sum)
+
+
 def sert_occupancy(xp: Any, ratio_sum: Array, max_occupancy: float) -> Array:
     """SERT occupancy (0-max_occupancy) from sum of effect-site concentration / EC50 over SSRIs."""
     return max_occupancy * combined_occupancy(xp, ratio_sum)

@@ -208,7 +208,8 @@ PRESETS: dict[str, tuple[str, Regimen]] = {
         Regimen.of(dose("ketamine", "iv", "0.5 mg/kg", infusion="40 min", at="0 d"), name="ketamine-iv-single"),
     ),
     "ketamine-iv-6x": (
-        "six ketamine 0.5 mg/kg infusions over 12 days, Mon/Wed/Fri (aan het Rot 2010; Murrough 2013 Biol Psychiatry)",
+        "six ketamine 0.5 mg/kg infusions over 12 days, Mon/Wed/Fri (aan het Rot 2010; Murrough 2013 Biol Psychiatry; "
+        "in chronic PTSD: Feder 2021, with --patient typical-ptsd)",
         Regimen.of(dose("ketamine", "iv", "0.5 mg/kg", infusion="40 min",
                         at=["0 d", "2 d", "4 d", "7 d", "9 d", "11 d"]), name="ketamine-iv-6x"),
     ),
@@ -223,6 +224,13 @@ PRESETS: dict[str, tuple[str, Regimen]] = {
             dose("escitalopram", "oral", "10 mg", every="1 d"),
             name="esketamine-label",
         ),
+    ),
+    "ketamine-iv-single-on-lithium": (
+        "racemic ketamine 0.5 mg/kg IV over 40 min, once, added to lithium carbonate 600 mg twice daily in bipolar "
+        "depression (Diazgranados 2010; with --patient typical-bipolar); lithium has no antidepressant action in "
+        "the model, so its level need not be at steady state",
+        Regimen.of(dose("ketamine", "iv", "0.5 mg/kg", infusion="40 min", at="0 d"),
+                   dose("lithium", "oral", "600 mg", every="12 h"), name="ketamine-iv-single-on-lithium"),
     ),
     "escitalopram-10mg-daily": ("escitalopram 10 mg orally once daily", _escitalopram_10mg_daily()),
     "midazolam-iv-single": (

@@ -6,7 +6,8 @@ meta-analysis that contains it), so a fold's held-out data were never seen by it
 vitals file stays in every training set (its four maxima are closed-form scales, not predictions)
 and its targets count in-sample only. Each fold's refit starts from the full fit (warm start) with
 fewer evaluations; folds run in parallel worker processes. A file not named in FOLDS is a fold of
-its own (leave one file out).
+its own (leave one file out): so are the bipolar-depression and PTSD files (diazgranados-2010,
+feder-2021), after the named folds, which they leave as they are.
 """
 
 from __future__ import annotations

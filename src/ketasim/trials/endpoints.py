@@ -83,12 +83,18 @@ VISIT_OUTPUTS: tuple[VisitOutput, ...] = (
     VisitOutput("madrs", "MADRS points (0-60)", observed=True),
     VisitOutput("madrs_item10", "MADRS item 10 points (0-6)", optional=True, integer=True),
     VisitOutput("ssi", "SSI points (0-38)", optional=True),
+    VisitOutput("caps5", "CAPS-5 points (0-80)", optional=True, integer=True),
 )
 
 #: SSI response: at least this fraction below baseline; SSI remission: at most this score
 #: (Grunebaum 2018: response >= 50% reduction; Abbar 2022: full remission SSI <= 3)
 SSI_RESPONSE_FRACTION = 0.5
 SSI_REMISSION_AT_MOST = 3.0
+#: CAPS-5 response: at least this fraction below baseline (Feder A et al. 2021, Am J Psychiatry 178:193: >= 30%
+#: improvement in CAPS-5, recalled; the common PTSD trial definition)
+CAPS5_RESPONSE_FRACTION = 0.3
+#: the population kinds whose patients have PTSD (a CAPS-5 baseline): CAPS-5 metrics need one of them
+PTSD_KINDS: tuple[str, ...] = ("ptsd",)
 
 
 
@@ -98,12 +104,15 @@ class VisitValues:
 
     baselines and outputs: each VISIT_OUTPUTS value before the first dose and at the visit, by name
     (``madrs``: observed, points). response_fraction and remission_at_most: the file's criteria.
+    earlier: the same outputs at every earlier visit of the file (by time), for metrics over the
+    visits so far (``response_any_visit_rate``).
     """
 
     baselines: Mapping[str, np.ndarray]
     outputs: Mapping[str, np.ndarray]
     response_fraction: float
     remission_at_most: float
+    earlier: tuple[Mapping[str, np.ndarray], ...] = ()
 
     @property
     def baseline(self) -> np.ndarray:
@@ -127,6 +136,24 @@ class VisitValues:
         """Output `name` at the visit minus before the first dose (NaN where it was not kept)."""
         return self.output(name) - self.baseline_of(name)
 
+    def responded_so_far(self) -> np.ndarray:
+        """Response (MADRS at least response_fraction below baseline) at this visit or any earlier one.
+
+        A visit where a patient was not assessed (NaN) counts as no response there.
+        """
+        hits = responders(self.baseline, self.madrs, self.response_fraction)
+        for outputs in self.earlier:
+            hits = hits | responders(self.baseline, outputs["madrs"], self.response_fraction)
+        return hits
+
+    def restricted(self, mask: np.ndarray) -> VisitValues:
+        """The values of the patients where `mask` is true (at this visit and the earlier ones)."""
+        def rows(table: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+            return {k: v[mask] for k, v in table.items()}
+
+        return VisitValues(rows(self.baselines), rows(self.outputs), self.response_fraction, self.remission_at_most,
+                           tuple(rows(e) for e in self.earlier))
+
 
 @dataclass(frozen=True)
 class VisitMetric:
@@ -144,6 +171,8 @@ class VisitMetric:
     with_ci: bool = False
     label: str | None = None
     signed: bool = False
+    #: population kinds the metric needs (a [[published]] target in another kind's file is an error); () any kind
+    kinds: tuple[str, ...] = ()
 
     @property
     def is_fraction(self) -> bool:
@@ -173,7 +202,30 @@ VISIT_METRICS: tuple[VisitMetric, ...] = (
     VisitMetric("ssi_mean", "SSI points", lambda v: v.output("ssi"), mean_estimate, with_ci=True),
     VisitMetric("ssi_response_rate", FRACTION, lambda v: _ssi_hits(v, _ssi_responders), proportion_estimate, with_ci=True),
     VisitMetric("ssi_remission_rate", FRACTION, lambda v: _ssi_hits(v, _ssi_remitters), proportion_estimate, with_ci=True),
+    # responded at this visit or any earlier one (Diazgranados 2010: "responded at some point during the trial");
+    # at the last visit: responded at any visit of the trial
+    VisitMetric("response_any_visit_rate", FRACTION, VisitValues.responded_so_far, proportion_estimate, with_ci=True),
+    # PTSD: CAPS-5 (0-80); null (NaN) for patients without PTSD (no CAPS-5 baseline)
+    VisitMetric("caps5_mean", "CAPS-5 points", lambda v: _with_caps5(v, v.output("caps5")), mean_estimate, with_ci=True,
+                kinds=PTSD_KINDS),
+    VisitMetric("caps5_change_mean", "CAPS-5 points", lambda v: _with_caps5(v, v.change("caps5")), mean_estimate,
+                with_ci=True, signed=True, kinds=PTSD_KINDS),
+    VisitMetric("caps5_response_rate", FRACTION, lambda v: _with_caps5(v, _caps5_responders(v)), proportion_estimate,
+                with_ci=True, kinds=PTSD_KINDS),
 )
+
+
+def _with_caps5(values: VisitValues, per_patient: np.ndarray) -> np.ndarray:
+    """`per_patient` where the patient has PTSD (a CAPS-5 baseline above 0), NaN elsewhere (left out)."""
+    baseline = values.baseline_of("caps5")
+    return np.where(np.isfinite(baseline) & (baseline > 0.0), per_patient, np.nan)
+
+
+def _caps5_responders(values: VisitValues) -> np.ndarray:
+    """CAPS-5 at least CAPS5_RESPONSE_FRACTION below baseline, as 0/1 (NaN where CAPS-5 is missing)."""
+    baseline, caps5 = values.baseline_of("caps5"), values.output("caps5")
+    hits = responders(np.nan_to_num(baseline), np.nan_to_num(caps5), CAPS5_RESPONSE_FRACTION)
+    return np.where(np.isfinite(baseline) & np.isfinite(caps5), hits.astype(float), np.nan)
 
 
 def _ssi_responders(baseline: np.ndarray, ssi: np.ndarray) -> np.ndarray:
@@ -195,8 +247,7 @@ def _ssi_hits(values: VisitValues, rule: Callable[[np.ndarray, np.ndarray], np.n
 def visit_summary(values: VisitValues) -> dict[str, Any]:
     """The JSON object of one visit: every VISIT_METRICS value, then the intervals (``<name>_ci``)."""
     ok = np.isfinite(values.baseline) & np.isfinite(values.madrs)
-    assessed = VisitValues({k: v[ok] for k, v in values.baselines.items()}, {k: v[ok] for k, v in values.outputs.items()},
-                           values.response_fraction, values.remission_at_most)
+    assessed = values.restricted(ok)
     estimates = {m.name: m.estimate(assessed) for m in VISIT_METRICS}
     out: dict[str, Any] = {name: e.value for name, e in estimates.items()}
     out.update({f"{m.name}_ci": list(estimates[m.name].ci or (math.nan, math.nan)) for m in VISIT_METRICS if m.with_ci})
@@ -277,6 +328,7 @@ class Metric:
     unit: str
     section: str | None = None
     key: str = ""
+    kinds: tuple[str, ...] = ()  #: population kinds it needs (VisitMetric.kinds); () any kind
 
     @property
     def at_visit(self) -> bool:
@@ -309,7 +361,7 @@ class Metric:
 
 
 METRICS: dict[str, Metric] = {
-    **{m.name: Metric(m.name, m.unit) for m in VISIT_METRICS},
+    **{m.name: Metric(m.name, m.unit, kinds=m.kinds) for m in VISIT_METRICS},
     **{f"relapse.{k}": Metric(f"relapse.{k}", unit, "relapse", k) for k, unit in RELAPSE_KEYS.items()},
     **{f"vitals.{m.name}": Metric(f"vitals.{m.name}", m.unit, "vitals", m.name) for m in VITALS_METRICS},
 }

@@ -90,6 +90,13 @@ POPULATION_PARAMETERS: dict[str, Parameter] = {
     "suicidal_madrs_shift": P(6.0, "MADRS points", "assumed: depressed patients at imminent suicide risk score higher "
                               "(baseline MADRS ~38-40 in Canuso 2018 vs ~31-34 in TRD trials)",
                               "untreated MADRS mean of kind = \"suicidal\" above untreated_madrs_mean"),
+    # PTSD (model/ptsd.py): untreated CAPS-5 of kind = "ptsd", a normal truncated to the trial's baseline_caps5 window
+    "ptsd_caps5_mean": P(42.0, "CAPS-5 points", "assumed: chronic PTSD in ketamine trials scores ~40-45 at entry "
+                         "(Feder A et al. 2021, Am J Psychiatry 178:193: baseline ~42, recalled); severe PTSD is "
+                         "CAPS-5 >= 35-40 (Weathers FW et al. 2018, Psychol Assess 30:383)",
+                         "mean of untreated CAPS-5 in kind = \"ptsd\" (before truncation to the window)"),
+    "ptsd_caps5_sd": P(9.0, "CAPS-5 points", "assumed: baseline SD ~8-10 in the same trials (recalled)",
+                       "SD of untreated CAPS-5 in kind = \"ptsd\""),
     "si_fast_sd_log": P(1.707, "1", "calibrated to data/suicidality (price-2014, grunebaum-2018, abbar-2022; depression "
                         "parameters fixed); the SI response to ketamine varies between patients partly independently "
                         "of the MADRS response (r 0.23-0.44, Ballard 2014, J Psychiatr Res 58:161)",
@@ -121,8 +128,16 @@ def _truncated_normal(u: np.ndarray, mean: float | np.ndarray, sd: float, lo: fl
 
 
 #: population kinds: "mdd" (unselected major depression), "trd" (after failed courses, found by screening),
-#: "suicidal" (major depression with active suicidal ideation at entry: MADRS item 10 >= 4)
-POPULATION_KINDS: tuple[str, ...] = ("mdd", "trd", "suicidal")
+#: "suicidal" (major depression with active suicidal ideation at entry: MADRS item 10 >= 4),
+#: "bipolar" (bipolar I/II depression; docs/indications.md: drawn as "mdd", no parameter of its own, because
+#: no data show ketamine's path to differ: its effect does not depend on the lithium or valproate level, Xu AJ
+#: et al. 2015, Neural Plast 2015:858251; what differs is the trial: a mood-stabiliser background, which the
+#: trial file gives, and optionally screened failed courses as in "trd")
+#: "ptsd" (chronic PTSD: untreated CAPS-5 drawn inside the trial's baseline_caps5 window, everything else as "mdd";
+#: every other kind has no PTSD, untreated_caps5 = 0)
+POPULATION_KINDS: tuple[str, ...] = ("mdd", "trd", "suicidal", "bipolar", "ptsd")
+#: kinds whose patients may be screened for failed courses (`min_failed_treatments`), and its default
+SCREENED_KINDS: dict[str, int] = {"trd": 2, "bipolar": 0}
 
 
 @dataclass(frozen=True)
@@ -134,6 +149,7 @@ class PopulationSettings:
     baseline_madrs: tuple[float, float] = (0.0, 60.0)
     weight_kg: tuple[float, float] = (45.0, 140.0)
     age_y: tuple[float, float] = (18.0, 65.0)
+    baseline_caps5: tuple[float, float] = (0.0, 80.0)  #: kind = "ptsd": window of the untreated CAPS-5 (points)
 
 
 def draw_candidates(seed: int, arm: int, index: np.ndarray, pop: dict[str, float],
@@ -172,6 +188,7 @@ def draw_candidates(seed: int, arm: int, index: np.ndarray, pop: dict[str, float
         "hr0_bpm": pop["hr0_mean_bpm"] + pop["hr0_sd_bpm"] * z("hr0"),
         "suicidal_ideation": suicidal_ideation(u("suicidal_ideation"), pop, settings.kind),
         "si_fast_responsiveness": np.exp(pop["si_fast_sd_log"] * z("si_fast")),
+        "untreated_caps5": untreated_caps5(u("untreated_caps5"), pop, settings),
     }
     assert set(out) == set(PATIENT_FIELDS)
     return out
@@ -186,6 +203,15 @@ def suicidal_ideation(u: np.ndarray, pop: dict[str, float], kind: str) -> np.nda
     if kind == "suicidal":
         return _truncated_normal(u, pop["suicidal_item10_mean"], pop["suicidal_item10_sd"], 3.5, 6.0)
     return np.clip(pop["si_item10_mean"] + pop["si_item10_sd"] * ndtri(np.clip(u, 1e-12, 1.0 - 1e-12)), 0.0, 6.0)
+
+
+def untreated_caps5(u: np.ndarray, pop: dict[str, float], settings: PopulationSettings) -> np.ndarray:
+    """Untreated CAPS-5 (0-80 points) from uniforms `u`: for kind = "ptsd" N(ptsd_caps5_mean, ptsd_caps5_sd)
+    truncated to the trial's baseline_caps5 window (drawn inside it: no rejection); 0 (no PTSD) otherwise."""
+    if settings.kind != "ptsd":
+        return np.zeros_like(u)
+    lo, hi = settings.baseline_caps5
+    return _truncated_normal(u, pop["ptsd_caps5_mean"], pop["ptsd_caps5_sd"], lo, hi)
 
 
 def visit_noise(seed: int, arm: int, index: np.ndarray, times_h: np.ndarray, sd: float) -> np.ndarray:

@@ -22,9 +22,12 @@ def summarise_arm(arm: ArmResult, ep: EndpointsSpec) -> dict[str, Any]:
                                "failed_solves": int((~good).sum()), "candidates_screened": arm.candidates_screened,
                                "visits": {}}
     baselines = {name: values[good] for name, values in arm.baseline_values.items()}
+    at_visit = [{name: values[v][good] for name, values in arm.visit_values.items()} for v in range(len(ep.visit_keys))]
     for v, key in enumerate(ep.visit_keys):
-        outputs = {name: values[v][good] for name, values in arm.visit_values.items()}
-        summary["visits"][key] = visit_summary(VisitValues(baselines, outputs, ep.response_fraction, ep.remission_at_most))
+        # the visits before this one in time (the file may list them in any order)
+        earlier = tuple(at_visit[w] for w, t in enumerate(ep.visit_times_h) if t < ep.visit_times_h[v])
+        summary["visits"][key] = visit_summary(VisitValues(baselines, at_visit[v], ep.response_fraction,
+                                                           ep.remission_at_most, earlier))
     rel = ep.relapse
     if rel is not None and arm.relapse_assessments is not None and arm.relapse_at is not None \
             and arm.relapse_days is not None:

@@ -27,6 +27,7 @@ from ketasim.trials.endpoints import VISIT_OUTPUTS, VITALS_METRICS, VisitOutput
 from ketasim.trials.natural_course import course_log_severity
 from ketasim.trials.population import (
     NEW_COURSE,
+    SCREENED_KINDS,
     PopulationSettings,
     course_factor,
     draw_candidates,
@@ -119,8 +120,9 @@ def output_times(spec: TrialSpec, origin_h: float, with_course: bool, daily: boo
 
 def _population_settings(spec: TrialSpec) -> PopulationSettings:
     pop = spec.population
-    failed = pop.min_failed_treatments if pop.kind == "trd" else 0
-    return PopulationSettings(pop.kind, failed, tuple(pop.baseline_madrs), tuple(pop.weight_kg), tuple(pop.age))
+    failed = pop.min_failed_treatments if pop.kind in SCREENED_KINDS else 0
+    return PopulationSettings(pop.kind, failed, tuple(pop.baseline_madrs), tuple(pop.weight_kg), tuple(pop.age),
+                              tuple(pop.baseline_caps5))
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,13 @@ written in the file, because they are the keys of the JSON output.
 
 Documented defaults (a key that is absent takes this value):
 
-- ``population.min_failed_treatments``: 2 for ``kind = "trd"``; it is an error for ``"mdd"`` and
-  ``"suicidal"`` (stored as 0 there). ``kind = "suicidal"``: major depression with active suicidal
-  ideation at entry (MADRS item 10 >= 4; ``trials.population.suicidal_ideation``).
+- ``population.min_failed_treatments``: 2 for ``kind = "trd"``, 0 (no screening) for ``"bipolar"``; it is
+  an error for ``"mdd"`` and ``"suicidal"`` (stored as 0 there). ``kind = "suicidal"``: major depression
+  with active suicidal ideation at entry (MADRS item 10 >= 4; ``trials.population.suicidal_ideation``).
+  ``kind = "bipolar"``: bipolar depression (``trials.population.POPULATION_KINDS``), usually with a
+  mood-stabiliser ``background`` (lithium, valproate). ``kind = "ptsd"``: chronic PTSD, with
+  ``population.baseline_caps5`` (default [0, 80], "ptsd" only) the window of the untreated CAPS-5;
+  the CAPS-5 metrics (``caps5_*``) are an error in a file of any other kind.
 - ``population.weight_kg``: [45, 140]; ``population.age``: [18, 65]; ``population.background``: none.
 - ``design.blinded``: true (double-blind).
 - ``design.multicentre``: false (one site).
@@ -65,8 +69,8 @@ from ketasim.io.units import parse_time_h
 from ketasim.model.drugs import register_compound_file
 from ketasim.model.regimen import Regimen, regimen_from_entries
 from ketasim.trials.endpoints import METRICS as METRIC_REGISTRY
-from ketasim.trials.endpoints import SECTIONS
-from ketasim.trials.population import POPULATION_KINDS
+from ketasim.trials.endpoints import PTSD_KINDS, SECTIONS
+from ketasim.trials.population import POPULATION_KINDS, SCREENED_KINDS
 from ketasim.trials.trial_checks import check_trial_spec
 
 MADRS_MAX = 60.0
@@ -82,7 +86,10 @@ _VISIT_METRIC_NAMES = tuple(name for name, m in METRIC_REGISTRY.items() if m.at_
 _TOP_KEYS = ("name", "seed", "patients_per_arm", "population", "arms", "endpoints", "published", "design",
              "compounds")
 _DESIGN_KEYS = ("blinded", "multicentre")
-_POPULATION_KEYS = ("kind", "min_failed_treatments", "baseline_madrs", "weight_kg", "age", "background")
+_POPULATION_KEYS = ("kind", "min_failed_treatments", "baseline_madrs", "weight_kg", "age", "background",
+                    "baseline_caps5")
+CAPS5_MAX = 80.0
+DEFAULT_CAPS5 = (0.0, CAPS5_MAX)
 _ARM_KEYS = ("name", "doses")
 _ENDPOINT_KEYS = ("visits", "response", "remission", "vitals", "relapse")
 _RELAPSE_KEYS = ("among", "at", "madrs_at_least", "until", "assess_every")
@@ -109,6 +116,8 @@ class PopulationSpec:
     weight_kg: tuple[float, float] = DEFAULT_WEIGHT_KG
     age: tuple[float, float] = DEFAULT_AGE
     background: Regimen | None = None
+    #: kind = "ptsd": inclusion window on the untreated CAPS-5 (points, 0-80)
+    baseline_caps5: tuple[float, float] = DEFAULT_CAPS5
 
 
 @dataclass(frozen=True)
@@ -224,7 +233,7 @@ def parse_trial(data: Mapping[str, Any], source: str) -> TrialSpec:
     population = _population(r, r.require(top, "population", "", "a [population] table"))
     arms = _arms(r, r.require(top, "arms", "", "[[arms]] tables with name and doses"))
     endpoints = _endpoints(r, r.require(top, "endpoints", "", "an [endpoints] table"))
-    published = _published(r, top.get("published", []), arms, endpoints)
+    published = _published(r, top.get("published", []), arms, endpoints, population.kind)
     if n > MAX_PATIENTS_PER_ARM:
         r.fail("patients_per_arm", f"{n:,} is above the limit of {MAX_PATIENTS_PER_ARM:,} patients per arm")
     spec = TrialSpec(source, name, seed, n, population, arms, endpoints, published, design, compounds)
@@ -261,16 +270,31 @@ def _design(r: _Reader, value: object) -> DesignSpec:
 def _population(r: _Reader, value: object) -> PopulationSpec:
     path = "population"
     table = r.table(value, path, _POPULATION_KEYS)
-    kind = r.choice(r.require(table, "kind", path, '"mdd", "trd" or "suicidal"'), "population.kind", POPULATION_KINDS)
+    kinds = [f'"{k}"' for k in POPULATION_KINDS]
+    kind = r.choice(r.require(table, "kind", path, ", ".join(kinds[:-1]) + " or " + kinds[-1]),
+                    "population.kind", POPULATION_KINDS)
     if kind == "trd":
         failed = r.integer(table.get("min_failed_treatments", DEFAULT_MIN_FAILED_TREATMENTS),
                            "population.min_failed_treatments", minimum=1)
+    elif kind in SCREENED_KINDS and "min_failed_treatments" in table:
+        failed = r.integer(table["min_failed_treatments"], "population.min_failed_treatments", minimum=1)
+    elif kind in SCREENED_KINDS:
+        failed = SCREENED_KINDS[kind]
     elif "min_failed_treatments" in table:
-        r.fail("population.min_failed_treatments", f'applies to kind = "trd" only; remove it for "{kind}"')
+        screened = " and ".join(f'"{k}"' for k in SCREENED_KINDS)
+        r.fail("population.min_failed_treatments", f'applies to kind = {screened} only; remove it for "{kind}"')
     else:
         failed = 0
     madrs = r.span(r.require(table, "baseline_madrs", path, "[low, high] MADRS scores from 0 to 60"),
                    "population.baseline_madrs", 0.0, MADRS_MAX)
+    caps5 = DEFAULT_CAPS5
+    if "baseline_caps5" in table:
+        if kind not in PTSD_KINDS:
+            r.fail("population.baseline_caps5", f'applies to kind = "ptsd" only (CAPS-5, PTSD); remove it for "{kind}"')
+        caps5 = r.span(table["baseline_caps5"], "population.baseline_caps5", 0.0, CAPS5_MAX)
+        if caps5[1] - caps5[0] < 1.0:
+            r.fail("population.baseline_caps5",
+                   f"expected a window at least 1 CAPS-5 point wide, got {_show(table['baseline_caps5'])}")
     weight = r.span(table.get("weight_kg", list(DEFAULT_WEIGHT_KG)), "population.weight_kg", 1.0, 500.0)
     age = r.span(table.get("age", list(DEFAULT_AGE)), "population.age", 0.0, 120.0)
     background = None
@@ -282,7 +306,7 @@ def _population(r: _Reader, value: object) -> PopulationSpec:
             if dose.every_h is None:
                 r.fail(f"{where}[{i}]", "expected a repeated schedule such as every = \"1 d\" (background treatment "
                        "is taken at steady state since before the trial), not 'at'")
-    return PopulationSpec(kind, failed, madrs, weight, age, background)
+    return PopulationSpec(kind, failed, madrs, weight, age, background, caps5)
 
 
 def _arms(r: _Reader, value: object) -> tuple[ArmSpec, ...]:
@@ -357,7 +381,7 @@ def _relapse(r: _Reader, value: object) -> RelapseSpec:
 
 
 def _published(r: _Reader, value: object, arms: tuple[ArmSpec, ...],
-               endpoints: EndpointsSpec) -> tuple[PublishedTarget, ...]:
+               endpoints: EndpointsSpec, kind: str = "mdd") -> tuple[PublishedTarget, ...]:
     if not isinstance(value, list):
         r.fail("published", f"expected [[published]] tables, got {_show(value)}")
     arm_names = [arm.name for arm in arms]
@@ -368,6 +392,10 @@ def _published(r: _Reader, value: object, arms: tuple[ArmSpec, ...],
         names, pooled = _target_arms(r, r.require(table, "arm", path, "an arm's name or a list of arm names"),
                                      f"{path}.arm", arm_names)
         metric = r.choice(r.require(table, "metric", path, "one of " + ", ".join(METRICS)), f"{path}.metric", METRICS)
+        needs = METRIC_REGISTRY[metric].kinds
+        if needs and kind not in needs:
+            r.fail(f"{path}.metric", f"{metric} needs population kind = {' or '.join(map(repr, needs))} (patients with "
+                   f"a CAPS-5 baseline); this trial's population is {kind!r}")
         visit = _target_visit(r, table, path, metric, endpoints)
         versus, versus_pooled = ((), False) if "versus" not in table else \
             _target_arms(r, table["versus"], f"{path}.versus", arm_names)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from ketasim.engines.solvers import SolverSettings
 from ketasim.errors import KetasimInputError
+from ketasim.model.drugs import register_compound_file
 from ketasim.trials.endpoints import METRICS
 from ketasim.trials.results import TrialResult
 from ketasim.trials.trial import run_trial
@@ -36,6 +38,8 @@ class TargetCheck:
     versus: str | list[str] | None = None
     #: 95% interval of `simulated` from sampling (patients per arm); None where the summary gives none
     simulated_ci: tuple[float, float] | None = None
+    #: the file's indication (INDICATIONS, from its population kind): validate reports each in its own section
+    indication: str = "depression"
 
     @property
     def passed(self) -> bool:
@@ -50,6 +54,7 @@ class TargetCheck:
         if self.versus is not None:
             out["versus"] = self.versus
         out["simulated_ci"] = None if self.simulated_ci is None else list(self.simulated_ci)
+        out["indication"] = self.indication
         return out
 
     @property
@@ -61,9 +66,26 @@ class TargetCheck:
         return label(self.arm) if self.versus is None else f"{label(self.arm)} vs {label(self.versus)}"
 
 
+#: population kinds that are an indication of their own (validate's sections); every other kind is "depression"
+INDICATIONS: dict[str, str] = {"bipolar": "bipolar depression", "ptsd": "PTSD"}
+DEPRESSION = "depression"
+
+
+def indication(spec: TrialSpec) -> str:
+    """The indication a trial file studies: its section in `validate` (INDICATIONS, else "depression")."""
+    return INDICATIONS.get(spec.population.kind, DEPRESSION)
+
+
 def shipped_calibration_dir() -> Path:
     """The copy of data/calibration shipped inside the package."""
     return Path(str(resources.files("ketasim") / "data" / "calibration"))
+
+
+def shipped_negative_controls_dir() -> Path:
+    """Validation-only trial files shipped inside the package (negative controls: drugs that failed in trials).
+
+    `validate` scores them in their own table; calibration and cross-validation never read this folder."""
+    return Path(str(resources.files("ketasim") / "data" / "negative_controls"))
 
 
 def trial_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -142,13 +164,15 @@ def check_targets(spec: TrialSpec, result: TrialResult, label: str) -> list[Targ
         value = simulated_metric(result, t)
         out.append(TargetCheck(label, _arms(t.arms, t.pooled), t.visit, t.metric, t.value, value, t.tolerance, t.source,
                                _arms(t.versus, t.versus_pooled) if t.versus else None,
-                               simulated_interval(result, t, value)))
+                               simulated_interval(result, t, value), indication(spec)))
     return out
 
 
-def _check_file(job: tuple[Path, int | None, str, dict[str, float] | None, dict[str, float] | None, SolverSettings, bool]
-                ) -> list[TargetCheck]:
-    path, patients_per_arm, engine, params, pop, settings, show_progress = job
+def _check_file(job: tuple[Path, int | None, str, dict[str, float] | None, dict[str, float] | None, SolverSettings, bool,
+                           tuple[str, ...]]) -> list[TargetCheck]:
+    path, patients_per_arm, engine, params, pop, settings, show_progress, compounds = job
+    for compound in compounds:  # a worker process starts with the shipped drugs only
+        register_compound_file(compound)
     spec = load_trial(path)
     if not spec.published:
         return []
@@ -159,16 +183,22 @@ def _check_file(job: tuple[Path, int | None, str, dict[str, float] | None, dict[
 
 def validate(paths: Iterable[str | Path] | None = None, *, patients_per_arm: int | None = None, engine: str = "fast",
              params: dict[str, float] | None = None, pop: dict[str, float] | None = None,
-             settings: SolverSettings = SolverSettings(), show_progress: bool = True, workers: int = 1) -> list[TargetCheck]:
+             settings: SolverSettings = SolverSettings(), show_progress: bool = True, workers: int = 1,
+             compounds: Sequence[str | os.PathLike[str]] = ()) -> list[TargetCheck]:
     """Run every trial file and check its published targets.
 
     workers: files run in this many parallel processes (the numbers do not depend on it: every
-    file is seeded by itself).
+    file is seeded by itself); compounds: compound files (docs/compound-file.md) registered first, here
+    and in every worker, so trial files can dose them by name (as `ketasim validate --compound FILE`).
     """
     files = trial_files([shipped_calibration_dir()] if not paths else paths)
+    for compound in compounds:
+        register_compound_file(compound)
+    loaded = tuple(os.path.abspath(c) for c in compounds)
     for path in files:  # every file parses before anything runs: one clear error, nothing half done
         load_trial(path)
-    jobs = [(path, patients_per_arm, engine, params, pop, settings, show_progress and workers == 1) for path in files]
+    jobs = [(path, patients_per_arm, engine, params, pop, settings, show_progress and workers == 1, loaded)
+            for path in files]
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=workers, mp_context=_FRESH_PROCESSES) as pool:
             results = list(pool.map(_check_file, jobs))
@@ -177,15 +207,50 @@ def validate(paths: Iterable[str | Path] | None = None, *, patients_per_arm: int
     return [check for checks in results for check in checks]
 
 
-def format_table(checks: list[TargetCheck]) -> str:
-    """A plain-text validation table with the summary line."""
+def sections(checks: list[TargetCheck]) -> dict[str, list[TargetCheck]]:
+    """The checks by indication: depression first, then the others in INDICATIONS order."""
+    order = [DEPRESSION, *INDICATIONS.values()]
+    found = sorted({c.indication for c in checks}, key=lambda name: (order.index(name) if name in order else len(order), name))
+    return {name: [c for c in checks if c.indication == name] for name in found}
+
+
+def section_scores(checks: list[TargetCheck]) -> list[dict[str, object]]:
+    """Per indication: passed and total targets (`validate --json` "indications")."""
+    return [{"indication": name, "passed": sum(c.passed for c in part), "total": len(part)}
+            for name, part in sections(checks).items()]
+
+
+def format_table(checks: list[TargetCheck], what: str = "targets") -> str:
+    """A plain-text validation table with the summary line ("N of M `what` within tolerance"); the depression
+    files first, then each other indication (bipolar depression, PTSD) in a section of its own with its own score."""
     header = f"{'file':34s} {'arm':30s} {'visit':7s} {'metric':28s} {'published':>9s} {'simulated':>9s} {'tol':>6s}  result"
-    lines = [header, "-" * len(header)]
-    for c in checks:
-        arm = c.arm_label
-        sim = "n/a" if c.simulated is None else f"{c.simulated:.3g}"
-        lines.append(f"{c.file[:34]:34s} {arm[:30]:30s} {c.visit or '-':7s} {c.metric[:28]:28s} {c.published:9.3g} "
-                     f"{sim:>9s} {c.tolerance:6.3g}  {'pass' if c.passed else 'MISS'}")
+
+    def rows(part: list[TargetCheck]) -> list[str]:
+        out = []
+        for c in part:
+            sim = "n/a" if c.simulated is None else f"{c.simulated:.3g}"
+            out.append(f"{c.file[:34]:34s} {c.arm_label[:30]:30s} {c.visit or '-':7s} {c.metric[:28]:28s} "
+                       f"{c.published:9.3g} {sim:>9s} {c.tolerance:6.3g}  {'pass' if c.passed else 'MISS'}")
+        return out
+
+    parts = sections(checks)
+    depression = parts.pop(DEPRESSION, [])
+    lines = [header, "-" * len(header), *rows(depression)] if depression or not parts else []
+    for name, part in parts.items():
+        lines += ["", f"{name}:"] if lines else [f"{name}:"]
+        lines += [header, "-" * len(header), *rows(part),
+                  f"{sum(c.passed for c in part)} of {len(part)} {name} targets within tolerance"]
     passed = sum(c.passed for c in checks)
-    lines.append(f"{passed} of {len(checks)} targets within tolerance")
+    lines.append(f"{passed} of {len(checks)} {what} within tolerance")
     return "\n".join(lines)
+
+
+def format_negative_controls(checks: list[TargetCheck]) -> str:
+    """The negative-control table (text): a heading, the targets, the summary line."""
+    return ("negative controls (validation only, never fitted; a drug that failed in trials must come out null)\n"
+            + format_table(checks, "negative-control targets"))
+
+
+def negative_controls_json(checks: list[TargetCheck]) -> dict:
+    """The `"negative_controls"` object of `validate --json`: every target, passed and total."""
+    return {"targets": [c.to_json() for c in checks], "passed": sum(c.passed for c in checks), "total": len(checks)}

@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (add, run) in zip(ORDER, COMMANDS, strict=True):
         sub = add(subparsers)
         sub.set_defaults(_run=run)
-        if name in ("simulate", "trial"):
+        if name in ("simulate", "trial", "validate", "forecast"):
             compound.add_compound_option(sub)
     return parser
 

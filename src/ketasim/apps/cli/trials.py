@@ -137,7 +137,9 @@ def _add_validate(subparsers: Subparsers) -> argparse.ArgumentParser:
         "it ran, whatever the score; 2 on bad input.",
         "trial files, or folders of *.toml trial files (default: the shipped calibration set)",
         "override each file's patients_per_arm")
-    p.add_argument("--json", action="store_true", help='print {"targets": [...], "passed": N, "total": M} on stdout')
+    p.add_argument("--json", action="store_true",
+                   help='print {"targets": [...], "passed": N, "total": M, "indications": [...]} on stdout '
+                        '(each indication\'s score: depression, bipolar depression, PTSD)')
     add_engine(p, "fast")
     p.add_argument("--cross-validate", action="store_true",
                    help="also refit without each fold of files and predict them (grouped K-fold; slow: see README)")
@@ -151,6 +153,10 @@ def _add_validate(subparsers: Subparsers) -> argparse.ArgumentParser:
     p.add_argument("--mechanism", action="append", metavar="DIR_OR_FILE",
                    help="mechanism check files (intermediate layers, docs/mechanism-checks.md) to run beside the "
                         "trials; default: the shipped set when no trial files are named (repeatable)")
+    p.add_argument("--negative-controls", action="append", metavar="DIR_OR_FILE",
+                   help="validation-only trial files (drugs that failed in trials; never fitted) scored in their own "
+                        "table; default: the shipped set (data/negative_controls) when no trial files are named "
+                        "(repeatable)")
     return p
 
 
@@ -159,19 +165,34 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from ketasim.mechanism_checks import format_mechanism_table, mechanism_files, run_checks
     from ketasim.mechanism_checks import summary as mechanism_summary
     from ketasim.trials.differences import all_differences, format_differences
-    from ketasim.trials.validate import format_table, shipped_calibration_dir, validate
+    from ketasim.trials.validate import (
+        format_negative_controls,
+        format_table,
+        negative_controls_json,
+        section_scores,
+        shipped_calibration_dir,
+        shipped_negative_controls_dir,
+        validate,
+    )
 
     if args.cross_validate:
         return _cross_validate(args)
     start = time.perf_counter()
     mechanism_paths = mechanism_files(args.mechanism) if args.mechanism else None
-    checks = validate(args.paths or None, patients_per_arm=args.patients_per_arm, engine=args.engine, workers=args.workers)
+    checks = validate(args.paths or None, patients_per_arm=args.patients_per_arm, engine=args.engine, workers=args.workers,
+                      compounds=getattr(args, "compound_files", ()))
     passed = sum(c.passed for c in checks)
     layers = run_checks(mechanism_paths) if mechanism_paths or not args.paths else []
+    control_paths = args.negative_controls or ([] if args.paths else [shipped_negative_controls_dir()])
+    controls = validate(control_paths, patients_per_arm=args.patients_per_arm, engine=args.engine,
+                        workers=args.workers) if control_paths else []
     differences = all_differences(args.paths or None, checks)
     if args.json:
         document: dict = {"targets": [c.to_json() for c in checks], "passed": passed, "total": len(checks),
+                          "indications": section_scores(checks),
                           "differences": [d.to_json() for d in differences]}
+        if control_paths:
+            document["negative_controls"] = negative_controls_json(controls)
         if layers:
             document["mechanism"] = mechanism_summary(layers)
         print(dumps(document))
@@ -179,10 +200,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(format_table(checks))
         if differences:
             print("\n" + format_differences(differences))
+        if control_paths:
+            print("\n" + format_negative_controls(controls))
         if layers:
             print("\n" + format_mechanism_table(layers))
     where = ", ".join(args.paths) if args.paths else str(shipped_calibration_dir())
     log(f"validated {where} ({args.engine} engine): {passed} of {len(checks)} targets within tolerance; "
+        + (f"{sum(c.passed for c in controls)} of {len(controls)} negative-control targets; " if control_paths else "")
         + (f"{sum(r.passed for r in layers)} of {len(layers)} mechanism checks pass; " if layers else "")
         + f"elapsed {time.perf_counter() - start:.1f} s")
     return 0
@@ -196,6 +220,9 @@ def _cross_validate(args: argparse.Namespace) -> int:
 
     if args.engine != "fast":
         raise KetasimInputError("--cross-validate runs the fast engine; leave --engine out")
+    if getattr(args, "compound_files", None):
+        raise KetasimInputError("--compound: not with --cross-validate (its refits run in fresh processes that load the "
+                                "shipped drugs only); validate without --cross-validate")
     paths = args.paths or [shipped_calibration_dir()]
     cv = cross_validate(paths, fit_patients_per_arm=args.fit_patients_per_arm, patients_per_arm=args.patients_per_arm,
                         max_evaluations=args.max_evaluations, workers=args.workers)

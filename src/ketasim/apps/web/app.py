@@ -31,7 +31,8 @@ from ..html_report import render_report
 from ..results import compare_trials
 from ..runner import MAIN_TRAITS, SimulationRequest, calibration_files, check_forecast_text, forecast_input_text, forecast_steps
 from ..store import RunNotFound, RunStore
-from .explore_routes import add_explore_routes
+from .explore_routes import COMPOUNDS_FIELD, CompoundText, add_explore_routes, compound_pairs
+from .forecast_routes import add_forecast_table_routes
 from .jobs import FINAL, JobManager
 from .limits import BodySizeLimit
 from .origin import SameOrigin
@@ -56,6 +57,7 @@ class SimulateBody(BaseModel):
     set: dict[str, float] = Field(default_factory=dict, description="patient or model parameter overrides (--set)")
     days: float = Field(28.0, description="simulated days")
     engine: ENGINES = "reference"
+    compounds: list[CompoundText] = COMPOUNDS_FIELD
 
 
 class TrialBody(BaseModel):
@@ -171,9 +173,10 @@ def create_app(store: RunStore, settings: Settings | None = None) -> FastAPI:
             "examples": [EXAMPLE, *(p.stem for p in calibration_files())], "disclaimer": internal.DISCLAIMER,
             "units": explore.column_units(), "patient_fields": explore.patient_fields(),
             "parameters": explore.model_parameters(), "population_kinds": list(internal.POPULATION_KINDS),
-            "sweep_parameters": list(explore.SWEEP_PARAMETERS)})
+            "sweep_parameters": list(explore.SWEEP_PARAMETERS), "amount_units": list(internal.AMOUNT_UNITS)})
 
     add_explore_routes(app, settings)
+    add_forecast_table_routes(app)
 
     @app.get("/api/examples/{name}", summary="an example trial file (TOML text)")
     async def example(name: str) -> Response:
@@ -189,8 +192,7 @@ def create_app(store: RunStore, settings: Settings | None = None) -> FastAPI:
     @app.post("/api/simulate", summary="simulate one patient (runs in a worker; returns every layer over time)")
     async def simulate(body: SimulateBody) -> Response:
         request = _simulation_request(body, settings)
-        request.regimen_object()  # fail fast with the CLI's message, before any worker starts
-        request.patient_object()
+        await asyncio.to_thread(request.check)  # fail fast with the CLI's message, before any worker starts
         job = jobs.submit("simulate", request.label(), request.input_text(), _request_kwargs(request), total=1,
                           engine=request.engine)
         await _wait(job, settings.max_runtime_s + 10.0)
@@ -375,12 +377,13 @@ def _simulation_request(body: SimulateBody, settings: Settings) -> SimulationReq
     if body.days > settings.max_days:
         raise ks.KetasimInputError(f"--days: this server simulates at most {settings.max_days:g} days, got {body.days:g}")
     regimen = body.regimen if body.regimen is not None else tuple(body.doses or ())
-    return SimulationRequest(regimen, body.patient, body.days, body.engine, tuple(body.set.items()), body.name)
+    return SimulationRequest(regimen, body.patient, body.days, body.engine, tuple(body.set.items()), body.name,
+                             compound_pairs(body.compounds))
 
 
 def _request_kwargs(request: SimulationRequest) -> dict[str, Any]:
     return {"regimen": request.regimen, "patient": request.patient, "days": request.days, "engine": request.engine,
-            "overrides": request.overrides, "name": request.name}
+            "overrides": request.overrides, "name": request.name, "compounds": request.compounds}
 
 
 async def _wait(job: Any, timeout_s: float) -> None:

@@ -40,6 +40,9 @@ class PkSystem:
     sert_terms: list[tuple[int, float]] = field(default_factory=list)
     #: perceptible sedation: (state index, EC50 in mg/L)
     sedation_terms: list[tuple[int, float]] = field(default_factory=list)
+    #: NMDA block at rest under physiological Mg2+: (state index, Ki / block_at_rest in mg/L); a blocker with
+    #: no block at rest has no term
+    nmda_mg_terms: list[tuple[int, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

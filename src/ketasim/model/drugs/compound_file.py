@@ -51,18 +51,22 @@ MAX_PERIPHERAL = 2
 _TOP = ("name", "description", "molar_mass_g_mol", "cmt", "perceptible_cue", "inert_routes", "allometry", "variability",
         "species", "routes", "effects")
 _VALUE = ("value", "unit", "source", "description", "variability")
-_SPECIES = ("molar_mass", "fraction_unbound", "effect_site", "nmda", "sert", "sedation")
+_SPECIES = ("molar_mass", "fraction_unbound", "effect_site", "nmda", "sert", "sedation", "other_targets")
 _EFFECT_SITE = ("ke0", "partition", "state")
 _NMDA = ("ki", "ic50", "trapping", "block_at_rest_physiological_mg", "kon", "koff")
 _SERT = ("ec50", "max_occupancy")
 _SEDATION = ("ec50",)
+#: a target the model has no term for (carried only: sigma-1, a monoamine transporter, the NMDA glycine site, ...)
+_OTHER_TARGET = ("ki", "ic50", "ec50", "intrinsic_efficacy", "action", "description")
+#: targets the model uses: they have their own species keys
+_MODEL_TARGETS = ("nmda", "sert", "sedation")
 _ROUTE = ("absorption", "parents")
 _ABSORPTION = {"intravenous": ("kind",),
                "first_order": ("kind", "ka", "bioavailability", "lag", "release_duration", "first_pass_to_metabolites"),
                "nasal": ("kind", "ka", "nasal_fraction", "later_device_factor", "device", "device_interval",
                          "swallowed")}
 _SWALLOWED = ("ka", "duration", "gut_availability")
-_PARENT = ("species", "dose_fraction", "state_prefix", "disposition", "metabolites")
+_PARENT = ("species", "dose_fraction", "state_prefix", "output", "disposition", "metabolites")
 _METABOLITE = ("species", "fraction_formed", "output", "state_prefix", "disposition")
 _DISPOSITION = ("central_volume", "clearance", "half_life", "peripheral", "hepatic")
 _PERIPHERAL = ("volume", "clearance")
@@ -112,6 +116,8 @@ class Parent:
     state_prefix: str
     disposition: Disposition
     metabolites: tuple[Metabolite, ...]
+    #: plasma output name; "" = the compound's name (a fixed-dose combination names each substance's)
+    output: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,9 @@ class Species:
     nmda: Quantity | None
     sert: Quantity | None
     sedation: Quantity | None
+    #: share of the NMDA potency (1/Ki) that acts at rest under physiological Mg2+, relative to racemic
+    #: ketamine's (1 when the file gives none; the chain downstream is calibrated on ketamine)
+    nmda_rest: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -395,7 +404,7 @@ def _species(r: _Reader, value: object, path: str, default_mw: float) -> Species
         partition = r.optional(site, "partition", f"{path}.effect_site", "fraction", upper=100.0)
         if "state" in site:
             state = r.name(site["state"], f"{path}.effect_site.state")
-    nmda = sert = sedation = None
+    nmda = sert = sedation = rest = None
     if "nmda" in t:
         n = r.table(t["nmda"], f"{path}.nmda", _NMDA)
         keys = [k for k in ("ki", "ic50") if k in n]
@@ -403,8 +412,8 @@ def _species(r: _Reader, value: object, path: str, default_mw: float) -> Species
             r.fail(f"{path}.nmda", "expected exactly one of 'ki' or 'ic50' (the affinity the model uses)")
         nmda = r.quantity(n[keys[0]], f"{path}.nmda.{keys[0]}", "affinity", molar_mass=mass)
         r.optional(n, "trapping", f"{path}.nmda", "fraction", positive=False, upper=1.0, variability=False)
-        r.optional(n, "block_at_rest_physiological_mg", f"{path}.nmda", "fraction", positive=False, upper=1.0,
-                   variability=False)
+        rest = r.optional(n, "block_at_rest_physiological_mg", f"{path}.nmda", "fraction", positive=False,
+                          upper=1.0, variability=False)
         r.optional(n, "kon", f"{path}.nmda", "association", variability=False)
         r.optional(n, "koff", f"{path}.nmda", "rate", variability=False)
     if "sert" in t:
@@ -416,8 +425,27 @@ def _species(r: _Reader, value: object, path: str, default_mw: float) -> Species
         s = r.table(t["sedation"], f"{path}.sedation", _SEDATION)
         sedation = r.quantity(r.require(s, "ec50", f"{path}.sedation", "an EC50"), f"{path}.sedation.ec50",
                               "affinity", molar_mass=mass)
+    if "other_targets" in t:
+        _other_targets(r, t["other_targets"], f"{path}.other_targets", mass)
     mq = mw or Quantity(Parameter(mass, "g/mol", "compound molar mass"), mass)
-    return Species(mq, ke0, partition, state, nmda, sert, sedation)
+    return Species(mq, ke0, partition, state, nmda, sert, sedation, 1.0 if rest is None else rest.si)
+
+
+def _other_targets(r: _Reader, value: object, path: str, mass: float) -> None:
+    """Targets the model has no term for: checked and carried (parameter table), never used."""
+    for key, entry in r.table(value, path, tuple(value) if isinstance(value, Mapping) else ()).items():
+        tp = f"{path}.{r.name(key, f'{path}.{key}')}"
+        if key in _MODEL_TARGETS:
+            r.fail(tp, f"the model uses {key}: give it as species.NAME.{key}, not under other_targets")
+        e = r.table(entry, tp, _OTHER_TARGET)
+        if not any(k in e for k in _OTHER_TARGET[:4]):
+            r.fail(tp, f"expected at least one of {', '.join(_OTHER_TARGET[:4])}")
+        for k in ("ki", "ic50", "ec50"):
+            r.optional(e, k, tp, "affinity", molar_mass=mass, variability=False)
+        r.optional(e, "intrinsic_efficacy", tp, "fraction", positive=False, upper=10.0, variability=False)
+        for k in ("action", "description"):
+            if k in e:
+                r.string(e[k], f"{tp}.{k}")
 
 
 def _disposition(r: _Reader, value: object, path: str, hepatic_ok: bool) -> Disposition:
@@ -517,6 +545,7 @@ def _route(r: _Reader, value: object, path: str, species: dict[str, Species], na
         prefix = p.get("state_prefix", sp if len(parents_raw) > 1 else "")
         if prefix:
             prefix = r.name(prefix, f"{pp}.state_prefix")
+        parent_output = r.name(p["output"], f"{pp}.output") if "output" in p else ""
         disp = _disposition(r, r.require(p, "disposition", pp, "a disposition table"), f"{pp}.disposition", True)
         mets = []
         raw_mets = p.get("metabolites", [])
@@ -539,12 +568,18 @@ def _route(r: _Reader, value: object, path: str, species: dict[str, Species], na
         if total > 1.0 + 1e-12:
             r.fail(f"{pp}.metabolites", f"expected fractions formed adding up to at most 1, got {total:g}")
         one = Quantity(Parameter(1.0, "1", "the whole dose"), 1.0)
-        parents.append(Parent(sp, fraction or one, prefix, disp, tuple(mets)))
+        parents.append(Parent(sp, fraction or one, prefix, disp, tuple(mets), parent_output))
     if len(parents) > 1 and any(p.dose_fraction.parameter.source == "the whole dose" for p in parents):
         r.fail(f"{path}.parents", "expected a dose_fraction on every parent when there are several")
     prefixes = [p.state_prefix for p in parents]
     if len(set(prefixes)) != len(prefixes):
         r.fail(f"{path}.parents", "expected distinct state_prefix values, one per parent")
+    parent_outputs = {p.output or name for p in parents}
+    for i, p in enumerate(parents):
+        for j, m in enumerate(p.metabolites):
+            if m.output in parent_outputs:
+                r.fail(f"{path}.parents[{i}].metabolites[{j}].output",
+                       f"expected a plasma output name other than a parent's ({', '.join(sorted(parent_outputs))})")
     return Route(absorption, tuple(parents))
 
 

@@ -126,13 +126,13 @@ class CompoundPk:
         names = self._layout(route)
         n = len(patient["weight_kg"])
         rate = np.zeros((n, len(names), len(names)))
-        plasma: dict[str, list[tuple[int, np.ndarray]]] = {self.compound.name: []}
-        terms: dict[str, list[tuple[int, float]]] = {"nmda": [], "sert": [], "sedation": []}
+        plasma: dict[str, list[tuple[int, np.ndarray]]] = {}
+        terms: dict[str, list[tuple[int, float]]] = {"nmda": [], "sert": [], "sedation": [], "nmda_mg": []}
         i = 0
         for parent in route.parents:
             i = self._fill_parent(rate, i, route, parent, patient, plasma, terms)
         return PkSystem(self.compound.name, tuple(names), rate, plasma, nmda_terms=terms["nmda"],
-                        sert_terms=terms["sert"], sedation_terms=terms["sedation"])
+                        sert_terms=terms["sert"], sedation_terms=terms["sedation"], nmda_mg_terms=terms["nmda_mg"])
 
     def _fill_parent(self, rate: np.ndarray, i: int, route: Route, parent: Parent, patient: dict[str, np.ndarray],
                      plasma: dict[str, list[tuple[int, np.ndarray]]], terms: dict[str, list[tuple[int, float]]]) -> int:
@@ -152,7 +152,7 @@ class CompoundPk:
             rate[:, depot, depot] = -ka
             rate[:, c, depot] = ka
         v1, cl = self._fill(rate, c, periph, parent.disposition, patient)
-        plasma[self.compound.name].append((c, 1000.0 / v1))
+        plasma.setdefault(parent.output or self.compound.name, []).append((c, 1000.0 / v1))
         sources = [(parent.species, c, v1)]
         first_pass = first_pass_shares(route, parent)
         if first_pass:  # the gut depot drains into the parent (its share) and, formed in first pass, its metabolites
@@ -179,6 +179,8 @@ class CompoundPk:
             for kind, q in (("nmda", sp.nmda), ("sert", sp.sert), ("sedation", sp.sedation)):
                 if q is not None:
                     terms[kind].append((i, q.si))
+            if sp.nmda is not None and sp.nmda_rest > 0.0:  # the potency left at rest under Mg2+: Ki / share
+                terms["nmda_mg"].append((i, sp.nmda.si / sp.nmda_rest))
             i += 1
         return i
 

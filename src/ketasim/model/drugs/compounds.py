@@ -19,7 +19,7 @@ from ketasim.model.drugs.registry import DRUGS, cmt_table, pk_variability, regis
 
 #: shipped compound files, in registration order (NONMEM CMT numbers and population draws follow it)
 SHIPPED: tuple[str, ...] = ("ketamine", "esketamine", "arketamine", "escitalopram", "citalopram", "sertraline",
-                            "midazolam", "placebo", "saline", "memantine")
+                            "midazolam", "placebo", "saline", "memantine", "lithium", "valproate")
 #: first CMT number given to a user compound's routes without one in its file
 USER_CMT_START = 101
 

@@ -104,13 +104,14 @@ function wireCancel() {
 }
 
 // a file input that loads a text file into a textarea and its name into an input, within the server's size limit
-function uploadInto(inputId, textId, nameId, limit) {
+function uploadInto(inputId, textId, nameId, limit, onLoaded = null) {
   document.getElementById(inputId).addEventListener("change", async (e) => {
     const file = e.target.files[0];
     if (!file) return;
     if (file.size > limit) { showError(`${file.name}: ${file.size} bytes; this server accepts at most ${limit}`); return; }
     document.getElementById(textId).value = await file.text();
     document.getElementById(nameId).value = file.name;
+    if (onLoaded) onLoaded();
   });
 }
 

@@ -1,4 +1,4 @@
-// Forecast page: patient file text (+ optional CSV) -> POST /api/forecast -> progress (server-sent events), cancel
+// Forecast page: the tables (forecast-tables.js) or the patient file text (+ optional CSV) -> POST /api/forecast -> progress (server-sent events), cancel
 // -> MADRS bands, plan chart and tables: what `ketasim forecast` prints. Research software, not a medical device.
 "use strict";
 
@@ -97,7 +97,8 @@ function planOverrides() {
   return plan;
 }
 
-function run() {
+async function run() {
+  try { await flushTables(); } catch (e) { showError(e.message); return; }
   return startAndFollow(() => {
     const csv = document.getElementById("csv-text").value;
     return postJSON("/api/forecast", {
@@ -111,16 +112,18 @@ function run() {
 async function loadExample() {
   document.getElementById("text").value = await api("/api/forecast/example");
   document.getElementById("filename").value = "patient.toml";
+  await loadText();
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
   const options = await api("/api/options");
+  wireTables(options);
   await loadExample();
   const draws = document.getElementById("draws");  // simulated draws count against the server's patient cap
   draws.max = options.limits.max_patients;
   draws.value = Math.min(Number(draws.value), options.limits.max_patients);
   document.getElementById("example").addEventListener("click", () => loadExample().catch(e => showError(e.message)));
-  uploadInto("upload", "text", "filename", options.limits.max_upload_bytes);
+  uploadInto("upload", "text", "filename", options.limits.max_upload_bytes, () => loadText().catch(e => showError(e.message)));
   uploadInto("csv-upload", "csv-text", "csv-filename", options.limits.max_upload_bytes);
   document.getElementById("run").addEventListener("click", run);
   wireCancel();

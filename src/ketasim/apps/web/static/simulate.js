@@ -284,7 +284,7 @@ async function request(signal) {
   if (m === "population") {
     const body = {...readA(), days, patients: Number(document.getElementById("pop-n").value),
                   seed: Number(document.getElementById("pop-seed").value), population: document.getElementById("pop-kind").value};
-    return {m, data: await postJSON("/api/population", body, signal)};
+    return {m, data: await postJSON("/api/population", {...body, compounds: compoundFiles()}, signal)};
   }
   const patient = readPatient();
   const engine = document.getElementById("engine").value;
@@ -292,11 +292,11 @@ async function request(signal) {
     const body = {dose: readRow(document.querySelector("#sweep-dose tr")), parameter: document.getElementById("sweep-parameter").value,
                   values: splitList(document.getElementById("sweep-values").value), ...patient, days, engine,
                   at_days: splitList(document.getElementById("sweep-days").value).map(Number)};
-    return {m, data: await postJSON("/api/sweep", body, signal)};
+    return {m, data: await postJSON("/api/sweep", {...body, compounds: compoundFiles()}, signal)};
   }
   const which = document.getElementById("compare").checked ? [["A", readA], ["B", readB]] : [["A", readA]];
   const data = await Promise.all(which.map(async ([label, read]) => {
-    const r = await postJSON("/api/simulate", {...read(), ...patient, days, engine}, signal);
+    const r = await postJSON("/api/simulate", {...read(), ...patient, days, engine, compounds: compoundFiles()}, signal);
     return {...r, label: label + " (" + r.summary.name + ")"};
   }));
   return {m, data};
@@ -355,6 +355,59 @@ function describe(m, data, ms) {
 const SWEEP_DEFAULTS = {amount: "0.1 mg/kg, 0.2 mg/kg, 0.3 mg/kg, 0.4 mg/kg, 0.5 mg/kg, 0.6 mg/kg, 0.7 mg/kg, 0.8 mg/kg, 0.9 mg/kg, 1.0 mg/kg",
                         every: "1 wk, 2 wk, 3 wk, 4 wk"};
 
+// ---- user compounds: checked by the server, then sent with every request (registered for that request only) --------
+
+let USER_COMPOUNDS = [];  // {name, routes, description, file, text}
+
+function compoundFiles() { return USER_COMPOUNDS.map(c => ({text: c.text, filename: c.file})); }
+
+function refreshDrugMenus() {
+  const names = Object.keys(OPTIONS.drugs);
+  for (const select of document.querySelectorAll("select.drug")) {
+    const chosen = select.value;
+    select.replaceChildren(...names.map(d => el("option", {value: d}, d)));
+    select.value = names.includes(chosen) ? chosen : names[0];
+    if (select.value !== chosen) select.dispatchEvent(new Event("change", {bubbles: true}));
+  }
+}
+
+function showCompounds() {
+  sessionStorage.setItem("ketasim-compounds", JSON.stringify(USER_COMPOUNDS));
+  document.getElementById("compound-list").replaceChildren(...USER_COMPOUNDS.map(c => el("li", {},
+    el("strong", {}, c.name), ` (${c.file}; routes ${c.routes.join(", ")})${c.description ? ": " + c.description : ""} `,
+    el("button", {type: "button", "aria-label": `remove the compound ${c.name}`, onclick: () => {
+      USER_COMPOUNDS = USER_COMPOUNDS.filter(u => u !== c);
+      delete OPTIONS.drugs[c.name];
+      showCompounds(); refreshDrugMenus();
+      document.getElementById("compound-upload").focus();
+    }}, "remove"))));
+}
+
+function addCompound(info) {
+  USER_COMPOUNDS = [...USER_COMPOUNDS.filter(c => c.name !== info.name), info];
+  OPTIONS.drugs[info.name] = {routes: info.routes, description: info.description, user: true};
+}
+
+function wireCompounds() {
+  try { JSON.parse(sessionStorage.getItem("ketasim-compounds") || "[]").forEach(addCompound); } catch (e) { /* none kept */ }
+  showCompounds(); refreshDrugMenus();
+  document.getElementById("compound-upload").addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    e.stopPropagation();
+    if (!file) return;
+    showError("");
+    try {
+      if (file.size > OPTIONS.limits.max_upload_bytes) throw new Error(`${file.name}: ${file.size} bytes; this server accepts at most ${OPTIONS.limits.max_upload_bytes}`);
+      const text = await file.text();
+      const info = await postJSON("/api/compounds/check", {text, filename: file.name});
+      addCompound({...info, text});
+      showCompounds(); refreshDrugMenus();
+      document.getElementById("status").textContent = `${info.name} added to the drug menus`;
+    } catch (err) { showError(err.message); }
+    e.target.value = "";
+  });
+}
+
 let readA, readB, readPatient;
 document.addEventListener("DOMContentLoaded", async () => {
   try {
@@ -366,6 +419,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.getElementById("pop-kind").replaceChildren(...OPTIONS.population_kinds.map(k => el("option", {value: k}, k)));
   document.getElementById("pop-kind").value = "trd";
   document.getElementById("sweep-dose").append(doseRow(OPTIONS.drugs));
+  wireCompounds();
   const sweepParameter = document.getElementById("sweep-parameter");
   const sweepValues = document.getElementById("sweep-values");
   sweepValues.value = SWEEP_DEFAULTS.amount;

@@ -17,11 +17,12 @@ function drawCharts(course, remission) {
     const pick = (col, scale = 1) => idx.map(j => course[col][j] * scale);
     const x = pick("time_h", 1 / axis.scale);
     const color = COLORS[i % COLORS.length];
-    madrs.push(band(x, pick("madrs_lo"), pick("madrs_hi"), color, arm),
-               {x, y: pick("madrs_mean"), mode: "lines+markers", name: `${arm} (n=${course.n[idx[0]]})`, line: {color}});
+    const name = plotText(arm);  // an arm name is the trial file's: plain text in the legend
+    madrs.push(band(x, pick("madrs_lo"), pick("madrs_hi"), color, name),
+               {x, y: pick("madrs_mean"), mode: "lines+markers", name: `${name} (n=${course.n[idx[0]]})`, line: {color}});
     for (const [label, dash] of [["response", "solid"], ["remission", "dash"]]) {
-      rates.push(band(x, pick(label + "_lo", 100), pick(label + "_hi", 100), color, arm + " " + label),
-                 {x, y: pick(label + "_rate", 100), mode: "lines+markers", name: `${arm}: ${label}`, line: {color, dash}});
+      rates.push(band(x, pick(label + "_lo", 100), pick(label + "_hi", 100), color, name + " " + label),
+                 {x, y: pick(label + "_rate", 100), mode: "lines+markers", name: `${name}: ${label}`, line: {color, dash}});
     }
   });
   const layout = (title, ytitle, extra = {}) => ({title: {text: title, font: {size: 13}}, margin: {l: 55, r: 10, t: 35, b: 40},
