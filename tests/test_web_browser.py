@@ -145,9 +145,11 @@ def test_cancel_a_running_trial(page: Any, url: str) -> None:
 
 
 def test_validation_page_shows_pass_and_miss(page: Any, url: str) -> None:
+    # one validation of the shipped set (the costly part) serves the run from the page, its table, the forest
+    # plot, the filters, the mechanism table, and the page reopened on the latest run
     page.goto(url + "/validation")
     page.wait_for_selector("body[data-ready='1']")
-    page.fill("#patients", "10")
+    page.fill("#patients", "5")
     page.click("#run")
     page.wait_for_selector("#score", timeout=180000)
     rows = page.locator("#result tbody tr").count()
@@ -155,6 +157,40 @@ def test_validation_page_shows_pass_and_miss(page: Any, url: str) -> None:
     assert rows >= 30 and results == rows
     assert "targets within tolerance" in page.inner_text("#score")
     assert page.locator("#result td", has_text="Murrough JW et al. 2013").count() >= 1
+    assert page.errors == []
+    run = next(r for r in httpx.get(url + "/api/runs").json() if r["kind"] == "validate" and r["status"] == "done")
+    targets = httpx.get(f"{url}/api/runs/{run['id']}", timeout=10).json()["summary"]["targets"]
+    assert len(targets) == rows
+    page.goto(url + "/validation")  # reopened: the latest finished validation is shown without a run
+    page.wait_for_selector("body[data-ready='1']")
+    check_forest_plot_filters_and_mechanism_table(page, targets)
+
+
+def check_forest_plot_filters_and_mechanism_table(page: Any, targets: list[dict]) -> None:
+    page.wait_for_selector("#forest .main-svg")
+    forest = "document.getElementById('forest').data"
+    assert page.evaluate(f"{forest}[1].y.length") == len(targets) == page.locator("#result tbody tr").count()
+    assert page.evaluate(f"{forest}[1].error_x.array.length") == len(targets)  # the 95% sampling intervals
+    first = targets[0]
+    x0 = page.evaluate(f"{forest}[1].x[0]")
+    assert x0 == pytest.approx((first["simulated"] - first["published"]) / first["tolerance"])
+    band = page.evaluate("document.getElementById('forest').layout.shapes[0]")
+    assert (band["x0"], band["x1"]) == (-1, 1)
+    # filters: by result, then by file
+    misses = sum(not t["pass"] for t in targets)
+    page.select_option("#filter-result", "miss")
+    assert page.locator("#result tbody tr").count() == misses
+    assert page.locator("#result tbody .pass").count() == 0
+    page.select_option("#filter-result", "")
+    page.select_option("#filter-file", first["file"])
+    shown = sum(t["file"] == first["file"] for t in targets)
+    assert page.locator("#result tbody tr").count() == shown
+    assert page.evaluate(f"{forest}[1].y.length") == shown
+    assert f"{shown} of {len(targets)} targets shown" in page.inner_text("#shown")
+    # the mechanism checks: human and rodent apart
+    score = page.inner_text("#mechanism-score")
+    assert "human:" in score and "rodent-derived:" in score
+    assert page.locator("#mechanism tbody tr").count() >= 10
     assert page.errors == []
 
 
