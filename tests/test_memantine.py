@@ -205,3 +205,17 @@ def test_sbml_export_reproduces_memantine() -> None:
     got = np.asarray(rr.simulate(times=times, selections=["time", "madrs", "plasma_memantine_ng_ml", "nmda_occupancy"]))
     for i, column in enumerate(("madrs", "plasma_memantine_ng_ml", "nmda_occupancy"), start=1):
         np.testing.assert_allclose(got[1:, i], table[column].to_numpy()[1:], rtol=1e-3, atol=1e-6, err_msg=column)
+
+
+def test_compound_check_memantine_daily_is_null_and_ketamine_iv_acts_at_day_1() -> None:
+    """Issue 28's acceptance through `compound check`'s screening card: memantine 20 mg/day oral gives no
+    difference from placebo at day 28 within the Zarate 2006 negative control's tolerance (3 MADRS points),
+    while ketamine 0.5 mg/kg IV gives the day-1 effect of the calibration set (ketamine minus saline or
+    midazolam: -7.7 to -12.7 points in Murrough 2013 and Singh 2016's first days)."""
+    from ketasim.apps.cli.compound import screening_card
+    from ketasim.model.drugs import DRUGS
+
+    memantine = screening_card(DRUGS["memantine"], "oral", "20 mg", 120)["madrs_change_vs_placebo"]
+    assert abs(memantine["daily"]["28 d"]["mean"]) <= 3.0
+    ketamine = screening_card(DRUGS["ketamine"], "iv", "0.5 mg/kg", 120)["madrs_change_vs_placebo"]
+    assert -16.0 <= ketamine["single dose"]["1 d"]["mean"] <= -6.0
