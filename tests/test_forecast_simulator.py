@@ -21,9 +21,14 @@ def test_traits_from_latent_are_the_population_draws() -> None:
     drawn = draw_candidates(11, 0, index, population_values(), PopulationSettings())
     assert set(traits) == set(drawn)
     for name, values in traits.items():
-        if name in ("weight_kg", "age_y", "female"):
+        if name in ("weight_kg", "age_y", "female", "natural_course"):
             continue
         np.testing.assert_allclose(values, drawn[name], rtol=1e-12, atol=1e-12, err_msg=name)
+    # trials give each patient a random path (trials.natural_course) and no drift; the forecast summarises a
+    # patient's course by one latent drift with the path's stationary SD
+    assert np.all(drawn["natural_course"] == 0.0)
+    column = z[:, sim.LATENT_NAMES.index("natural_course")]
+    np.testing.assert_allclose(traits["natural_course"], population_values()["natural_course_sd"] * column, rtol=1e-12)
     assert np.all(traits["weight_kg"] == 80.0) and np.all(traits["female"] == 0.0)
 
 

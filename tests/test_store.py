@@ -40,10 +40,15 @@ def test_trial_store_list_compare_sql(tmp_path: Path, capsys: pytest.CaptureFixt
     # runs compare gives the differences of the two JSON outputs, arm by arm and visit by visit
     code, out, _ = run_cli(capsys, "runs", "compare", oldest, newest, "--store", str(store), "--json")
     rows = json.loads(out)
-    expected = [(arm, visit, m, outputs[1]["arms"][arm]["visits"][visit][m] - v[m])
+    def diff(x: float | None, y: float | None) -> float | None:  # none where the trial has no value (CAPS-5 here)
+        return None if x is None or y is None else y - x
+
+    expected = [(arm, visit, m, diff(v[m], outputs[1]["arms"][arm]["visits"][visit][m]))
                 for arm, s in outputs[0]["arms"].items() for visit, v in s["visits"].items() for m in METRICS]
     assert [(r["arm"], r["visit"], r["metric"]) for r in rows] == [e[:3] for e in expected]
-    assert [r["diff"] for r in rows] == pytest.approx([e[3] for e in expected], rel=1e-12, abs=1e-12)
+    assert [r["diff"] is None for r in rows] == [e[3] is None for e in expected]
+    assert [r["diff"] for r in rows if r["diff"] is not None] == pytest.approx(
+        [e[3] for e in expected if e[3] is not None], rel=1e-12, abs=1e-12)
     assert any(abs(r["diff"]) > 1e-6 for r in rows)  # different sizes: the numbers do differ
     code, text, _ = run_cli(capsys, "runs", "compare", oldest, newest, "--store", str(store))
     assert code == 0 and "ketamine" in text and "diff = b - a" in text

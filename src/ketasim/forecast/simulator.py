@@ -156,7 +156,9 @@ def log_screening_factor(traits: dict[str, np.ndarray], courses: int) -> np.ndar
 
 
 def population_draws(seed: int, n: int, covariates: Covariates | None, courses: int) -> dict[str, np.ndarray]:
-    """n patients of the population as a trial draws them: drawn, then screened by `courses` failed courses.
+    """n patients of the population as a trial draws them: drawn, then screened by `courses` failed courses,
+    with the forecast's own summary of their course: one latent drift, N(0, natural_course_sd) (a trial gives
+    each patient a random path instead, `trials.natural_course`, which the forecast's model does not have).
 
     With `covariates`, weight, age and sex are set to them (they are independent of the rest).
     """
@@ -174,6 +176,7 @@ def population_draws(seed: int, n: int, covariates: Covariates | None, courses: 
         found += draws["weight_kg"].size
         start += index.size
     out = {k: np.concatenate([d[k] for d in kept])[:n] for k in kept[0]}
+    out["natural_course"] = pop["natural_course_sd"] * _random.normal(seed, 0, np.arange(n), "forecast_course")
     if covariates is not None:
         out.update(weight_kg=np.full(n, covariates.weight_kg), age_y=np.full(n, covariates.age_y),
                    female=np.full(n, covariates.female))
