@@ -54,6 +54,10 @@ _CHECK_KEYS = ("name", "species", "metric", "output", "doses", "patient", "cohor
                "second_at", "biomarkers", "source", "note")
 #: output spacing inside a window a peak is sought in (h)
 _FINE_H = 2.0 / 60.0
+#: a peak sought over more than two days (daily dosing for a week) is sought every 10 minutes: the layers
+#: read there (BDNF, mTOR, spines) move with time constants of hours
+LONG_WINDOW_H = 48.0
+_LONG_STEP_H = 10.0 / 60.0
 
 
 @dataclass(frozen=True)
@@ -226,10 +230,12 @@ def _drug_parameter(name: str, where: str) -> float:
 # ---- evaluating ----------------------------------------------------------------------------------
 
 def _times(end_h: float, window_h: tuple[float, float] | None, extra: list[float]) -> np.ndarray:
-    """Output times: 0, the times read, every 2 minutes inside the window a peak is sought in, up to end_h."""
+    """Output times: 0, the times read, every 2 minutes inside the window a peak is sought in (every 10 minutes
+    in a window longer than LONG_WINDOW_H, where the outputs sought move over hours), up to end_h."""
     grid = {0.0, end_h, *np.round(extra, 9).tolist()}
     if window_h is not None:
-        grid.update(np.round(np.arange(window_h[0], window_h[1] + 1e-9, _FINE_H), 9).tolist())
+        step = _FINE_H if window_h[1] - window_h[0] <= LONG_WINDOW_H else _LONG_STEP_H
+        grid.update(np.round(np.arange(window_h[0], window_h[1] + 1e-9, step), 9).tolist())
     return np.array(sorted(t for t in grid if 0.0 <= t <= end_h + 1e-9))
 
 
