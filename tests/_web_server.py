@@ -70,6 +70,17 @@ def chromium_path() -> str:
     return path
 
 
+@contextmanager
+def launched_chromium() -> Iterator[object]:
+    """The system Chromium launched by Playwright (headless, no sandbox: containers), closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield browser
+        browser.close()
+
+
 def wait_for(predicate, timeout_s: float = 60.0, every_s: float = 0.2):  # type: ignore[no-untyped-def]
     """Poll `predicate()` until it returns a truthy value (bounded); returns that value."""
     deadline = time.monotonic() + timeout_s

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageStat
 
 import ketasim as ks
-from _web_server import chromium_path, served
+from _web_server import launched_chromium, served
 from ketasim.apps.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "ketasim" / "apps" / "web" / "static" / "example-trial.toml"
@@ -28,12 +28,8 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox", "--disable-dev-shm-usage"])
+    with launched_chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

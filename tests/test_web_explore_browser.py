@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from _web_server import chromium_path, served
+from _web_server import launched_chromium, served
 
 
 @pytest.fixture(scope="module")
@@ -19,12 +19,8 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox", "--disable-dev-shm-usage"])
+    with launched_chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

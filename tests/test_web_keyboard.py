@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from _web_server import chromium_path, served
+from _web_server import launched_chromium, served
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "examplamine.toml"
 PAGES = ("/", "/forecast", "/trial", "/validation", "/runs")
@@ -45,12 +45,8 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox", "--disable-dev-shm-usage"])
+    with launched_chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
