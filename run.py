@@ -2,7 +2,7 @@
 """One entry point for newcomers and CI: `python3 run.py demo` or `python3 run.py test`.
 
 Creates .venv (if missing), installs the pinned dependencies from requirements.lock and
-ketasim itself (editable), then runs `ketasim demo` or the whole test suite (ruff + pytest).
+ketasim itself (editable), then runs `ketasim demo` or the whole test suite (ruff + pytest, one worker per core).
 Anything after the command is passed on: `python3 run.py ketasim trial FILE --json`.
 """
 
@@ -47,7 +47,9 @@ def main(argv: list[str]) -> int:
     if command == "ketasim":
         return subprocess.call([str(BIN / "ketasim"), *rest])
     lint = subprocess.call([str(BIN / "ruff"), "check", "src", "tests", "benchmarks", "run.py"], cwd=ROOT)
-    tests = subprocess.call([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT)
+    # one pytest worker per core (pytest-xdist), whole files per worker so a module's shared fixture runs
+    # once; `python3 run.py test -n 0` runs in this process
+    tests = subprocess.call([str(BIN / "python"), "-m", "pytest", "-n", "auto", "--dist", "loadfile", *rest], cwd=ROOT)
     return lint or tests
 
 
