@@ -311,7 +311,7 @@ def test_validate_json(tmp_path: Path) -> None:
     code, out, err = _run("validate", str(folder), "--json", "--patients-per-arm", "10")
     assert code == 0, err  # exit 0 even though a target is missed
     data = json.loads(out)
-    assert set(data) == {"targets", "passed", "total", "indications", "differences"}
+    assert set(data) == {"targets", "passed", "total", "indications", "differences", "prediction_intervals"}
     assert data["total"] == 3 and data["passed"] == sum(t["pass"] for t in data["targets"]) == 2
     missed, pooled, vitals = data["targets"]
     for target in data["targets"]:

@@ -139,7 +139,8 @@ def _add_validate(subparsers: Subparsers) -> argparse.ArgumentParser:
         "override each file's patients_per_arm")
     p.add_argument("--json", action="store_true",
                    help='print {"targets": [...], "passed": N, "total": M, "indications": [...]} on stdout '
-                        '(each indication\'s score: depression, bipolar depression, PTSD)')
+                        '(each indication\'s score: depression, bipolar depression, PTSD), with "differences" '
+                        '(drug minus control) and "prediction_intervals" (95%%, beside the score)')
     add_engine(p, "fast")
     p.add_argument("--cross-validate", action="store_true",
                    help="also refit without each fold of files and predict them (grouped K-fold; slow: see README)")
@@ -165,6 +166,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from ketasim.mechanism_checks import format_mechanism_table, mechanism_files, run_checks
     from ketasim.mechanism_checks import summary as mechanism_summary
     from ketasim.trials.differences import all_differences, format_differences
+    from ketasim.trials.prediction_intervals import format_prediction_intervals, prediction_intervals
     from ketasim.trials.validate import (
         format_negative_controls,
         format_table,
@@ -187,10 +189,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     controls = validate(control_paths, patients_per_arm=args.patients_per_arm, engine=args.engine,
                         workers=args.workers) if control_paths else []
     differences = all_differences(args.paths or None, checks)
+    intervals = prediction_intervals(checks)
     if args.json:
         document: dict = {"targets": [c.to_json() for c in checks], "passed": passed, "total": len(checks),
                           "indications": section_scores(checks),
-                          "differences": [d.to_json() for d in differences]}
+                          "differences": [d.to_json() for d in differences],
+                          "prediction_intervals": intervals.to_json()}
         if control_paths:
             document["negative_controls"] = negative_controls_json(controls)
         if layers:
@@ -200,6 +204,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(format_table(checks))
         if differences:
             print("\n" + format_differences(differences))
+        if intervals.families:  # no family in enough files (a few files named): no section
+            print("\n" + format_prediction_intervals(intervals))
         if control_paths:
             print("\n" + format_negative_controls(controls))
         if layers:
