@@ -14,7 +14,6 @@ import pytest
 
 from ketasim.apps.cli import main
 from ketasim.trials.prediction_intervals import (
-    PUBLISHED_N,
     between_trial_sd,
     family,
     format_prediction_intervals,
@@ -64,21 +63,19 @@ def test_families_and_published_variances() -> None:
     assert published_variance(diff, 35) is None and published_variance(change, None) is None
 
 
-def test_every_shipped_target_knows_its_published_n() -> None:
-    """Every rate, change and SD target of the shipped set finds its published arm size (no stale key either)."""
+def test_every_shipped_target_states_its_published_n() -> None:
+    """Every rate, change and SD target of the shipped set states its published n ([[published]] n): one count,
+    or a pair [n_arm, n_versus] for a difference; check_targets carries it to the check."""
     cal = shipped_calibration_dir()
-    used = set()
     for path in sorted(cal.glob("*.toml")):
         for t in load_trial(path).published:
-            arms = " + ".join(t.arms) if t.pooled else t.arms[0]
-            label = arms if not t.versus else f"{arms} vs {' + '.join(t.versus)}"
-            check = TargetCheck(path.name, list(t.arms) if t.pooled else t.arms[0], t.visit, t.metric, t.value, t.value,
-                                t.tolerance, t.source, (list(t.versus) if t.versus_pooled else t.versus[0]) if t.versus else None)
-            assert check.arm_label == label
             if family(t.metric) in ("MADRS change", "SD of change", "rate"):
-                assert published_size(check) is not None, (path.name, label, t.metric)
-            used.add((path.name, label))
-    assert set(PUBLISHED_N) <= used
+                assert t.n is not None, (path.name, t.arms, t.metric, t.visit)
+            if t.n is not None:
+                assert isinstance(t.n, tuple) == bool(t.versus), (path.name, t.arms, t.metric)
+                check = TargetCheck(path.name, t.arms[0], t.visit, t.metric, t.value, t.value, t.tolerance, t.source,
+                                    published_n=t.n)
+                assert published_size(check) == t.n
 
 
 def test_tau_is_zero_for_pure_sampling_noise() -> None:
@@ -126,7 +123,7 @@ def test_no_interval_without_enough_files_or_a_published_n() -> None:
     checks = _synthetic(1.0, 2, 3, seed=7)  # two files: below MIN_FILES
     result = prediction_intervals(checks, _size)
     assert result.families == [] and all(t.interval is None and t.note for t in result.targets)
-    result = prediction_intervals(_synthetic(1.0, 4, 3, seed=8))  # names not in PUBLISHED_N: n unknown
+    result = prediction_intervals(_synthetic(1.0, 4, 3, seed=8))  # checks without published_n: n unknown
     assert result.families == [] and all("unknown" in (t.note or "") for t in result.targets)
     rates = [TargetCheck(f"t{i}.toml", "a", "1 d", "response_rate", 0.02, 0.001, 0.1, "s", simulated_ci=(0.0, 0.003))
              for i in range(3)]
@@ -164,3 +161,76 @@ def test_validate_json_has_prediction_intervals(tmp_path: Path) -> None:
     assert all(t["versus"] == "placebo" and t["published_n"] == [35, 33] for t in canuso)
     code, text = _run("validate", str(tmp_path), "--patients-per-arm", "6", "--workers", "1")
     assert "prediction intervals, 95%" in text and "MADRS change" in text
+
+
+_OWN_TRIAL = """\
+name = "my trial {i}"
+seed = {i}
+patients_per_arm = 6
+
+[population]
+kind = "trd"
+baseline_madrs = [22, 60]
+
+[[arms]]
+name = "ketamine"
+doses = [ {{ drug = "ketamine", route = "iv", amount = "0.5 mg/kg", infusion = "40 min", at = "0 d" }} ]
+
+[[arms]]
+name = "saline"
+doses = [ {{ drug = "saline", route = "iv", amount = "0 mg", infusion = "40 min", at = "0 d" }} ]
+
+[endpoints]
+visits = ["1 d"]
+response = "50%"
+remission = 10
+
+[[published]]
+arm = "ketamine"
+visit = "1 d"
+metric = "change_mean"
+value = -15.0
+n = {n}
+tolerance = 4.0
+source = "my own trial"
+
+[[published]]
+arm = "ketamine"
+versus = "saline"
+visit = "1 d"
+metric = "change_mean"
+value = -8.0
+n = [{n}, 20]
+tolerance = 4.0
+source = "my own trial"
+
+[[published]]
+arm = "saline"
+visit = "1 d"
+metric = "change_mean"
+value = -7.0
+tolerance = 4.0
+source = "my own trial, no n stated"
+"""
+
+
+def test_own_trial_files_with_n_get_intervals(tmp_path: Path) -> None:
+    """A user's trial files (not shipped) that state n get intervals from it; a target without n gets none."""
+    sizes = (30, 45, 60)
+    for i, n in enumerate(sizes):
+        (tmp_path / f"mine-{i}.toml").write_text(_OWN_TRIAL.format(i=i, n=n))
+    code, out = _run("validate", str(tmp_path), "--json", "--workers", "1")
+    assert code == 0
+    pi = json.loads(out)["prediction_intervals"]
+    (fam,) = pi["families"]
+    assert fam["family"] == "MADRS change" and fam["files"] == 3 and fam["targets"] == 6 == pi["total"]
+    for t in pi["targets"]:
+        n = sizes[int(t["file"][len("mine-")])]
+        if "versus" in t:
+            assert t["published_n"] == [n, 20] and t["interval"] is not None
+            assert t["within_sd"] > math.sqrt(100 / n + 100 / 20)  # SD 10 per arm at the file's sizes
+        elif t["arm"] == "ketamine":
+            assert t["published_n"] == n and t["interval"] is not None
+            assert t["within_sd"] > math.sqrt(100 / n)
+        else:
+            assert t["published_n"] is None and t["interval"] is None and "unknown" in t["note"]

@@ -347,3 +347,28 @@ def test_published_versus(tmp_path):
     _error(tmp_path, BASE + versus.replace('versus = "saline"', 'versus = ["saline", "ketamine"]'),
            "published[0].versus[1]", "also in 'arm'")
     _error(tmp_path, BASE + versus.replace('versus = "saline"', "versus = 3"), "published[0].versus: expected a string")
+
+
+def test_published_n(tmp_path):
+    """`n`, the published patients behind a target: optional, an integer >= 1, a pair [n_arm, n_versus] with versus."""
+    assert _load(tmp_path, BASE + PUBLISHED).published[0].n is None  # absent: not stated
+    with_n = PUBLISHED.replace("value = -16.5", "value = -16.5\nn = 47")
+    assert _load(tmp_path, BASE + with_n).published[0].n == 47
+    versus = PUBLISHED.replace('metric = "change_mean"', 'metric = "change_mean"\nversus = "saline"')
+    pair = versus.replace("value = -16.5", "value = -16.5\nn = [35, 33]")
+    assert _load(tmp_path, BASE + pair).published[0].n == (35, 33)
+    pooled = PUBLISHED.replace('arm = "ketamine"', 'arm = ["ketamine", "saline"]').replace("value = -16.5",
+                                                                                            "value = -16.5\nn = 60")
+    assert _load(tmp_path, BASE + pooled).published[0].n == 60  # a pool: its total
+    for bad in ("0", "-3", "12.0", "12.5", '"40"', "true"):
+        _error(tmp_path, BASE + with_n.replace("n = 47", f"n = {bad}"), "published[0].n: expected a whole number of "
+               "patients >= 1, got")
+    _error(tmp_path, BASE + with_n.replace("n = 47", "n = [35, 33]"), "published[0].n: expected the published number "
+           "of patients", "is for a difference with 'versus'", "got [35, 33]")
+    for bad in ("35", "[35]", "[35, 33, 30]", "[]", '"35, 33"'):
+        _error(tmp_path, BASE + pair.replace("n = [35, 33]", f"n = {bad}"), "published[0].n: expected [n_arm, n_versus] "
+               "for a difference (with 'versus')", "got")
+    _error(tmp_path, BASE + pair.replace("n = [35, 33]", "n = [35, 0]"), "published[0].n[1]: expected a whole number")
+    _error(tmp_path, BASE + pair.replace("n = [35, 33]", 'n = ["35", 33]'), "published[0].n[0]: expected a whole number")
+    second = BASE + PUBLISHED + with_n.replace("n = 47", "n = -1")
+    _error(tmp_path, second, "published[1].n: expected a whole number of patients >= 1, got -1")

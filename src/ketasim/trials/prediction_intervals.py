@@ -21,8 +21,9 @@ The interval is simulated +- 1.96 sqrt(within + tau^2). Families and their scale
   published variance (no SD of its own scale): no interval. A family needs targets in MIN_FILES files.
 
 In-sample coverage (tau from the same targets) is optimistic; leave-one-file-out coverage re-estimates
-tau without the file's targets (no re-simulation). The published arm sizes are not in the trial files:
-PUBLISHED_N holds them, each from the target's source string or the file's comments (assumed where noted).
+tau without the file's targets (no re-simulation). The published sizes are the targets' own `n` in the
+trial files ([[published]] n, docs/trial-file.md; the shipped calibration files state each one from its source,
+assumed where a comment there says so): a target without `n` gets no interval.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ketasim.trials.endpoints import METRICS
+from ketasim.trials.trial_spec import PublishedSize
 from ketasim.trials.validate import TargetCheck
 
 Z95 = 1.959964
@@ -43,78 +45,14 @@ MIN_FILES = 3
 #: family -> unit of tau and of the widths
 FAMILY_UNITS = {"MADRS change": "MADRS points", "SD of change": "MADRS points", "rate": "fraction"}
 
-#: published arm size (one arm, or a pool), or (arm, versus) for a difference
-Size = int | tuple[int, int]
-
-#: published arm sizes of the shipped calibration files: (file, arm label) -> n
-PUBLISHED_N: dict[tuple[str, str], Size] = {
-    ("abbar-2022.toml", "ketamine"): 73,  # 46/73 (source)
-    ("abbar-2022.toml", "saline"): 73,  # not in the source: the ketamine arm's size (assumed)
-    ("canuso-2018.toml", "esketamine 84 mg vs placebo"): (35, 33),
-    ("correia-melo-2020.toml", "ketamine 0.5 mg/kg"): 29,
-    ("correia-melo-2020.toml", "esketamine 0.25 mg/kg iv"): 34,
-    ("daly-2018-synapse.toml", "placebo"): 33,
-    ("daly-2018-synapse.toml", "esketamine 28 mg"): 11,
-    ("daly-2018-synapse.toml", "esketamine 56 mg"): 11,
-    ("daly-2018-synapse.toml", "esketamine 84 mg"): 12,
-    ("diazgranados-2010.toml", "ketamine"): 18,  # crossover, n = 18
-    ("diazgranados-2010.toml", "saline"): 18,
-    ("escape-trd-2023.toml", "esketamine"): 336,
-    ("fava-2018-salloum-2019.toml", "ketamine 0.1 mg/kg + ketamine 0.5 mg/kg + ketamine 1.0 mg/kg"): 60,
-    ("feder-2021.toml", "ketamine vs midazolam"): (15, 15),
-    ("feder-2021.toml", "ketamine"): 15,
-    ("feder-2021.toml", "midazolam"): 15,
-    ("grunebaum-2018.toml", "ketamine vs midazolam"): (40, 40),
-    ("grunebaum-2018.toml", "ketamine"): 40,
-    ("grunebaum-2018.toml", "midazolam"): 40,
-    ("ketamine-vs-control-meta.toml", "ketamine"): 184,  # Han 2016: 368 patients in both arms; half (assumed)
-    ("ketamine-vs-control-meta.toml", "midazolam"): 148,  # Cochrane 2021: n = 296 in both arms; half (assumed)
-    ("ketamine-vs-control-meta.toml", "saline"): 100,  # Wilkinson 2019, 9 crossover trials: not given (assumed)
-    ("ketect-2022.toml", "ketamine"): 95,
-    ("murrough-2013-ajp.toml", "ketamine"): 47,
-    ("murrough-2013-ajp.toml", "midazolam"): 25,
-    ("price-2014.toml", "ketamine"): 36,
-    ("price-2014.toml", "midazolam"): 21,
-    ("shiroma-2014.toml", "ketamine"): 12,
-    ("singh-2016.toml", "ketamine 2x/wk"): 17,  # 67 randomised to four arms, ~17 each (assumed equal)
-    ("singh-2016.toml", "saline 2x/wk"): 17,
-    ("singh-2016.toml", "ketamine 3x/wk"): 17,
-    ("singh-2016.toml", "saline 3x/wk"): 17,
-    ("ssri-vs-placebo-meta.toml", "escitalopram"): 5850,  # Hengartner 2020: n = 11,705 in 28 trials; half
-    ("ssri-vs-placebo-meta.toml", "placebo"): 5850,
-    ("star-d-level1.toml", "citalopram"): 2876,
-    ("sustain-2-adults.toml", "esketamine + antidepressant"): 624,
-    ("sustain-2-older.toml", "esketamine + antidepressant"): 178,
-    ("takahashi-2021.toml", "placebo"): 80,
-    ("takahashi-2021.toml", "esketamine 28 mg"): 41,  # 122 on esketamine in 3 arms
-    ("takahashi-2021.toml", "esketamine 56 mg"): 41,
-    ("takahashi-2021.toml", "esketamine 84 mg"): 41,
-    ("transform-1-2-pooled.toml", "esketamine + antidepressant"): 310,  # day 28: 215 women + 95 men
-    ("transform-1-2-pooled.toml", "placebo + antidepressant"): 208,  # day 28: 138 + 70
-    ("transform-1.toml", "esketamine 56 mg + antidepressant"): 115,
-    ("transform-1.toml", "esketamine 84 mg + antidepressant"): 114,
-    ("transform-1.toml", "placebo + antidepressant"): 113,
-    ("transform-2.toml", "esketamine + antidepressant"): 114,
-    ("transform-2.toml", "placebo + antidepressant"): 109,
-}
-
-#: where one target's n is not its arm's: (file, arm label, metric, visit) -> n
-PUBLISHED_N_BY_TARGET: dict[tuple[str, str, str, str | None], Size] = {
-    ("transform-1-2-pooled.toml", "esketamine + antidepressant", "response_rate", "1 d"): 318,  # 55/318
-    ("transform-1-2-pooled.toml", "placebo + antidepressant", "response_rate", "1 d"): 203,  # 19/203
-    # relapse among responders or remitters: the denominator is theirs
-    ("fava-2018-salloum-2019.toml", "ketamine 1.0 mg/kg", "relapse.rate", None): 9,  # 27 responders in 3 arms
-    ("fava-2018-salloum-2019.toml", "ketamine 0.5 mg/kg", "relapse.rate", None): 9,  # (assumed equal)
-    ("fava-2018-salloum-2019.toml", "ketamine 0.1 mg/kg", "relapse.rate", None): 9,
-    ("ketect-2022.toml", "ketamine", "relapse.rate", None): 44,  # 46% of ~95 remitted
-    ("shiroma-2014.toml", "ketamine", "relapse.rate", None): 11,  # 6 of 11 responders
-}
+#: published arm size (one arm, or a pool), or (arm, versus) for a difference: the trial file's `n`
+Size = PublishedSize
 
 
 def published_size(check: TargetCheck) -> Size | None:
-    """The published trial's size behind a target (patients; a pair for a difference); None if unknown."""
-    specific = PUBLISHED_N_BY_TARGET.get((check.file, check.arm_label, check.metric, check.visit))
-    return specific if specific is not None else PUBLISHED_N.get((check.file, check.arm_label))
+    """The published trial's size behind a target (patients; a pair for a difference): the target's `n` in its
+    trial file ([[published]] n); None where the file does not state it."""
+    return check.published_n
 
 
 def family(metric: str) -> str:
@@ -295,7 +233,7 @@ def prediction_intervals(checks: list[TargetCheck],
                          size_of: Callable[[TargetCheck], Size | None] = published_size) -> PredictionIntervals:
     """95% prediction intervals of every target, tau estimated per family from these targets.
 
-    size_of: the published trial's size behind a target (default: PUBLISHED_N)."""
+    size_of: the published trial's size behind a target (default: the target's `n` in its trial file)."""
     by_file: dict[str, list[TargetCheck]] = {}
     for c in checks:
         by_file.setdefault(c.file, []).append(c)

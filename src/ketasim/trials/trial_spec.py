@@ -27,7 +27,8 @@ Documented defaults (a key that is absent takes this value):
 - ``endpoints.relapse.assess_every``: absent means daily, on whole days after the first dose (the
   first version's rule); given, assessments are at ``at`` + k * ``assess_every`` (k = 1, 2, ...) up to ``until``.
 - ``[[published]]``: none. ``visit`` is absent for ``relapse.*`` and ``vitals.*`` metrics; ``versus``
-  absent means the target is the arm's own value.
+  absent means the target is the arm's own value; ``n`` absent means the published number of patients
+  behind the value is not stated (``validate`` then gives the target no prediction interval).
 
 Choices beyond the contract's wording:
 
@@ -44,6 +45,9 @@ Choices beyond the contract's wording:
   assessment from ``at`` to ``until``.
 - A published ``*_rate`` or ``relapse.rate`` value must lie in 0..1 (-1..1 for a ``versus`` difference).
 - ``versus`` is an arm's name or a list of arm names (pooled by patient count), none of them in ``arm``.
+- ``n`` (the published patients behind the value: the arm's, the pool's total for pooled arms, the
+  responders' or remitters' for ``relapse.*``) is an integer >= 1; for a ``versus`` difference it is a
+  pair ``[n_arm, n_versus]`` (one number is an error there: a single count could mean either arm or both).
 
 Every violation raises :class:`~ketasim.errors.KetasimInputError` with one message
 ``FILE: PLACE: what was expected`` (for example ``trial.toml: arms[1].doses[0]: amount: ...``);
@@ -93,7 +97,7 @@ DEFAULT_CAPS5 = (0.0, CAPS5_MAX)
 _ARM_KEYS = ("name", "doses")
 _ENDPOINT_KEYS = ("visits", "response", "remission", "vitals", "relapse")
 _RELAPSE_KEYS = ("among", "at", "madrs_at_least", "until", "assess_every")
-_PUBLISHED_KEYS = ("arm", "visit", "metric", "versus", "value", "tolerance", "source")
+_PUBLISHED_KEYS = ("arm", "visit", "metric", "versus", "value", "n", "tolerance", "source")
 _PERCENT = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*%\s*$")
 
 
@@ -169,11 +173,17 @@ class EndpointsSpec:
     vitals: bool = False
 
 
+#: the published number of patients behind a target: one arm (or pool), or (n_arm, n_versus) for a difference
+PublishedSize = int | tuple[int, int]
+
+
 @dataclass(frozen=True)
 class PublishedTarget:
     """A published number to compare with: |simulated - value| <= tolerance passes.
 
     With `versus` arms the number is a difference: the metric of `arms` minus that of `versus`.
+    `n`: the published number of patients behind the value (None: not stated), a pair (n_arm, n_versus)
+    for a difference; `validate`'s prediction intervals need it.
     """
 
     arms: tuple[str, ...]
@@ -185,6 +195,7 @@ class PublishedTarget:
     source: str
     versus: tuple[str, ...] = ()
     versus_pooled: bool = False
+    n: PublishedSize | None = None
 
 
 @dataclass(frozen=True)
@@ -411,9 +422,28 @@ def _published(r: _Reader, value: object, arms: tuple[ArmSpec, ...],
         tolerance = r.number(r.require(table, "tolerance", path, "a number >= 0"), f"{path}.tolerance", 0.0)
         source = r.string(r.require(table, "source", path, "where the number was published, a string"),
                           f"{path}.source")
+        size = _published_n(r, table["n"], f"{path}.n", bool(versus)) if "n" in table else None
         targets.append(PublishedTarget(tuple(names), pooled, visit, metric, target, tolerance, source,
-                                       tuple(versus), versus_pooled))
+                                       tuple(versus), versus_pooled, size))
     return tuple(targets)
+
+
+def _published_n(r: _Reader, raw: object, path: str, difference: bool) -> PublishedSize:
+    """A target's published patient count: an integer >= 1, or [n_arm, n_versus] for a difference."""
+    def count(value: object, place: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            r.fail(place, f"expected a whole number of patients >= 1, got {_show(value)}")
+        return value
+
+    if not difference:
+        if isinstance(raw, list):
+            r.fail(path, f"expected the published number of patients, an integer >= 1 (a pair [n_arm, n_versus] "
+                   f"is for a difference with 'versus'), got {_show(raw)}")
+        return count(raw, path)
+    if not isinstance(raw, list) or len(raw) != 2:
+        r.fail(path, f"expected [n_arm, n_versus] for a difference (with 'versus'): the published patients of 'arm' "
+               f"and of 'versus', two integers >= 1, got {_show(raw)}")
+    return count(raw[0], f"{path}[0]"), count(raw[1], f"{path}[1]")
 
 
 def _target_arms(r: _Reader, raw: object, path: str, arm_names: list[str]) -> tuple[list[str], bool]:

@@ -17,7 +17,7 @@ from ketasim.model.drugs import register_compound_file
 from ketasim.trials.endpoints import METRICS
 from ketasim.trials.results import TrialResult
 from ketasim.trials.trial import run_trial
-from ketasim.trials.trial_spec import PublishedTarget, TrialSpec, load_trial
+from ketasim.trials.trial_spec import PublishedSize, PublishedTarget, TrialSpec, load_trial
 
 #: worker processes start fresh (forkserver): forking a process that has threads (JAX, Dask) can deadlock
 _FRESH_PROCESSES = multiprocessing.get_context("forkserver")
@@ -40,6 +40,9 @@ class TargetCheck:
     simulated_ci: tuple[float, float] | None = None
     #: the file's indication (INDICATIONS, from its population kind): validate reports each in its own section
     indication: str = "depression"
+    #: the published number of patients behind the value (the target's `n`; (arm, versus) for a difference);
+    #: None where the file does not state it (then no prediction interval)
+    published_n: PublishedSize | None = None
 
     @property
     def passed(self) -> bool:
@@ -164,7 +167,7 @@ def check_targets(spec: TrialSpec, result: TrialResult, label: str) -> list[Targ
         value = simulated_metric(result, t)
         out.append(TargetCheck(label, _arms(t.arms, t.pooled), t.visit, t.metric, t.value, value, t.tolerance, t.source,
                                _arms(t.versus, t.versus_pooled) if t.versus else None,
-                               simulated_interval(result, t, value), indication(spec)))
+                               simulated_interval(result, t, value), indication(spec), t.n))
     return out
 
 
