@@ -113,3 +113,18 @@ def test_targets_pool_and_difference_the_arm_gradients_and_the_loss_slope_is_its
         moved = [[replace(c, simulated=c.simulated + sign * step * g[i]) for c, g in zip(checks, slopes, strict=True)]
                  for sign in (1.0, -1.0)]
         assert gradient[i] == pytest.approx((robust_loss(moved[0]) - robust_loss(moved[1])) / (2 * step), rel=1e-6)
+
+
+@pytest.mark.slow  # two more compiled shapes (the 42-day run-in and the arm): about 20 s on 2 shared cores
+def test_background_run_in_is_differentiated_too() -> None:
+    """Correia-Melo 2020 (escitalopram background): slower spine turnover also lifts the run-in's spines, so the
+    observed baseline moves; the derivative must follow it through the run-in into the change."""
+    spec = load_trial(shipped_calibration_dir() / "correia-melo-2020.toml")
+    name, base = "spine_turnover_time_d", model_values()
+    gradient = arm_endpoint_gradient(spec, 0, 6, (name,), device="cpu")
+    ends = [arm_endpoint_gradient(spec, 0, 6, (name,), params={**base, name: base[name] * np.exp(sign * LOG_STEP)},
+                                  screening_params=base, device="cpu") for sign in (1.0, -1.0)]
+    for metric in GRADIENT_METRICS:
+        quotient = (ends[0].values[metric] - ends[1].values[metric]) / (2.0 * LOG_STEP)
+        np.testing.assert_allclose(gradient.log_gradient(metric)[:, 0], quotient, rtol=RELATIVE, atol=FLOOR[metric])
+    assert abs(gradient.log_gradient("change_mean")[0, 0]) > 10 * FLOOR["change_mean"]
