@@ -8,6 +8,10 @@ so the loop compiles once per arm shape (patients, PK modes, states) and device.
 
 Computation is float64 (x64 is switched on only inside these functions). `last_timing` holds
 compile and run seconds of the latest solve.
+
+`solve_fast_jax_tangents` runs the same loop with forward-mode derivatives of the states in chosen
+mechanism parameters (`jax.jvp`; `lax.while_loop` has no reverse mode), and `madrs_tangents` carries
+them through the MADRS (`trials.gradient` builds an arm's endpoint gradients on them).
 """
 
 from __future__ import annotations
@@ -128,7 +132,9 @@ def _advance(y: jax.Array, h: jax.Array, status: jax.Array, steps: jax.Array, t0
         total = ratio[:, 0]
         for i in range(1, ratio.shape[1]):  # summed state by state, in engines.fast's order
             total = total + ratio[:, i]
-        err_norm = jnp.sqrt(total / ratio.shape[1])
+        # the step sizes are not differentiated (forward mode, `solve_fast_jax_tangents`): the derivative is
+        # that of the solution on the grid the controller chose
+        err_norm = jax.lax.stop_gradient(jnp.sqrt(total / ratio.shape[1]))
         finite = jnp.isfinite(err_norm) & jnp.all(jnp.isfinite(y_new), axis=1)
         accept = running & finite & (err_norm <= 1.0)
         y = jnp.where(accept[:, None], y_new, y)
@@ -300,3 +306,181 @@ def solve_fast_jax(model: ArmModel, times_h: np.ndarray, y0: np.ndarray, setting
     last_timing.update(device=str(dev), compile_s=compile_s, run_s=total - compile_s, total_s=total, calls=calls,
                        compiled=compile_s > 0.0, patients=n, padded_to=padded)
     return Solution(times, states, status_np, steps_np)
+
+
+# ---- forward-mode derivatives with respect to mechanism parameters ---------------------------------
+
+def _advance_tangents(y: jax.Array, dy: jax.Array, h: jax.Array, status: jax.Array, steps: jax.Array, t0: jax.Array,
+                      t1: jax.Array, seg_start: jax.Array, session: jax.Array, seg: Tree, arm: Tree, theta: jax.Array,
+                      tol: Tree, names: tuple[str, ...]) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
+    """`_advance` and its forward-mode derivative with respect to params[names] = theta (k,).
+
+    dy (k, N, n_states): d y / d theta_i on entry; returns y, dy, h, status, steps after the interval.
+    The parameters reach the vector field, the decay rates of the integrating factor (which states
+    have one is fixed) and the session jump (session = (is a session, cue)); step sizes are not
+    differentiated (see `_advance`).
+    """
+    def solve(values: jax.Array, y_in: jax.Array) -> tuple[jax.Array, tuple]:
+        params = {**arm["params"], **{name: values[i] for i, name in enumerate(names)}}
+        rates = jnp.stack([jnp.asarray(r, dtype=y_in.dtype) for r in mechanism.decay_rates(params)])
+        decay = jnp.where(arm["integrating"], rates, 0.0)
+        jump = jnp.where(session[0] > 0.0, mechanism.session_jump(session[1], params), 0.0)
+        y_out, *rest = _advance(y_in, h, status, steps, t0, t1, seg_start, jump, seg,
+                                {**arm, "params": params, "decay": decay}, tol)
+        return y_out, tuple(rest)
+
+    def along(d_theta: jax.Array, d_y: jax.Array) -> tuple:
+        return jax.jvp(solve, (theta, y), (d_theta, d_y), has_aux=True)
+
+    y_out, dy_out, (h_out, status_out, steps_out) = jax.vmap(along, out_axes=(None, 0, None))(
+        jnp.eye(theta.shape[0], dtype=theta.dtype), dy)
+    return y_out, dy_out, h_out, status_out, steps_out
+
+
+def solve_fast_jax_tangents(model: ArmModel, times_h: np.ndarray, y0: np.ndarray, names: tuple[str, ...] | list[str],
+                            dy0: np.ndarray | None = None, settings: SolverSettings = SolverSettings(),
+                            device: str = "auto") -> tuple[Solution, np.ndarray]:
+    """`solve_fast_jax` and the derivatives of its states with respect to the mechanism parameters `names`.
+
+    Forward mode (`jax.jvp`, one tangent per parameter, vectorised) through the same adaptive loop:
+    the derivative of the solution on the step grid the controller chose at these parameters (the
+    step sizes are held), which approaches the ODE's sensitivities as the tolerance tightens.
+    dy0 (k, N, n_states): d y0 / d params[names] (None: y0 does not depend on them).
+
+    Returns the Solution and d states / d params[names] (k, T, N, n_states), per unit of each
+    parameter (NaN where the solve failed). Compiles once per arm shape and parameter names; with no
+    names it is `solve_fast_jax` (the value alone) and the derivatives are empty.
+    """
+    names = tuple(names)
+    unknown = [name for name in names if name not in model.params]
+    if unknown:
+        raise KetasimInputError(f"solve_fast_jax_tangents: unknown mechanism parameters {unknown!r}")
+    if not names:
+        sol = solve_fast_jax(model, times_h, y0, settings, device)
+        return sol, np.zeros((0, *sol.states.shape))
+    started = time.perf_counter()
+    dev = pick_device(device)
+    times = checked_times(model, times_h)
+    y0 = np.asarray(y0, dtype=float)
+    n, m = y0.shape
+    k = len(names)
+    states = np.full((len(times), n, m), np.nan)
+    tangents = np.full((k, len(times), n, m), np.nan)
+    at_start = start_indices(model, times)
+    states[at_start] = y0
+    tangents[:, at_start] = 0.0 if dy0 is None else np.asarray(dy0, dtype=float)[:, None]
+    b = model.boundaries
+    compile_s, calls = 0.0, 0
+    with x64():
+        status = _put(np.zeros(n), dev, np.int64)
+        steps = _put(np.zeros(n), dev, np.int64)
+        if n:
+            arm = {**_arm_arrays(model, dev), "integrating": _put(_integrating_decay(model) != 0.0, dev, np.bool_)}
+            theta = _put([model.params[name] for name in names], dev)
+            tol = (_put(settings.rtol, dev), _put(settings.atol, dev), _put(settings.max_steps, dev, np.int64))
+            y = _put(y0, dev)
+            dy = _put(np.zeros((k, n, m)) if dy0 is None else dy0, dev)
+            h = _put(np.full(n, FIRST_STEP_H), dev)
+            for seg_index in range(len(b) - 1):
+                session = _put(_session_at(model, float(b[seg_index])), dev)
+                seg = _segment_arrays(model, seg_index, dev)
+                inside = times[(times > b[seg_index]) & (times < b[seg_index + 1])]
+                start = float(b[seg_index])
+                for stop in np.unique(np.concatenate([inside, [b[seg_index + 1]]])):
+                    args = (y, dy, h, status, steps, _put(start, dev), _put(stop, dev), _put(b[seg_index], dev), session,
+                            seg, arm, theta, tol)
+                    advance, seconds = _compiled_tangents(args, names, dev)
+                    compile_s += seconds
+                    y, dy, h, status, steps = advance(*args)
+                    calls += 1
+                    session, start = _put([0.0, 0.0], dev), float(stop)
+                    hit = np.nonzero(np.abs(times - stop) <= 1e-12)[0]
+                    if hit.size:
+                        states[hit] = np.asarray(y)
+                        tangents[:, hit] = np.asarray(dy)[:, None]
+        status_np = np.asarray(status).astype(int)
+        steps_np = np.asarray(steps).astype(int)
+    failed = status_np != SolverStatus.OK
+    states[:, failed] = np.nan
+    tangents[:, :, failed] = np.nan
+    total = time.perf_counter() - started
+    last_timing.clear()
+    last_timing.update(device=str(dev), compile_s=compile_s, run_s=total - compile_s, total_s=total, calls=calls,
+                       compiled=compile_s > 0.0, patients=n, parameters=k)
+    return Solution(times, states, status_np, steps_np), tangents
+
+
+def _compiled_tangents(args: tuple, names: tuple[str, ...], device: jax.Device) -> tuple[Any, float]:
+    """The compiled _advance_tangents for these shapes and parameter names on `device`, and its compile seconds."""
+    leaves, treedef = jax.tree_util.tree_flatten(args)
+    key = ("tangents", names, device.platform, device.id, str(treedef),
+           tuple((leaf.shape, str(leaf.dtype)) for leaf in leaves))
+    if key in COMPILED:
+        return COMPILED[key], 0.0
+    start = time.perf_counter()
+    compiled = jax.jit(_advance_tangents, static_argnames="names").lower(*args, names=names).compile()
+    if len(COMPILED) >= COMPILED_MAX:
+        COMPILED.pop(next(iter(COMPILED)))
+    COMPILED[key] = compiled
+    return COMPILED[key], time.perf_counter() - start
+
+
+def _session_at(model: ArmModel, time_h: float) -> tuple[float, float]:
+    """(1, cue) when a session starts at `time_h` (as ArmModel's session jumps), else (0, 0)."""
+    for session in model.sessions:
+        if abs(session.time_h - time_h) <= 1e-9:
+            return 1.0, session.cue
+    return 0.0, 0.0
+
+
+def _madrs(values: jax.Array, rows: tuple, time_h: jax.Array, occ: tuple, patient: Tree, params: Tree,
+           course: jax.Array, contact_factor: jax.Array, names: tuple[str, ...]) -> jax.Array:
+    """MADRS (T, N): `mechanism.observables` with jax.numpy, params[names] = values."""
+    p = {**params, **{name: values[i] for i, name in enumerate(names)}}
+    return mechanism.observables(_JNP, time_h[:, None], rows, mechanism.Occupancy(*occ), patient, p, course,
+                                 contact_factor)["madrs"]
+
+
+def _madrs_tangents(values: jax.Array, states: jax.Array, tangents: jax.Array, time_h: jax.Array, occ: tuple,
+                    patient: Tree, params: Tree, course: jax.Array, contact_factor: jax.Array, names: tuple[str, ...]
+                    ) -> tuple[jax.Array, jax.Array]:
+    def madrs(v: jax.Array, y: jax.Array) -> jax.Array:
+        rows = tuple(y[..., i] for i in range(N_STATES))
+        return _madrs(v, rows, time_h, occ, patient, params, course, contact_factor, names)
+
+    def along(d_values: jax.Array, d_states: jax.Array) -> tuple:
+        return jax.jvp(madrs, (values, states), (d_values, d_states))
+
+    return jax.vmap(along, out_axes=(None, 0))(jnp.eye(values.shape[0], dtype=values.dtype), tangents)
+
+
+_MADRS_TANGENTS = jax.jit(_madrs_tangents, static_argnames="names")
+
+
+def madrs_tangents(model: ArmModel, times_h: np.ndarray, states: np.ndarray, tangents: np.ndarray,
+                   names: tuple[str, ...] | list[str], course_log_severity: np.ndarray | float = 0.0,
+                   contact_factor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """MADRS (T, N) without visit noise, as `ArmModel.outputs`, and its derivatives (k, T, N) with respect to
+    params[names] (points per unit of each parameter), from the states (T, N, n_states) and their tangents
+    (k, T, N, n_states) of `solve_fast_jax_tangents`: the chain rule through the states plus the parameters'
+    own place in the MADRS (e.g. drug_relief_max, contact_improvement_max). Runs on the CPU; with no names it
+    is `ArmModel.outputs`' MADRS."""
+    names = tuple(names)
+    times = np.asarray(times_h, dtype=float)
+    if not names:
+        madrs = model.outputs(times, states, course_log_severity, contact_factor)["madrs"]
+        return madrs, np.zeros((0, *madrs.shape))
+    occ = np.zeros((3, len(times), model.n_patients))
+    for i, t in enumerate(times):
+        at = model.occupancy(model.segment_of_output(float(t)), float(t))
+        occ[0, i], occ[1, i], occ[2, i] = at.nmda, at.sert, at.nmda_block
+    course = np.broadcast_to(np.asarray(course_log_severity, dtype=float), occ.shape[1:])
+    with x64():
+        cpu = jax.devices("cpu")[0]
+        madrs, d_madrs = _MADRS_TANGENTS(
+            _put([model.params[name] for name in names], cpu), _put(states, cpu), _put(tangents, cpu), _put(times, cpu),
+            (_put(occ[0], cpu), _put(occ[1], cpu), _put(np.zeros_like(occ[0]), cpu), _put(0.0, cpu), _put(occ[2], cpu)),
+            {name: _put(model.patient[name], cpu) for name in PD_PATIENT_FIELDS},
+            {name: _put(value, cpu) for name, value in model.params.items()}, _put(course, cpu), _put(contact_factor, cpu),
+            names=names)
+        return np.asarray(madrs), np.asarray(d_madrs)

@@ -11,6 +11,8 @@ log(1 + (z / 0.75)^4) / 2. It is nearly flat well inside the tolerance, steep ar
 grows only logarithmically far outside it, so two targets that contradict each other cannot
 drag the rest away. Afterwards each fitted parameter can be moved by +-10% to show which ones the
 targets actually pin down (local sensitivity). `trials.cross_validate` refits on subsets of files.
+`loss_gradient` gives the loss over the targets the JAX gradient reaches and its gradient in log-parameters
+(`trials.gradient`), for a gradient-based optimiser; the fit itself does not use it.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import Bounds, minimize
 
+from ketasim.engines.solvers import SolverSettings
 from ketasim.errors import KetasimInputError
-from ketasim.model.arm import DEFAULT_PARAMETERS
+from ketasim.model.arm import DEFAULT_PARAMETERS, model_values
 from ketasim.trials.calibration_set import FIT_SETTINGS, CalibrationSet
-from ketasim.trials.population import POPULATION_PARAMETERS
+from ketasim.trials.population import POPULATION_PARAMETERS, population_values
 from ketasim.trials.trial import run_trial
 from ketasim.trials.trial_spec import load_trial
 from ketasim.trials.validate import TargetCheck, check_targets, trial_files
@@ -95,6 +98,51 @@ def robust_loss(checks: list[TargetCheck]) -> float:
         z = 10.0 if c.simulated is None or not math.isfinite(c.simulated) else (c.simulated - c.published) / c.tolerance
         total += 0.5 * math.log1p((z / LOSS_SCALE) ** 4)
     return total
+
+
+def robust_loss_gradient(checks: list[TargetCheck], gradients: list[np.ndarray]) -> tuple[float, np.ndarray]:
+    """`robust_loss` of `checks` and its gradient, given each target's d simulated / d x (k,): with z = (simulated -
+    published) / tolerance, d/dz of log(1 + (z / s)^4) / 2 is 2 z^3 / (s^4 + z^4). A missing value adds no slope."""
+    total = robust_loss(checks)
+    gradient = np.zeros(len(gradients[0]) if gradients else 0)
+    for c, g in zip(checks, gradients, strict=True):
+        if c.simulated is not None and math.isfinite(c.simulated):
+            z = (c.simulated - c.published) / c.tolerance
+            gradient = gradient + 2.0 * z**3 / (LOSS_SCALE**4 + z**4) / c.tolerance * np.asarray(g)
+    return total, gradient
+
+
+def loss_gradient(files: list[str | Path], patients_per_arm: int, values: dict[str, float] | None = None,
+                  names: tuple[str, ...] | None = None, *, settings: SolverSettings = FIT_SETTINGS, daily: bool = False,
+                  device: str = "auto") -> tuple[float, np.ndarray, list[TargetCheck]]:
+    """For a gradient-based optimiser (`calibrate` itself stays with COBYQA): the robust loss over the targets the
+    JAX gradient reaches (`trials.gradient.target_gradients`: change_mean, response_rate and remission_rate at a
+    visit, about two thirds of the calibration targets), its gradient in log(names) (k,), and those checks.
+
+    files: trial files (or folders); values: mechanism and population values (None: shipped); names: mechanism
+    parameters (default: the mechanism parameters of FREE_PARAMETERS; population parameters act through the
+    patient draws and are not differentiated). Each file's arms are solved at `patients_per_arm`, screening at
+    `values` (`trials.gradient.arm_endpoint_gradient`); the first call compiles once per arm shape (tens of seconds each).
+    """
+    from ketasim.trials.gradient import GRADIENT_METRICS, arm_endpoint_gradient, target_gradients
+
+    values = shipped_values() if values is None else values
+    names = tuple(n for n, _, _ in FREE_PARAMETERS if n in DEFAULT_PARAMETERS) if names is None else tuple(names)
+    model, pop = _split(values)
+    params, population = model_values(model), population_values(pop)
+    checks, gradients = [], []
+    for path in trial_files(files):
+        spec = load_trial(path)
+        wanted = {a for t in spec.published if t.metric in GRADIENT_METRICS and t.visit is not None
+                  for a in (*t.arms, *t.versus)}
+        arms = {arm.name: arm_endpoint_gradient(spec, i, patients_per_arm, names, params=params, pop=population,
+                                                settings=settings, daily=daily, device=device)
+                for i, arm in enumerate(spec.arms) if arm.name in wanted}
+        for check, gradient in target_gradients(spec, path.name, arms):
+            checks.append(check)
+            gradients.append(gradient)
+    total, gradient = robust_loss_gradient(checks, gradients)
+    return total, gradient if gradients else np.zeros(len(names)), checks
 
 
 def split_values(values: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:

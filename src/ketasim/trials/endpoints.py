@@ -51,8 +51,9 @@ def sd_estimate(values: np.ndarray) -> Estimate:
 
 
 def proportion_estimate(hits: np.ndarray) -> Estimate:
-    """Fraction of patients with a hit, with its 95% Wilson interval."""
-    n, successes = int(hits.size), int(hits.sum())
+    """Fraction of patients with a hit, with its 95% Wilson interval; hits may be chances (0-1, the expected
+    rates of a fit), whose mean is then the rate (not truncated to whole patients)."""
+    n, successes = int(hits.size), float(hits.sum())
     return Estimate(successes / n if n else math.nan, wilson_interval(successes, n))
 
 
