@@ -63,8 +63,9 @@ def test_steady_state_trough_and_peak_in_the_published_range(steady_state: dict[
 def test_nmda_occupancy_at_20_mg_per_day(steady_state: dict[str, np.ndarray]) -> None:
     p = {k: v.value for k, v in MEMANTINE_PARAMETERS.items()}
     occupancy = steady_state["nmda_occupancy"]
-    # brain concentration ~ CSF/plasma x plasma (0.52 x ~120 ng/mL ~ 0.35 uM) against Ki 1 uM: about a quarter
-    assert 0.15 <= occupancy.min() <= occupancy.max() <= 0.35
+    # brain concentration ~ CSF/plasma x plasma (0.52 x ~120 ng/mL ~ 0.35 uM) against the in vivo Ki 2.9 uM (in vitro
+    # 1 uM x 2.9, the scale of the ketamine family): about a tenth
+    assert 0.07 <= occupancy.min() <= occupancy.max() <= 0.15
     brain = p["species.memantine.effect_site.partition"] * steady_state["plasma_memantine_ng_ml"] * 1e-3
     ratio = brain / ki_mg_l(p["species.memantine.nmda.ki"], p["molar_mass_g_mol"])
     np.testing.assert_allclose(occupancy.mean(), np.mean(ratio / (1.0 + ratio)), rtol=0.05)
@@ -184,7 +185,7 @@ def test_ketamine_family_block_under_mg_is_its_occupancy(drug: str) -> None:
     model = ArmModel(Regimen.of(dose("memantine", "oral", "20 mg", every="1 d")), patients, model_values(), 0.0,
                      240.0)
     at = model.occupancy(model.segment_of_output(239.0), 239.0)
-    assert at.nmda[0] > 0.15 and at.nmda_block[0] < at.nmda[0] / 15.0
+    assert at.nmda[0] > 0.07 and at.nmda_block[0] < at.nmda[0] / 15.0
 
 
 def test_sbml_export_reproduces_memantine() -> None:

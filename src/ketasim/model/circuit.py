@@ -13,16 +13,24 @@ from ketasim.model.namespace import Array
 from ketasim.model.parameters import Parameter as P
 
 _SHAPE = "assumed: shape after Moghaddam B et al. 1997, J Neurosci 17:2921 (rodent; shapes, not numbers)"
+#: how an occupancy threshold set on the former scale (Ebert 1997 in vitro Ki on total plasma) was carried to the
+#: in vivo unbound scale of the compound files, keeping its plasma concentration (docs/mechanism-checks.md)
+OCCUPANCY_SCALE_NOTE = ("on the in vivo unbound scale (effect site = unbound plasma x Kp,uu 1, Ki x 2.9; "
+                        "docs/mechanism-checks.md, NMDA occupancy): {old} on the former scale (in vitro Ki on total "
+                        "plasma) mapped to the same plasma concentration: r = o/(1-o) divided by 5.27 (= 2.9/0.55), "
+                        "o' = r'/(1+r')")
 
 PARAMETERS: dict[str, P] = {
-    "interneuron_occupancy50": P(0.30, "1", "calibrated to data/calibration; interneurons are silenced by partial block "
-                                 "(Homayoun & Moghaddam 2007), low doses work (Fava 2018)",
+    "interneuron_occupancy50": P(0.0752, "1", "calibrated to data/calibration (the shipped value: calibrated.toml); "
+                                 "interneurons are silenced by partial block (Homayoun & Moghaddam 2007), low doses "
+                                 "work (Fava 2018); default " + OCCUPANCY_SCALE_NOTE.format(old="0.30"),
                                  "NMDA occupancy silencing half of the interneuron drive", valid=(0.01, 0.99)),
     "nmda_circuit_link": P(1.0, "1", "structural: 1 = the link intact, 0 = cut (knock-out checks); NMDA block on "
                            "GABA interneurons disinhibits pyramidal cells (Homayoun H & Moghaddam B 2007, J Neurosci "
                            "27:11496)", "share of interneuron NMDA block that silences interneurons", valid=(0, 1)),
     "interneuron_hill": P(2.0, "1", _SHAPE, "steepness of interneuron silencing", valid=(0.5, 20)),
-    "pyramidal_occupancy50": P(0.75, "1", _SHAPE, "NMDA occupancy blocking half of pyramidal output (anaesthesia)",
+    "pyramidal_occupancy50": P(0.363, "1", _SHAPE + "; " + OCCUPANCY_SCALE_NOTE.format(old="0.75"),
+                               "NMDA occupancy blocking half of pyramidal output (anaesthesia)",
                                valid=(0.01, 0.99)),
     "pyramidal_hill": P(8.0, "1", _SHAPE, "steepness of pyramidal block", valid=(0.5, 20)),
     "adaptation_time_h": P(1.5, "h", "assumed: the glutamate burst is transient, over within ~1-2 h (Moghaddam 1997)",

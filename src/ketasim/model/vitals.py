@@ -5,21 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from ketasim.model.circuit import OCCUPANCY_SCALE_NOTE
 from ketasim.model.namespace import Array
 from ketasim.model.parameters import Parameter as P
 
 _VANK = "calibrated to data/calibration/vitals-and-dissociation.toml (Vankawala 2021)"
 
 PARAMETERS: dict[str, P] = {
-    "pressor_occupancy50": P(0.55, "1", "assumed: the pressor response follows NMDA block, so ketamine and esketamine at "
-                             "equi-effective doses rise alike (Vankawala 2021 found no difference)",
+    "pressor_occupancy50": P(0.188, "1", "assumed: the pressor response follows NMDA block, so ketamine and esketamine at "
+                             "equi-effective doses rise alike (Vankawala 2021 found no difference); "
+                             + OCCUPANCY_SCALE_NOTE.format(old="0.55"),
                              "NMDA occupancy for half of the maximal pressor response", valid=(0.01, 0.99)),
     "pressor_hill": P(3.0, "1", "assumed: back to baseline within 1.5 h after a 40-min infusion (Szarmach 2020)",
                       "steepness of the pressor response", valid=(0.5, 20)),
     "sbp_max_mmhg": P(24.57, "mmHg", _VANK, "maximal systolic rise", valid=(0, 100)),
     "dbp_max_mmhg": P(16.57, "mmHg", _VANK, "maximal diastolic rise", valid=(0, 60)),
     "hr_max_bpm": P(7.994, "bpm", _VANK, "maximal heart-rate rise", valid=(0, 60)),
-    "dissociation_occupancy50": P(0.55, "1", "assumed: dissociation at plasma 100-250 ng/mL (Zanos 2018 Table 1)",
+    "dissociation_occupancy50": P(0.188, "1", "assumed: dissociation at plasma 100-250 ng/mL (Zanos 2018 Table 1); "
+                                  + OCCUPANCY_SCALE_NOTE.format(old="0.55"),
                                   "NMDA occupancy for half-maximal CADSS", valid=(0.01, 0.99)),
     "dissociation_hill": P(6.0, "1", "assumed: CADSS is gone by ~2 h (Popova 2019; Glue 2018)", "steepness of CADSS",
                            valid=(0.5, 20)),
