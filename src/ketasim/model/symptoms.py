@@ -27,10 +27,8 @@ PARAMETERS: dict[str, P] = {
     "placebo_spray_cue": P(0.7619, "1", _CAL + "; the placebo spray carries a bittering agent that patients taste "
                            "(esketamine trial methods, e.g. Daly 2018)",
                            "perceptible cue of a placebo spray, in hours of clear dissociation", valid=(0, 24)),
-    "expectancy_time_d": P(1.8, "d", _CAL + "; started at 1.8 d, read off Daly 2018's placebo arm (-9.7 at 2 h, "
-                           "-5.7 at 1 d) as a free decay, which ignores that expectancy is capped "
-                           "(expectancy_fraction_max) in the most placebo-responsive patients, whose relief then "
-                           "falls later than the state", "decay time of session expectancy", valid=(0.05, 60)),
+    "expectancy_time_d": P(1.8, "d", "assumed: session expectancy fades over days (Daly 2018 placebo: -9.7 at 2 h, "
+                           "-5.7 at 1 d)", "decay time of session expectancy", valid=(0.05, 60)),
     "natural_course_time_d": P(28.0, "d", "assumed: depressive episodes drift by themselves over weeks to months; "
                                "wait-list patients improve by ~4 HAM-D points over 4-12 weeks with a wide spread "
                                "(Rutherford BR et al. 2012, J Psychiatr Res 46:1311, effect size 0.505)",

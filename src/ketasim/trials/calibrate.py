@@ -48,12 +48,10 @@ FREE_PARAMETERS: tuple[tuple[str, float, float], ...] = (
     # from the literature, trials.natural_course)
     ("natural_course_sd", 0.02, 0.8),
     ("expectancy_active_exponent", 0.05, 2.0),
-    # how long a session's expectancy lasts: the placebo and midazolam arms at 2 h and 1 d (Daly 2018, Murrough
-    # 2013, TRANSFORM day 2) pin it; read off Daly's placebo alone it ignores the cap on expectancy
-    ("expectancy_time_d", 0.25, 4.0),
     # monoaminergic path (its synaptogenic rate is held: only the product with responsiveness is seen)
     ("monoaminergic_median", 0.05, 5.0),
     # fast plasticity
+    ("synaptogenesis_rate_1_h", 0.05, 10.0),
     ("acute_relief_max", 0.05, 0.95),
     # new spines fade over days to about two weeks (BRIEF; Phoumthipphavong 2016): at most 14 d
     ("spine_turnover_time_d", 2.0, 14.0),
@@ -61,9 +59,7 @@ FREE_PARAMETERS: tuple[tuple[str, float, float], ...] = (
     ("plasticity_responder_fraction", 0.1, 0.95),
 )
 #: no longer fitted (stage 3): pyramidal_occupancy50 (anaesthetic-range silencing; the calibration set holds
-#: no anaesthetic doses), monoaminergic_synaptogenesis_rate_1_h (it multiplies monoaminergic_median) and
-#: synaptogenesis_rate_1_h (flat: a 10% move either way changed the loss by 0.005 in the converged fit,
-#: docs/calibration-report.txt; held at its fitted value)
+#: no anaesthetic doses) and monoaminergic_synaptogenesis_rate_1_h (it multiplies monoaminergic_median)
 VITALS_FILE = "vitals-and-dissociation.toml"
 VITALS_SCALES = {"vitals.sbp_peak_change_mean": "sbp_max_mmhg", "vitals.dbp_peak_change_mean": "dbp_max_mmhg",
                  "vitals.hr_peak_change_mean": "hr_max_bpm", "vitals.cadss_peak_mean": "cadss_max"}
