@@ -23,7 +23,7 @@ def _add_forecast(subparsers: Subparsers) -> argparse.ArgumentParser:
         description="Bayesian update of the population prior with one patient's observations, then MADRS bands, "
                     "relapse probabilities and a maintenance-interval table. Research software; it informs, it does "
                     "not prescribe.")
-    p.add_argument("patient", metavar="PATIENT.toml", help="patient file ([patient] and optional [plan]; see README)")
+    p.add_argument("patient", metavar="PATIENT.toml", help="patient file ([patient] and optional [plan]; see docs/forecast.md)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--out", metavar="DIR", help="write tables (CSV), forecast.json and forecast.png into DIR")
     p.add_argument("--draws", type=int, default=4000, metavar="N", help="simulated posterior draws (default 4000, >= 300)")

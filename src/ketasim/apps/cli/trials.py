@@ -143,7 +143,7 @@ def _add_validate(subparsers: Subparsers) -> argparse.ArgumentParser:
                         '(drug minus control) and "prediction_intervals" (95%%, beside the score)')
     add_engine(p, "fast")
     p.add_argument("--cross-validate", action="store_true",
-                   help="also refit without each fold of files and predict them (grouped K-fold; slow: see README)")
+                   help="also refit without each fold of files and predict them (grouped K-fold; slow: see docs/validation.md)")
     p.add_argument("--fit-patients-per-arm", type=positive_int, default=150, metavar="N",
                    help="with --cross-validate: patients per arm during the refits (default 150)")
     p.add_argument("--max-evaluations", type=positive_int, default=40, metavar="N",
