@@ -83,3 +83,20 @@ def test_fast_engine_runs_the_same_vector_field_as_the_reference_rhs() -> None:
     assert np.all(sol.status == 0)
     out = model.outputs(sol.times_h, sol.states)
     assert set(mechanism.OUTPUT_NAMES) <= set(out)
+
+
+def test_the_plasticity_gain_acts_at_bdnf_release_and_every_layer_below_carries_it() -> None:
+    """The patient's plasticity gain scales activity-dependent BDNF release (Val66Met, Haile 2014): BDNF, mTOR,
+    proteins and the spines formed scale with it, glutamate does not; a patient without gain has no BDNF rise."""
+    runs = {g: ks.simulate("ketamine-iv-single", ks.Patient(plasticity_gain=g), days=2, engine="fast")
+            for g in (0.0, 1.0, 2.0)}
+    at_1h = runs[1.0]["time_h"].sub(1.0).abs().idxmin()
+    np.testing.assert_allclose(runs[2.0]["glutamate"], runs[1.0]["glutamate"], rtol=1e-6)
+    for output in ("bdnf", "mtor"):
+        excess = {g: runs[g][output].iloc[at_1h] - 1.0 for g in runs}
+        assert excess[1.0] > 0.01
+        assert excess[2.0] == pytest.approx(2.0 * excess[1.0], rel=1e-4)
+        assert abs(excess[0.0]) < 1e-9
+    spines0 = runs[1.0]["spine_density"].iloc[0]
+    assert runs[2.0]["spine_density"].iloc[-1] - spines0 > runs[1.0]["spine_density"].iloc[-1] - spines0 > 0.001
+    assert runs[0.0]["spine_density"].iloc[-1] <= spines0 + 1e-9

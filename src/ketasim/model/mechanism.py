@@ -183,10 +183,12 @@ def rates(xp: Any, y: Sequence[Array], occ: Occupancy, sig: Mapping[str, Array],
     return (
         circuit.adaptation_rate(silencing, adaptation, p),  # the network re-balances to disinhibition
         circuit.glutamate_rate(xp, silencing, adaptation, sig["pyramidal_capacity"], glutamate, p),  # glutamate surge
-        plasticity.first_order_rate(p["glutamate_bdnf_link"] * glutamate, bdnf, p["bdnf_time_h"]),  # glutamate -> BDNF
+        # glutamate -> activity-dependent BDNF release, scaled by the patient's plasticity gain (BDNF Val66Met and the
+        # like act here: Egan MF et al. 2003, Cell 112:257; Laje G et al. 2012, Biol Psychiatry 72:e27)
+        plasticity.bdnf_rate(glutamate, bdnf, patient["plasticity_gain"], p),
         plasticity.first_order_rate(p["bdnf_mtor_link"] * bdnf, mtor, p["mtor_time_h"]),  # BDNF -> TrkB/mTORC1
         plasticity.first_order_rate(p["mtor_protein_link"] * mtor, proteins, p["protein_time_h"]),  # mTORC1 -> proteins
-        plasticity.spine_rate(xp, spines, proteins, drive, patient["synapse_deficit"], patient["plasticity_gain"], p),
+        plasticity.spine_rate(xp, spines, proteins, drive, patient["synapse_deficit"], p),
         monoamine.desensitisation_rate(xp, occ.sert, desens, p),  # 5-HT1A autoreceptors desensitise
         monoamine.drive_rate(xp, occ.sert, desens, drive, patient["monoaminergic_responsiveness"], p),
         vitals.tolerance_rate(xp, sig["dissociation"], tolerance, p),  # tolerance to dissociation
@@ -194,8 +196,7 @@ def rates(xp: Any, y: Sequence[Array], occ: Occupancy, sig: Mapping[str, Array],
         # being in care (visits, sessions, daily treatment) brings a non-specific benefit that fades without it
         *symptoms.contact_rates(occ.in_care, engagement, benefit, p, xp.hours_per_day),
         # suicidal ideation: its own fast path (acute neurotrophic signal) and the effect of acute care
-        suicidality.fast_relief_rate(xp, mtor, si_fast, patient["plasticity_gain"], patient["si_fast_responsiveness"],
-                                     p),
+        suicidality.fast_relief_rate(xp, mtor, si_fast, patient["si_fast_responsiveness"], p),
         suicidality.care_rate(xp, occ.in_care, si_care, p),
     )
 

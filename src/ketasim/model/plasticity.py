@@ -44,15 +44,27 @@ def first_order_rate(target: Array, state: Array, time_h: float) -> Array:
     return (target - state) / time_h
 
 
+def bdnf_rate(glutamate: Array, bdnf: Array, plasticity_gain: Array, p: dict[str, float]) -> Array:
+    """d(BDNF excess)/dt, fold/h: the glutamate surge releases BDNF (activity-dependent release; Autry AE et al.
+    2011, Nature 475:91), times the patient's plasticity gain (1 typical). The gain sits here because
+    activity-dependent BDNF release is where people differ measurably: the Val66Met allele impairs it (Egan MF et
+    al. 2003, Cell 112:257), Met carriers respond less to ketamine (Laje G et al. 2012, Biol Psychiatry 72:e27) and
+    lose its synaptogenesis in mice (Liu RJ et al. 2012, Biol Psychiatry 71:996), and the plasma BDNF rise at 4 h
+    tracks the MADRS response (Haile CN et al. 2014, Int J Neuropsychopharmacol 17:331). The chain below is linear,
+    so every downstream layer carries the gain."""
+    return first_order_rate(p["glutamate_bdnf_link"] * plasticity_gain * glutamate, bdnf, p["bdnf_time_h"])
+
+
 def spine_rate(xp: Any, spines: Array, proteins: Array, monoaminergic_drive: Array, synapse_deficit: Array,
-               plasticity_gain: Array, p: dict[str, float]) -> Array:
+               p: dict[str, float]) -> Array:
     """d(spine density)/dt (fraction of healthy per h).
 
-    Turnover pulls density back to the chronic-stress set-point 1 - deficit; synaptic proteins
-    and the monoaminergic drive add spines, the more the further below healthy density.
+    Turnover pulls density back to the chronic-stress set-point 1 - deficit; synaptic proteins (which carry the
+    patient's plasticity gain from the BDNF step) and the monoaminergic drive add spines, the more the further
+    below healthy density.
     """
     setpoint = 1.0 - synapse_deficit
     turnover = (setpoint - spines) / (p["spine_turnover_time_d"] * xp.hours_per_day)
-    formation = (p["synaptogenesis_rate_1_h"] * plasticity_gain * xp.maximum(proteins, 0.0)
+    formation = (p["synaptogenesis_rate_1_h"] * xp.maximum(proteins, 0.0)
                  + p["monoaminergic_synaptogenesis_rate_1_h"] * xp.maximum(monoaminergic_drive, 0.0))
     return turnover + formation * xp.maximum(1.0 - spines, 0.0)

@@ -52,12 +52,10 @@ PARAMETERS: dict[str, P] = {
 }
 
 
-def fast_relief_rate(xp: Any, mtor: Array, relief: Array, plasticity_gain: Array, responsiveness: Array,
-                     p: dict[str, float]) -> Array:
-    """d(fast SI relief)/dt, 1/h: the acute neurotrophic signal (mTORC1 above baseline, times the patient's
-    plasticity gain as in the acute MADRS relief, times an SI-specific factor) drives it towards 1; it
-    fades over days."""
-    drive = p["si_fast_gain_1_h"] * plasticity_gain * responsiveness * xp.maximum(mtor, 0.0)
+def fast_relief_rate(xp: Any, mtor: Array, relief: Array, responsiveness: Array, p: dict[str, float]) -> Array:
+    """d(fast SI relief)/dt, 1/h: the acute neurotrophic signal (mTORC1 above baseline, which carries the patient's
+    plasticity gain from the BDNF step, times an SI-specific factor) drives it towards 1; it fades over days."""
+    drive = p["si_fast_gain_1_h"] * responsiveness * xp.maximum(mtor, 0.0)
     return drive * (1.0 - relief) - relief / (p["si_fast_time_d"] * xp.hours_per_day)
 
 

@@ -71,9 +71,10 @@ def expectancy_rate(xp: Any, perceived: Array, expectancy: Array, p: dict[str, f
             - expectancy / (p["expectancy_time_d"] * xp.hours_per_day))
 
 
-def acute_relief(xp: Any, mtor: Array, plasticity_gain: Array, p: dict[str, float]) -> Array:
-    """Fraction of symptoms relieved by the acute neurotrophic signal, before new spines exist."""
-    signal = xp.maximum(mtor, 0.0) * plasticity_gain
+def acute_relief(xp: Any, mtor: Array, p: dict[str, float]) -> Array:
+    """Fraction of symptoms relieved by the acute neurotrophic signal (mTORC1 above baseline, fold; it carries the
+    patient's plasticity gain from the BDNF step), before new spines exist."""
+    signal = xp.maximum(mtor, 0.0)
     return p["acute_relief_max"] * signal / (signal + p["acute_mtor50"])
 
 
@@ -117,7 +118,7 @@ def madrs(xp: Any, spines: Array, mtor: Array, expectancy: Array, contact_benefi
     relief (contact benefit while in care + session expectancy) overlaps with it (`expectancy_overlap`).
     """
     deficit_left = xp.maximum(1.0 - spines, 0.0) / xp.maximum(patient["synapse_deficit"], 1e-9)
-    synaptic = 1.0 - deficit_left ** p["deficit_symptom_exponent"] * (1.0 - acute_relief(xp, mtor, patient["plasticity_gain"], p))
+    synaptic = 1.0 - deficit_left ** p["deficit_symptom_exponent"] * (1.0 - acute_relief(xp, mtor, p))
     drug = p["drug_relief_max"] * synaptic
     expect = patient["placebo_responsiveness"] * (p["contact_improvement_max"] * contact_factor * contact_benefit
                                                   + expectancy)
