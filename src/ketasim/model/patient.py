@@ -50,7 +50,7 @@ class Patient:
     # disease and response
     untreated_madrs: float = 33.0  #: MADRS at the stress-induced synapse deficit, before any treatment
     synapse_deficit: float = 0.35  #: fraction of healthy spine density lost to chronic stress
-    plasticity_gain: float = 1.0  #: activity-dependent BDNF release per glutamate surge (1 typical); scales the BDNF/mTOR -> synapse path
+    plasticity_gain: float = 1.0  #: activity-dependent BDNF release (1 typical): the BDNF/mTOR -> synapse path
     monoaminergic_responsiveness: float = 1.0  #: strength of the serotonergic plasticity path
     placebo_responsiveness: float = 1.0  #: expectancy / non-specific improvement
     natural_course: float = 0.0  #: drift of the episode by itself after weeks, fraction of untreated MADRS (+ worse)
