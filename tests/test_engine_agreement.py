@@ -85,5 +85,52 @@ def test_calibration_trial_json_is_the_same_with_both_engines(path: Path, monkey
     monkeypatch.setattr(trial, "simulate_arm", screening_what_fast_needed)
     reference = run_trial(spec, engine="reference", patients_per_arm=PATIENTS_PER_ARM, show_progress=False)
     documents = {"fast": json.loads(trial_json(fast)), "reference": json.loads(trial_json(reference))}
-    problems = disagreements(documents["fast"], documents["reference"])
+    edge = knife_edge_arms(fast, reference, spec.endpoints.response_fraction, spec.endpoints.remission_at_most)
+    problems = [p for p in disagreements(documents["fast"], documents["reference"])
+                if not (_is_count(p) and any(p.startswith(f"/arms/{arm}/") for arm in edge))]
     assert not problems, "\n".join(problems)
+
+
+def knife_edge_arms(fast: Any, reference: Any, response_fraction: float, remission_at_most: float) -> set[str]:
+    """Arms where a patient's MADRS lies within MEAN_TOLERANCE of the file's response or remission cut at a visit
+    in either engine, while every patient's MADRS agrees within MEAN_TOLERANCE: there a solver difference of 1e-5
+    may flip one 0/1 outcome (and the relapse count among responders), so only that arm's rates and counts are
+    excused; its means still count (Shiroma 2014, 3 per arm: 14.9497 vs 14.9501 at a cut of 14.9494-14.9503)."""
+    edge = set()
+    for name, arm in fast.arms.items():
+        other = reference.arms[name]
+        madrs, madrs_ref = arm.visit_values["madrs"], other.visit_values["madrs"]
+        base, base_ref = arm.baseline_values["madrs"], other.baseline_values["madrs"]
+        if madrs.shape != madrs_ref.shape or abs(madrs - madrs_ref).max(initial=0.0) > MEAN_TOLERANCE \
+                or abs(base - base_ref).max(initial=0.0) > MEAN_TOLERANCE:
+            continue
+        for values, baseline in ((madrs, base), (madrs_ref, base_ref)):
+            near = (abs(values - (1.0 - response_fraction) * baseline), abs(values - remission_at_most))
+            if any((d < MEAN_TOLERANCE).any() for d in near):
+                edge.add(name)
+    return edge
+
+
+def _is_count(problem: str) -> bool:
+    """A disagreement of a rate, its interval or a count (0/1 outcomes summed), not of a mean."""
+    key = problem.split(":", 1)[0].rsplit("/", 1)[-1]
+    return "rate" in key or "count" in key or "fraction" in key
+
+
+def test_only_a_patient_at_a_cut_excuses_a_rate_and_only_in_its_arm() -> None:
+    from types import SimpleNamespace as NS
+
+    import numpy as np
+
+    def result(**arms: tuple[list[float], list[float]]) -> Any:
+        return NS(arms={name: NS(visit_values={"madrs": np.array([visit])}, baseline_values={"madrs": np.array(base)})
+                        for name, (base, visit) in arms.items()})
+
+    at_cut = result(a=([30.0, 20.0], [15.00001, 5.0]), b=([30.0], [20.0]))
+    assert knife_edge_arms(at_cut, at_cut, 0.5, 10.0) == {"a"}
+    assert knife_edge_arms(result(a=([30.0], [10.02])), result(a=([30.0], [10.02])), 0.5, 10.0) == {"a"}
+    clear = result(a=([30.0, 20.0], [14.0, 5.0]))
+    assert knife_edge_arms(clear, clear, 0.5, 10.0) == set()
+    # engines that disagree beyond the mean tolerance are never excused, even at a cut
+    assert knife_edge_arms(at_cut, result(a=([30.0, 20.0], [15.2, 5.0]), b=([30.0], [20.0])), 0.5, 10.0) == set()
+    assert _is_count("/arms/a/relapse/count: fast 2 vs reference 3") and not _is_count("/arms/a/visits/1 d/change_mean: x")

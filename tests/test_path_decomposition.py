@@ -21,7 +21,7 @@ def test_cutting_plasticity_removes_most_of_ketamines_difference(capsys: pytest.
     monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)
     trial = ROOT / "src" / "ketasim" / "data" / "calibration" / "murrough-2013-ajp.toml"
-    assert module.main([str(trial), "--patients-per-arm", "40", "--visits", "1 d"]) == 0
+    assert module.main([str(trial), "--patients-per-arm", "200", "--visits", "1 d"]) == 0
     out = capsys.readouterr().out
     rows = {}
     for line in out.splitlines()[1:]:
@@ -29,7 +29,8 @@ def test_cutting_plasticity_removes_most_of_ketamines_difference(capsys: pytest.
                                                           line).groups())
         rows[line[:32].strip()] = (drug, control, diff)
     assert set(rows) == set(module.CUTS)
-    assert rows["shipped model"][2] < -2.0  # ketamine beats midazolam at 24 h
+    # ketamine beats midazolam at 24 h (by 3.5 points at 400 per arm, published 7.7: docs/validation-log.md)
+    assert rows["shipped model"][2] < -1.0
     # ketamine's own path gone: its arm loses more than 3 points of change, midazolam's arm does not move
     assert rows["no fast plasticity"][0] > rows["shipped model"][0] + 3.0
     assert rows["no fast plasticity"][1] == pytest.approx(rows["shipped model"][1], abs=0.05)

@@ -33,7 +33,7 @@ def test_options_carry_units_ranges_descriptions_and_sources(client: TestClient)
     assert options["units"]["madrs"] == "MADRS points (0-60)"
     weight = options["patient_fields"]["weight_kg"]
     assert weight["unit"] == "kg" and weight["valid"] == [10.0, 400.0] and weight["description"]
-    assert options["patient_fields"]["plasticity_gain"]["description"].startswith("strength of the BDNF")
+    assert options["patient_fields"]["plasticity_gain"]["description"].startswith("activity-dependent BDNF release")
     assert all(options["patient_fields"][t]["main"] for t in options["traits"])
     parameter = next(iter(options["parameters"].values()))
     assert {"value", "unit", "valid", "description", "source"} <= set(parameter)

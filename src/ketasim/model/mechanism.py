@@ -52,6 +52,8 @@ STATES: tuple[StateSpec, ...] = (
     StateSpec("bdnf_excess", "fold", "plasticity", "bdnf_time_h", "bdnf", "BDNF above baseline (fold - 1)"),
     StateSpec("mtor_excess", "fold", "plasticity", "mtor_time_h", "bdnf", "TrkB/mTORC1 activation above baseline (fold - 1)"),
     StateSpec("synaptic_proteins", "a.u.", "plasticity", "protein_time_h", "spines", "mTOR-driven synaptic protein synthesis"),
+    StateSpec("spinogenesis_drive", "a.u.", "plasticity", "spine_maturation_time_h", "spines",
+              "synaptic proteins assembled into new spines (delayed drive of spine formation)"),
     StateSpec("spine_density", "1", "plasticity", None, "spines", "fraction of healthy spine density"),
     StateSpec("autoreceptor_desensitised", "1", "monoamine", "autoreceptor_desensitisation_time_d", "monoamine",
               "fraction of the 5-HT1A brake released (0-1)"),
@@ -177,8 +179,8 @@ def signals(xp: Any, occ: Occupancy, y: Sequence[Array], patient: Mapping[str, A
 def rates(xp: Any, y: Sequence[Array], occ: Occupancy, sig: Mapping[str, Array], patient: Mapping[str, Array],
           p: Mapping[str, Array]) -> tuple[Array, ...]:
     """d state / dt (1/h), in STATES order, one line per mechanism of BRIEF section 2."""
-    adaptation, glutamate, bdnf, mtor, proteins, spines, desens, drive, tolerance, expect, engagement, benefit, \
-        si_fast, si_care = y
+    adaptation, glutamate, bdnf, mtor, proteins, spinogenesis, spines, desens, drive, tolerance, expect, engagement, \
+        benefit, si_fast, si_care = y
     silencing = sig["interneuron_silencing"]
     return (
         circuit.adaptation_rate(silencing, adaptation, p),  # the network re-balances to disinhibition
@@ -188,7 +190,9 @@ def rates(xp: Any, y: Sequence[Array], occ: Occupancy, sig: Mapping[str, Array],
         plasticity.bdnf_rate(glutamate, bdnf, patient["plasticity_gain"], p),
         plasticity.first_order_rate(p["bdnf_mtor_link"] * bdnf, mtor, p["mtor_time_h"]),  # BDNF -> TrkB/mTORC1
         plasticity.first_order_rate(p["mtor_protein_link"] * mtor, proteins, p["protein_time_h"]),  # mTORC1 -> proteins
-        plasticity.spine_rate(xp, spines, proteins, drive, patient["synapse_deficit"], p),
+        # proteins are assembled into new spines with a delay: formation up at 12-24 h, not at 3-6 h (Moda-Sava 2019)
+        plasticity.first_order_rate(proteins, spinogenesis, p["spine_maturation_time_h"]),
+        plasticity.spine_rate(xp, spines, spinogenesis, drive, patient["synapse_deficit"], p),
         monoamine.desensitisation_rate(xp, occ.sert, desens, p),  # 5-HT1A autoreceptors desensitise
         monoamine.drive_rate(xp, occ.sert, desens, drive, patient["monoaminergic_responsiveness"], p),
         vitals.tolerance_rate(xp, sig["dissociation"], tolerance, p),  # tolerance to dissociation
@@ -216,7 +220,9 @@ def observables(xp: Any, time_h: Array, y: Sequence[Array], occ: Occupancy, pati
     s = dict(zip(STATE_NAMES, y, strict=True))
     pressor = vitals.pressor_fraction(xp, occ.nmda_block, p) * patient["cardiovascular_sensitivity"]
     dissociation = vitals.dissociation_fraction(xp, occ.nmda_block, p) * patient["dissociation_sensitivity"]
-    madrs = symptoms.madrs(xp, s["spine_density"], s["mtor_excess"], s["session_expectancy"], s["contact_benefit"],
+    # the acute signal: mTORC1 now plus the synaptic proteins it has made, which potentiate existing synapses
+    acute = symptoms.acute_signal(xp, s["mtor_excess"], s["synaptic_proteins"], p)
+    madrs = symptoms.madrs(xp, s["spine_density"], acute, s["session_expectancy"], s["contact_benefit"],
                            time_h, patient, p, course_log_severity, contact_factor)
     item10 = suicidality.item10(xp, madrs, s["si_fast_relief"], s["si_care"], patient, p)
     return {
@@ -238,7 +244,7 @@ def observables(xp: Any, time_h: Array, y: Sequence[Array], occ: Occupancy, pati
         "madrs_item10": item10,
         "ssi": suicidality.ssi(xp, item10, p),
         # PTSD symptoms: the same synapse-deficit relief acting on the patient's own CAPS-5 (model/ptsd.py)
-        "caps5": ptsd.caps5(xp, s["spine_density"], s["mtor_excess"], s["session_expectancy"], s["contact_benefit"],
+        "caps5": ptsd.caps5(xp, s["spine_density"], acute, s["session_expectancy"], s["contact_benefit"],
                             patient, p),
     }
 

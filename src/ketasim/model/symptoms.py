@@ -12,6 +12,9 @@ _CAL = "calibrated to data/calibration"
 
 PARAMETERS: dict[str, P] = {
     "acute_relief_max": P(0.9, "1", _CAL, "largest fraction of symptoms relieved by the acute neurotrophic signal", valid=(0, 1)),
+    "protein_relief_weight": P(10.0, "1", _CAL + "; synaptic proteins potentiate existing synapses from 2 h to 72 h "
+                               "(Li N et al. 2010, Science 329:959)",
+                               "acute signal per unit synaptic protein, in fold of mTORC1", valid=(0, 1000)),
     "acute_mtor50": P(0.5, "fold", _CAL + "; started at the mTOR rise of a 0.5 mg/kg dose",
                       "mTOR activation for half-maximal acute relief", valid=(0.01, 100)),
     "contact_improvement_max": P(0.3487, "1", _CAL, "non-specific improvement from trial contact, fraction of symptoms",
@@ -69,6 +72,13 @@ def expectancy_rate(xp: Any, perceived: Array, expectancy: Array, p: dict[str, f
     cannot exceed 1), it fades over days."""
     return (p["perceived_expectancy_rate_1_h"] * perceived * (1.0 - expectancy)
             - expectancy / (p["expectancy_time_d"] * xp.hours_per_day))
+
+
+def acute_signal(xp: Any, mtor: Array, proteins: Array, p: dict[str, float]) -> Array:
+    """The acute neurotrophic signal (fold of mTORC1): mTORC1 above baseline now, plus the synaptic proteins it has
+    made (GluA1, PSD-95, synapsin: up from 2 h to 72 h after a dose, Li N et al. 2010, Science 329:959), which
+    potentiate existing synapses before new spines form (Moda-Sava RN et al. 2019, Science 364:eaat8078)."""
+    return xp.maximum(mtor, 0.0) + p["protein_relief_weight"] * xp.maximum(proteins, 0.0)
 
 
 def acute_relief(xp: Any, mtor: Array, p: dict[str, float]) -> Array:

@@ -53,8 +53,8 @@ FREE_PARAMETERS: tuple[tuple[str, float, float], ...] = (
     # fast plasticity
     ("synaptogenesis_rate_1_h", 0.05, 10.0),
     ("acute_relief_max", 0.05, 0.95),
-    # new spines fade over days to about two weeks (BRIEF; Phoumthipphavong 2016): at most 14 d
-    ("spine_turnover_time_d", 2.0, 14.0),
+    # synaptic proteins potentiate existing synapses before new spines form (Li 2010; Moda-Sava 2019)
+    ("protein_relief_weight", 1.0, 100.0),
     ("drug_relief_max", 0.4, 1.0),
     ("plasticity_responder_fraction", 0.1, 0.95),
 )
