@@ -64,7 +64,7 @@ def test_first_24_hours_beside_the_course_with_dose_marks_and_units(page: Any) -
     names = page.evaluate("document.getElementById('chart-occupancy').data.filter(t => t.xaxis === 'x2').map(t => t.name)")
     assert names == ["NMDA receptor occupancy (fraction (0-1))", "SERT occupancy (fraction (0-1))"]
     label = page.locator("label", has=page.locator("[data-trait=plasticity_gain]"))
-    assert "strength of the BDNF/mTOR -> synapse path (1)" in label.inner_text()
+    assert "activity-dependent BDNF release (1 typical): the BDNF/mTOR -> synapse path (1)" in label.inner_text()
     assert "valid 0 to 20" in label.get_attribute("title")
     assert page.errors == []
 
