@@ -22,7 +22,7 @@ from ketasim.model.symptoms import acute_relief, combine_relief
 CAPS5_MAX = 80.0  #: CAPS-5 total range 0-80 (20 items x 0-4; Weathers FW et al. 2018, Psychol Assess 30:383)
 
 
-def caps5(xp: Any, spines: Array, mtor: Array, expectancy: Array, contact_benefit: Array,
+def caps5(xp: Any, spines: Array, acute: Array, expectancy: Array, contact_benefit: Array,
           patient: dict[str, Array], p: dict[str, float]) -> Array:
     """CAPS-5 total (0-80, points): the untreated score times what the relief of `symptoms.madrs` leaves.
 
@@ -30,7 +30,7 @@ def caps5(xp: Any, spines: Array, mtor: Array, expectancy: Array, contact_benefi
     so one patient's CAPS-5 and MADRS improve by the same fraction before MADRS's natural-course drift.
     """
     deficit_left = xp.maximum(1.0 - spines, 0.0) / xp.maximum(patient["synapse_deficit"], 1e-9)
-    synaptic = 1.0 - deficit_left ** p["deficit_symptom_exponent"] * (1.0 - acute_relief(xp, mtor, p))
+    synaptic = 1.0 - deficit_left ** p["deficit_symptom_exponent"] * (1.0 - acute_relief(xp, acute, p))
     drug = p["drug_relief_max"] * synaptic
     expect = patient["placebo_responsiveness"] * (p["contact_improvement_max"] * contact_benefit + expectancy)
     expect = xp.clip(expect, 0.0, p["expectancy_fraction_max"])

@@ -16,7 +16,7 @@ PARAMETERS: dict[str, P] = {
                                "(Li N et al. 2010, Science 329:959)",
                                "acute signal per unit synaptic protein, in fold of mTORC1", valid=(0, 1000)),
     "acute_mtor50": P(0.5, "fold", _CAL + "; started at the mTOR rise of a 0.5 mg/kg dose",
-                      "mTOR activation for half-maximal acute relief", valid=(0.01, 100)),
+                      "acute signal (mTORC1 + weighted proteins) for half-maximal acute relief", valid=(0.01, 100)),
     "contact_improvement_max": P(0.3487, "1", _CAL, "non-specific improvement from trial contact, fraction of symptoms",
                                  valid=(0, 1)),
     "contact_time_d": P(7.9, "d", _CAL + "; two-step build-up, half reached after 1.68 time constants (~13 d)",
@@ -81,10 +81,10 @@ def acute_signal(xp: Any, mtor: Array, proteins: Array, p: dict[str, float]) -> 
     return xp.maximum(mtor, 0.0) + p["protein_relief_weight"] * xp.maximum(proteins, 0.0)
 
 
-def acute_relief(xp: Any, mtor: Array, p: dict[str, float]) -> Array:
-    """Fraction of symptoms relieved by the acute neurotrophic signal (mTORC1 above baseline, fold; it carries the
+def acute_relief(xp: Any, acute: Array, p: dict[str, float]) -> Array:
+    """Fraction of symptoms relieved by the acute neurotrophic signal (`acute_signal`, fold; it carries the
     patient's plasticity gain from the BDNF step), before new spines exist."""
-    signal = xp.maximum(mtor, 0.0)
+    signal = xp.maximum(acute, 0.0)
     return p["acute_relief_max"] * signal / (signal + p["acute_mtor50"])
 
 
@@ -116,7 +116,7 @@ def natural_course_factor(xp: Any, time_h: Array, natural_course: Array, p: dict
     return 1.0 + natural_course * (1.0 - xp.exp(-xp.maximum(time_h, 0.0) / (p["natural_course_time_d"] * xp.hours_per_day)))
 
 
-def madrs(xp: Any, spines: Array, mtor: Array, expectancy: Array, contact_benefit: Array, time_h: Array,
+def madrs(xp: Any, spines: Array, acute: Array, expectancy: Array, contact_benefit: Array, time_h: Array,
           patient: dict[str, Array], p: dict[str, float], course_log_severity: Array | float = 0.0,
           contact_factor: Array | float = 1.0) -> Array:
     """MADRS (0-60) without visit noise: the untreated severity (drifting by the natural course) times
@@ -128,7 +128,7 @@ def madrs(xp: Any, spines: Array, mtor: Array, expectancy: Array, contact_benefi
     relief (contact benefit while in care + session expectancy) overlaps with it (`expectancy_overlap`).
     """
     deficit_left = xp.maximum(1.0 - spines, 0.0) / xp.maximum(patient["synapse_deficit"], 1e-9)
-    synaptic = 1.0 - deficit_left ** p["deficit_symptom_exponent"] * (1.0 - acute_relief(xp, mtor, p))
+    synaptic = 1.0 - deficit_left ** p["deficit_symptom_exponent"] * (1.0 - acute_relief(xp, acute, p))
     drug = p["drug_relief_max"] * synaptic
     expect = patient["placebo_responsiveness"] * (p["contact_improvement_max"] * contact_factor * contact_benefit
                                                   + expectancy)
