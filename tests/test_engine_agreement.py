@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace as NS
 from typing import Any
 
+import numpy as np
 import pytest
 
 from ketasim.apps.report import trial_json
@@ -118,10 +120,6 @@ def _is_count(problem: str) -> bool:
 
 
 def test_only_a_patient_at_a_cut_excuses_a_rate_and_only_in_its_arm() -> None:
-    from types import SimpleNamespace as NS
-
-    import numpy as np
-
     def result(**arms: tuple[list[float], list[float]]) -> Any:
         return NS(arms={name: NS(visit_values={"madrs": np.array([visit])}, baseline_values={"madrs": np.array(base)})
                         for name, (base, visit) in arms.items()})

@@ -37,7 +37,6 @@ def test_results_and_scores_are_reported_apart_for_human_and_rodent_checks():
     assert ratio.value == pytest.approx(1.4 / 0.3) and ratio.passed
 
 
-
 def test_nmda_occupancy_after_a_standard_infusion_is_on_the_in_vivo_scale():
     """The receptor checks of the shipped file: 15-35% at the end of 0.5 mg/kg over 40 min and under 10% at 3 h
     (derived from Cmax, fraction unbound and Shaffer 2014's in vivo IC50). The compound files put ketamine's
@@ -51,6 +50,7 @@ def test_nmda_occupancy_after_a_standard_infusion_is_on_the_in_vivo_scale():
     assert (end.check.low, end.check.high) == (0.15, 0.35) and (late.check.low, late.check.high) == (0.0, 0.10)
     assert 0.15 <= end.value <= 0.35 and end.passed
     assert 0.0 <= late.value <= 0.10 and late.passed
+
 
 def check(body: str, tmp_path: Path, layer: str = "circuit"):
     path = tmp_path / "c.toml"

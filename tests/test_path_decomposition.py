@@ -30,7 +30,7 @@ def test_cutting_plasticity_removes_most_of_ketamines_difference(capsys: pytest.
         rows[line[:32].strip()] = (drug, control, diff)
     assert set(rows) == set(module.CUTS)
     # ketamine beats midazolam at 24 h (by 3.5 points at 400 per arm, published 7.7: docs/validation-log.md)
-    assert rows["shipped model"][2] < -1.0
+    assert rows["shipped model"][2] < -2.0
     # ketamine's own path gone: its arm loses more than 3 points of change, midazolam's arm does not move
     assert rows["no fast plasticity"][0] > rows["shipped model"][0] + 3.0
     assert rows["no fast plasticity"][1] == pytest.approx(rows["shipped model"][1], abs=0.05)
