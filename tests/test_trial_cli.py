@@ -335,6 +335,55 @@ def test_validate_table_and_errors(tmp_path: Path) -> None:
     assert code == 2 and out == "" and "trial.toml" in err
 
 
+def test_validate_with_a_parameter_file(tmp_path: Path) -> None:
+    """`validate --parameters FILE` scores another fit without installing it: the shipped values written out give
+    the same numbers as no file, a changed value changes them, and a bad file is one clear error."""
+    from ketasim.trials.calibrate import shipped_values
+    from ketasim.trials.population import POPULATION_PARAMETERS
+
+    path = _write(tmp_path, TRIAL + PUBLISHED)
+    values = shipped_values()
+
+    def parameter_file(name: str, **changed: float) -> Path:
+        model = {k: changed.get(k, v) for k, v in values.items() if k not in POPULATION_PARAMETERS}
+        population = {k: changed.get(k, v) for k, v in values.items() if k in POPULATION_PARAMETERS}
+        lines = ['source = "a test fit"', "[model]", *(f"{k} = {v!r}" for k, v in model.items()),
+                 "[population]", *(f"{k} = {v!r}" for k, v in population.items())]
+        out = tmp_path / name
+        out.write_text("\n".join(lines) + "\n")
+        return out
+
+    def simulated(*extra: str) -> list[float]:
+        code, out, err = _run("validate", str(path), "--json", "--patients-per-arm", "8", *extra)
+        assert code == 0, err
+        return [t["simulated"] for t in json.loads(out)["targets"]]
+
+    shipped = simulated()
+    assert simulated("--parameters", str(parameter_file("same.toml"))) == shipped
+    weaker = simulated("--parameters", str(parameter_file("weaker.toml", drug_relief_max=0.2)))
+    assert weaker[0] > shipped[0] + 1.0  # ketamine's day-1 MADRS change (negative) is smaller with less relief
+    _, _, err = _run("validate", str(path), "--patients-per-arm", "8", "--parameters", str(parameter_file("s.toml")))
+    assert "with the parameters of" in err and "mechanism checks skipped" in err
+
+    bad_files = {
+        "unknown.toml": ("[model]\nplasticity_mystery = 1.0\n", "plasticity_mystery"),
+        "range.toml": ("[model]\ndrug_relief_max = 1.5\n", "drug_relief_max"),
+        "section.toml": ("[modle]\ndrug_relief_max = 0.5\n", "'modle'"),
+        "text.toml": ('[population]\nplacebo_sd_log = "wide"\n', "placebo_sd_log"),
+        "broken.toml": ("[model\n", "not valid TOML"),
+        "empty.toml": ('source = "nothing"\n', "no parameter"),
+    }
+    for name, (text, said) in bad_files.items():
+        (tmp_path / name).write_text(text)
+        code, out, err = _run("validate", str(path), "--json", "--parameters", str(tmp_path / name))
+        assert code == 2 and out == "" and said in err and name in err, (name, err)
+        assert len(err.strip().splitlines()) == 1
+    code, _, err = _run("validate", str(path), "--parameters", str(tmp_path / "absent.toml"))
+    assert code == 2 and "no such parameter file" in err
+    code, _, err = _run("validate", str(path), "--cross-validate", "--parameters", str(parameter_file("cv.toml")))
+    assert code == 2 and "not with --cross-validate" in err
+
+
 def test_help_lists_trial_and_validate() -> None:
     code, out, _ = _run("--help")
     assert code == 0 and "trial" in out and "validate" in out

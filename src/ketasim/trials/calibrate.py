@@ -371,6 +371,35 @@ def shipped_calibrated_names() -> set[str]:
     return set(data.get("model", {})) | set(data.get("population", {}))
 
 
+def read_parameter_file(path: str | Path) -> tuple[dict[str, float], dict[str, float]]:
+    """Model and population values ({name: value}) of a parameter file in the form `ketasim calibrate --write`
+    writes (TOML: an optional `source` line, a `[model]` and a `[population]` table of numbers); every name must be
+    a known parameter and every value within its valid range. Raises KetasimInputError naming the file and entry."""
+    import tomllib
+
+    from ketasim.model.parameters import check_overrides
+
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise KetasimInputError(f"{path}: no such parameter file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KetasimInputError(f"{path}: cannot read the parameter file ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise KetasimInputError(f"{path}: not valid TOML ({exc})") from None
+    unknown = sorted(set(data) - {"source", "model", "population"})
+    if unknown:
+        raise KetasimInputError(f"{path}: unknown entry {unknown[0]!r}; expected a [model] and a [population] table "
+                                "(the form `ketasim calibrate --write` writes)")
+    model = check_overrides(data.get("model", {}), DEFAULT_PARAMETERS, f"{path} [model]", "model parameter")
+    population = check_overrides(data.get("population", {}), POPULATION_PARAMETERS, f"{path} [population]",
+                                 "population parameter")
+    if not model and not population:
+        raise KetasimInputError(f"{path}: no parameter in [model] or [population]")
+    return model, population
+
+
 def shipped_values() -> dict[str, float]:
     """Every mechanism and population parameter at its shipped (calibrated or fixed) value."""
     from ketasim.model.arm import calibrated_parameters

@@ -154,6 +154,11 @@ def _add_validate(subparsers: Subparsers) -> argparse.ArgumentParser:
     p.add_argument("--mechanism", action="append", metavar="DIR_OR_FILE",
                    help="mechanism check files (intermediate layers, docs/mechanism-checks.md) to run beside the "
                         "trials; default: the shipped set when no trial files are named (repeatable)")
+    p.add_argument("--parameters", metavar="FILE",
+                   help="a parameter file as `ketasim calibrate --write FILE` writes it ([model] and [population] "
+                        "tables): its values replace the shipped calibration for the trial files and negative "
+                        "controls, so another fit can be scored without installing it (mechanism checks are skipped: "
+                        "they use the shipped calibration); not with --cross-validate")
     p.add_argument("--negative-controls", action="append", metavar="DIR_OR_FILE",
                    help="validation-only trial files (drugs that failed in trials; never fitted) scored in their own "
                         "table; default: the shipped set (data/negative_controls) when no trial files are named "
@@ -177,17 +182,31 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         validate,
     )
 
+    parameter_file = getattr(args, "parameters", None)
     if args.cross_validate:
+        if parameter_file:
+            raise KetasimInputError("--parameters: not with --cross-validate (its refits start from the shipped "
+                                    "calibration)")
         return _cross_validate(args)
     start = time.perf_counter()
+    params = pop = None
+    if parameter_file:
+        from ketasim.model.arm import model_values
+        from ketasim.trials.calibrate import read_parameter_file
+        from ketasim.trials.population import population_values
+
+        model_overrides, population_overrides = read_parameter_file(parameter_file)
+        params, pop = model_values(model_overrides), population_values(population_overrides)
+        if args.mechanism:
+            raise KetasimInputError("--parameters: not with --mechanism (mechanism checks use the shipped calibration)")
     mechanism_paths = mechanism_files(args.mechanism) if args.mechanism else None
     checks = validate(args.paths or None, patients_per_arm=args.patients_per_arm, engine=args.engine, workers=args.workers,
-                      compounds=getattr(args, "compound_files", ()))
+                      compounds=getattr(args, "compound_files", ()), params=params, pop=pop)
     passed = sum(c.passed for c in checks)
-    layers = run_checks(mechanism_paths) if mechanism_paths or not args.paths else []
+    layers = run_checks(mechanism_paths) if (mechanism_paths or not args.paths) and not parameter_file else []
     control_paths = args.negative_controls or ([] if args.paths else [shipped_negative_controls_dir()])
     controls = validate(control_paths, patients_per_arm=args.patients_per_arm, engine=args.engine,
-                        workers=args.workers) if control_paths else []
+                        workers=args.workers, params=params, pop=pop) if control_paths else []
     differences = all_differences(args.paths or None, checks)
     intervals = prediction_intervals(checks)
     if args.json:
@@ -211,6 +230,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         if layers:
             print("\n" + format_mechanism_table(layers))
     where = ", ".join(args.paths) if args.paths else str(shipped_calibration_dir())
+    if parameter_file:
+        where += f" with the parameters of {parameter_file} (mechanism checks skipped)"
     log(f"validated {where} ({args.engine} engine): {passed} of {len(checks)} targets within tolerance; "
         + (f"{sum(c.passed for c in controls)} of {len(controls)} negative-control targets; " if control_paths else "")
         + (f"{sum(r.passed for r in layers)} of {len(layers)} mechanism checks pass; " if layers else "")
