@@ -382,6 +382,8 @@ def test_validate_with_a_parameter_file(tmp_path: Path) -> None:
     assert code == 2 and "no such parameter file" in err
     code, _, err = _run("validate", str(path), "--cross-validate", "--parameters", str(parameter_file("cv.toml")))
     assert code == 2 and "not with --cross-validate" in err
+    code, _, err = _run("validate", str(path), "--mechanism", str(tmp_path), "--parameters", str(parameter_file("m.toml")))
+    assert code == 2 and "not with --mechanism" in err
 
 
 def test_help_lists_trial_and_validate() -> None:
